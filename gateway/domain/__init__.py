@@ -1,0 +1,1 @@
+"""Platform-neutral domain: ids, inbound events, outbound commands, records."""

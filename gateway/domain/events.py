@@ -1,0 +1,113 @@
+"""Inbound events: what an adapter reports after translating a platform update.
+
+Adapters know nothing about care; they only say who wrote what where, or which
+button was pressed. Every event carries the platform's own event id so the inbox
+can drop duplicates (a redelivered Telegram update, a Matrix event seen twice).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.domain.ids import ChatRef
+
+
+class MessageKind(enum.StrEnum):
+    TEXT = "text"
+    VOICE = "voice"
+    STICKER = "sticker"
+    PHOTO = "photo"
+    VIDEO = "video"
+    FILE = "file"
+    LOCATION = "location"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who acted. `address` identifies the person on the platform (Telegram user id,
+    Matrix user id); `chat` is where a reply to them goes (their private chat, DM room)."""
+
+    platform: str
+    address: str
+    chat: ChatRef
+    display_name: str = ""
+
+
+@dataclass(frozen=True)
+class MessageReceived:
+    event_id: str
+    sender: Sender
+    chat: ChatRef
+    kind: MessageKind
+    text: str = ""
+    is_group: bool = False
+
+
+@dataclass(frozen=True)
+class ButtonPressed:
+    """A one-tap answer: a Telegram callback, a Matrix reaction, a web chat button.
+
+    `token` is the opaque action token the gateway put on the button; for platforms
+    that answer with a reaction instead (`reaction_key` on `platform_message_id`),
+    the gateway finds the token from the message it sent."""
+
+    event_id: str
+    sender: Sender
+    chat: ChatRef
+    token: str = ""
+    platform_message_id: str = ""
+    reaction_key: str = ""
+    # Telegram wants every callback answered; the adapter passes its id through so
+    # the reply (a toast) can be sent as an ordinary outbound command.
+    callback_id: str = ""
+
+
+@dataclass(frozen=True)
+class ChatLeft:
+    """The person left or blocked the chat: messages to it can no longer arrive."""
+
+    event_id: str
+    sender: Sender
+    chat: ChatRef
+
+
+InboundEvent = MessageReceived | ButtonPressed | ChatLeft
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """What happened to one outbox row; produced by the outbox worker, not adapters."""
+
+    outbox_id: int
+    ok: bool
+    permanent: bool = False
+    error: str = ""
+    platform_message_id: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def event_to_dict(event: InboundEvent) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    data = asdict(event)
+    data["type"] = type(event).__name__
+    return data
+
+
+def event_from_dict(data: dict[str, Any]) -> InboundEvent:
+    data = dict(data)
+    kind = data.pop("type")
+    data["sender"] = Sender(**data["sender"])
+    data["chat"] = ChatRef(data["chat"])
+    match kind:
+        case "MessageReceived":
+            data["kind"] = MessageKind(data["kind"])
+            return MessageReceived(**data)
+        case "ButtonPressed":
+            return ButtonPressed(**data)
+        case "ChatLeft":
+            return ChatLeft(**data)
+    raise ValueError(f"unknown inbound event type {kind!r}")
