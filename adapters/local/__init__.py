@@ -1,0 +1,3 @@
+from adapters.local.adapter import LocalChatAdapter, LocalMessage
+
+__all__ = ["LocalChatAdapter", "LocalMessage"]

@@ -1,0 +1,102 @@
+"""Records as read from the store. Plain frozen dataclasses; times are aware UTC."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.domain.ids import AlertId, ChatRef, CheckinId, OutboxId, PersonId
+
+
+@dataclass(frozen=True)
+class Person:
+    id: PersonId
+    name: str
+    role: str
+    grid: str
+    building: str
+    language: str
+    timezone: str
+    phone: str
+    address: str
+    plan: str
+    family_of: PersonId | None
+    active: bool
+
+    @property
+    def place(self) -> str:
+        return " ".join(part for part in (self.grid, self.building) if part)
+
+
+@dataclass(frozen=True)
+class Identity:
+    person_id: PersonId
+    platform: str
+    address: str
+    chat: ChatRef
+
+
+class CheckinState(enum.StrEnum):
+    SENT = "sent"
+    REMINDED = "reminded"
+    OK = "ok"
+    HELP = "help"
+    MISSED = "missed"
+    UNREACHABLE = "unreachable"
+
+
+OPEN_CHECKIN_STATES = (CheckinState.SENT, CheckinState.REMINDED)
+
+
+@dataclass(frozen=True)
+class Checkin:
+    id: CheckinId
+    person_id: PersonId
+    plan: str
+    due_at: datetime
+    sent_at: datetime
+    deadline: datetime
+    state: CheckinState
+    answered_at: datetime | None
+    prompt_outbox_ids: tuple[OutboxId, ...]
+
+
+class AlertReason(enum.StrEnum):
+    MISSED = "missed"
+    HELP = "help"
+    UNREACHABLE = "unreachable"
+
+
+class AlertState(enum.StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: AlertId
+    person_id: PersonId
+    checkin_id: CheckinId | None
+    reason: AlertReason
+    urgent: bool
+    state: AlertState
+    policy: str
+    position: int  # steps walked so far, across repeats
+    opened_at: datetime
+    detail: str
+    acked_by: PersonId | None
+    acked_at: datetime | None
+    resolved_by: PersonId | None
+    resolved_at: datetime | None
+    outcome: str
+
+
+@dataclass(frozen=True)
+class Timer:
+    id: int
+    due_at: datetime
+    kind: str
+    ref: int
+    arg: str

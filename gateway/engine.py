@@ -1,0 +1,283 @@
+"""The running core: inbox → workflows → outbox, and the durable timer loop.
+
+Each inbound event is stored first (deduplicated by its platform event id) and then
+handled; each due timer row is deleted in the same transaction as the state change it
+causes, so a crash between the two can neither lose nor repeat it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from adapters.base import Adapter, AdapterContext
+from gateway.clock import Clock
+from gateway.config import WorkflowConfig
+from gateway.domain.events import InboundEvent, event_from_dict, event_to_dict
+from gateway.outbox import OutboxWorker
+from gateway.store import Store, Tx
+from gateway.store.delivery import OutboxRow
+from workflows import router
+from workflows.actions import ActionSigner
+from workflows.context import Work
+from workflows.texts import Texts
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+LATE_AFTER = timedelta(seconds=60)
+# The timer loop wakes at least this often (real seconds) so /healthz can tell it lives.
+HEARTBEAT = 30.0
+TIMER_RETRY = timedelta(minutes=5)
+
+
+@dataclass
+class Stats:
+    events_handled: int = 0
+    events_failed: int = 0
+    timers_fired: int = 0
+    timers_late: int = 0
+    lags: list[float] = field(default_factory=list)
+    heartbeat: float = field(default_factory=time.monotonic)
+
+    def record_lag(self, seconds: float) -> None:
+        self.lags.append(seconds)
+        if len(self.lags) > 10_000:
+            del self.lags[:5_000]
+
+
+class KvState:
+    """An adapter's durable key-value state, kept in the store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def get(self, key: str) -> str | None:
+        async with self.store.transaction() as tx:
+            return await tx.kv_get(key)
+
+    async def set(self, key: str, value: str) -> None:
+        async with self.store.transaction() as tx:
+            await tx.kv_set(key, value)
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        config: WorkflowConfig,
+        adapters: Mapping[str, Adapter],
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.config = config
+        self.texts = Texts({lang.value: t for lang, t in config.templates.items()})
+        self.adapters = dict(adapters)
+        self.signer: ActionSigner | None = None
+        self.workers = {
+            name: OutboxWorker(store, clock, adapter, self._delivery_failed)
+            for name, adapter in self.adapters.items()
+        }
+        self.stats = Stats()
+        self._inbox_wake = asyncio.Event()
+        self._timer_wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- set-up ---------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Load the action-signing key (made once per database) and make sure every
+        plan has its round timer. Call after the store is open."""
+        async with self.store.transaction() as tx:
+            key = await tx.kv_get("actions.key")
+            if key is None:
+                key = secrets.token_hex(32)
+                await tx.kv_set("actions.key", key)
+        self.signer = ActionSigner(bytes.fromhex(key))
+        await self.ensure_rounds()
+
+    def _work(self, tx: Tx) -> Work:
+        if self.signer is None:
+            raise RuntimeError("Engine.prepare() was not called")
+        return Work(
+            tx=tx, now=self.clock.now(), config=self.config, texts=self.texts, signer=self.signer
+        )
+
+    def _after(self, work: Work) -> None:
+        for platform in work.touched_platforms:
+            worker = self.workers.get(platform)
+            if worker is not None:
+                worker.wake()
+        if work.timers_added:
+            self._timer_wake.set()
+
+    async def ensure_rounds(self) -> int:
+        async with self.store.transaction() as tx:
+            work = self._work(tx)
+            added = await router.ensure_round_timers(work)
+        self._after(work)
+        return added
+
+    # -- inbound --------------------------------------------------------------------
+
+    async def receive(self, event: InboundEvent) -> bool:
+        """The adapters' inbox: store durably, then handle in the background."""
+        async with self.store.transaction() as tx:
+            new = await tx.store_inbound(
+                event.sender.platform, event.event_id, event_to_dict(event), self.clock.now()
+            )
+        if new:
+            self._inbox_wake.set()
+        return new
+
+    async def process_inbox(self) -> int:
+        handled = 0
+        async with self.store.transaction() as tx:
+            work = self._work(tx)
+            for inbox_id, payload in await tx.pending_inbound(BATCH):
+                error = ""
+                try:
+                    async with tx.savepoint():
+                        await router.handle_event(work, event_from_dict(payload))
+                except Exception as exc:  # one bad event must not stop the others
+                    log.exception("inbound event %s could not be handled", inbox_id)
+                    error = f"{type(exc).__name__}: {exc}"[:500]
+                    self.stats.events_failed += 1
+                await tx.mark_inbound_handled(inbox_id, work.now, error)
+                handled += 1
+        self.stats.events_handled += handled
+        self._after(work)
+        return handled
+
+    # -- timers ---------------------------------------------------------------------
+
+    async def fire_due_timers(self) -> int:
+        fired = 0
+        async with self.store.transaction() as tx:
+            work = self._work(tx)
+            for timer in await tx.due_timers(work.now, BATCH):
+                lag = work.now - timer.due_at
+                self.stats.record_lag(lag.total_seconds())
+                try:
+                    async with tx.savepoint():
+                        if not await tx.claim_timer(timer.id):
+                            continue
+                        if lag > LATE_AFTER:
+                            # Overdue after a restart: fire once, and say it was late.
+                            self.stats.timers_late += 1
+                            await tx.audit(
+                                work.now,
+                                "timer.late",
+                                f"timer:{timer.kind}",
+                                None,
+                                f"{timer.ref} {int(lag.total_seconds())}s",
+                            )
+                        await router.fire_timer(work, timer)
+                except Exception:
+                    log.exception(
+                        "timer %s (%s) failed; retrying in %s", timer.id, timer.kind, TIMER_RETRY
+                    )
+                    await tx.add_timer(
+                        work.now + TIMER_RETRY, timer.kind, timer.ref, timer.arg, work.now
+                    )
+                    await tx.claim_timer(timer.id)
+                fired += 1
+        self.stats.timers_fired += fired
+        self._after(work)
+        return fired
+
+    # -- delivery -------------------------------------------------------------------
+
+    async def _delivery_failed(self, row: OutboxRow, error: str) -> None:
+        async with self.store.transaction() as tx:
+            work = self._work(tx)
+            await router.on_delivery_failed(work, row, error)
+        self._after(work)
+
+    async def flush_outbox(self) -> int:
+        sent = 0
+        for worker in self.workers.values():
+            sent += await worker.drain()
+        return sent
+
+    async def run_until_idle(self, max_rounds: int = 100) -> None:
+        """Do everything that is due now, until nothing is left (tests, simulator)."""
+        for _ in range(max_rounds):
+            busy = await self.process_inbox()
+            busy += await self.fire_due_timers()
+            busy += await self.flush_outbox()
+            if not busy:
+                return
+        raise RuntimeError("engine did not settle")
+
+    # -- running --------------------------------------------------------------------
+
+    async def start_receiving(self) -> None:
+        """Start the adapters only: tests drive the loops themselves."""
+        context = AdapterContext(inbox=self, state=KvState(self.store))
+        for adapter in self.adapters.values():
+            await adapter.start(context)
+
+    async def start(self) -> None:
+        await self.start_receiving()
+        self._tasks = [
+            asyncio.create_task(self._inbox_loop(), name="inbox"),
+            asyncio.create_task(self._timer_loop(), name="timers"),
+            *(asyncio.create_task(w.run(), name=f"outbox-{n}") for n, w in self.workers.items()),
+        ]
+
+    async def stop(self) -> None:
+        for adapter in self.adapters.values():
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("adapter %s did not stop cleanly", adapter.platform)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for worker in self.workers.values():
+            await worker.stop()
+        self._tasks = []
+
+    def timer_loop_alive(self) -> bool:
+        task = next((t for t in self._tasks if t.get_name() == "timers"), None)
+        alive = task is not None and not task.done()
+        return alive and time.monotonic() - self.stats.heartbeat < HEARTBEAT * 4
+
+    async def _inbox_loop(self) -> None:
+        while True:
+            self._inbox_wake.clear()
+            try:
+                if await self.process_inbox() >= BATCH:
+                    continue
+            except Exception:
+                log.exception("inbox processing failed; retrying")
+                await asyncio.sleep(1)
+                continue
+            await self._inbox_wake.wait()
+
+    async def _timer_loop(self) -> None:
+        while True:
+            self._timer_wake.clear()
+            self.stats.heartbeat = time.monotonic()
+            try:
+                if await self.fire_due_timers() >= BATCH:
+                    continue
+                async with self.store.transaction() as tx:
+                    due = await tx.next_timer_due()
+            except Exception:
+                log.exception("timer loop failed; retrying")
+                await asyncio.sleep(1)
+                continue
+            timeout = HEARTBEAT
+            if due is not None:
+                timeout = min(HEARTBEAT, self.clock.real_seconds(due - self.clock.now()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._timer_wake.wait(), timeout=max(timeout, 0.001))

@@ -1,0 +1,165 @@
+"""The outbox worker: one per platform, sending stored messages in priority order.
+
+Alerts go before routine prompts; a chat's messages go one at a time and in order;
+the adapter's declared limits are kept; transient failures are retried with backoff
+(or after the platform's own `retry_after`); permanent ones are handed back to the
+workflows, because an unreachable resident is itself something to escalate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from adapters.base import Adapter, DeliveryError
+from gateway.clock import Clock
+from gateway.ratelimit import Limiter
+from gateway.store import Store
+from gateway.store.delivery import OutboxRow
+
+log = logging.getLogger(__name__)
+
+# Give up on a message only after it has been failing for this long: a platform outage
+# of a few hours must not drop an alert.
+MAX_ATTEMPTS = 30
+BACKOFF_BASE = 2.0
+BACKOFF_CAP = 600.0
+FETCH = 200
+
+OnFailed = Callable[[OutboxRow, str], Awaitable[None]]
+
+
+def backoff(attempts: int) -> float:
+    return min(BACKOFF_CAP, BACKOFF_BASE ** min(attempts, 12))
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        adapter: Adapter,
+        on_failed: OnFailed,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.adapter = adapter
+        self.platform = adapter.platform
+        self.on_failed = on_failed
+        limits = adapter.limits
+        self.limiter = Limiter(
+            limits.overall, limits.per_chat, limits.per_group, adapter.is_group, monotonic
+        )
+        self.max_in_flight = max(1, limits.max_in_flight)
+        self._wake = asyncio.Event()
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self.sent = 0
+        self.failed = 0
+        self.last_lag_seconds = 0.0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_once(self) -> float | None:
+        """Start every send allowed right now. Returns how long to wait before the
+        next attempt makes sense (None: nothing is waiting)."""
+        async with self.store.transaction() as tx:
+            rows = await tx.sendable(self.platform, self.clock.now(), FETCH)
+        delay: float | None = None
+        for row in rows:
+            if row.chat in self._in_flight:
+                continue
+            if len(self._in_flight) >= self.max_in_flight:
+                delay = 0.0
+                break
+            wait = self.limiter.overall_wait()
+            if wait > 0:
+                return wait
+            chat_wait = self.limiter.chat_wait(row.chat)
+            if chat_wait > 0:
+                delay = chat_wait if delay is None else min(delay, chat_wait)
+                continue
+            self.limiter.take(row.chat)
+            self._in_flight[row.chat] = asyncio.create_task(self._send(row))
+        if rows and delay is None and len(rows) == FETCH:
+            delay = 0.0
+        return delay
+
+    async def drain(self) -> int:
+        """Send until nothing more can go now (tests and the simulator)."""
+        before = self.sent + self.failed
+        for _ in range(100_000):
+            await self.run_once()
+            if not self._in_flight:
+                async with self.store.transaction() as tx:
+                    if not await tx.sendable(self.platform, self.clock.now(), 1):
+                        break
+                continue
+            await asyncio.gather(*list(self._in_flight.values()))
+        return self.sent + self.failed - before
+
+    async def _send(self, row: OutboxRow) -> None:
+        try:
+            await self._attempt(row)
+        except Exception:
+            log.exception("outbox %s: unexpected error while sending", row.id)
+        finally:
+            self._in_flight.pop(row.chat, None)
+            self._wake.set()
+
+    async def _attempt(self, row: OutboxRow) -> None:
+        now = self.clock.now()
+        self.last_lag_seconds = max(0.0, (now - row.not_before).total_seconds())
+        try:
+            message_id = await self.adapter.deliver(row.delivery())
+        except DeliveryError as exc:
+            await self._failed(row, exc)
+            return
+        async with self.store.transaction() as tx:
+            await tx.mark_sent(row.id, message_id, self.clock.now())
+        self.sent += 1
+
+    async def _failed(self, row: OutboxRow, exc: DeliveryError) -> None:
+        error = str(exc)[:500]
+        now = self.clock.now()
+        if exc.retry_after is not None and exc.whole_platform:
+            self.limiter.pause(exc.retry_after)
+        if exc.permanent or row.attempts + 1 >= MAX_ATTEMPTS:
+            log.warning("outbox %s to %s failed for good: %s", row.id, self.platform, error)
+            async with self.store.transaction() as tx:
+                await tx.mark_failed(row.id, error, now)
+            self.failed += 1
+            await self.on_failed(row, error)
+            return
+        wait = exc.retry_after if exc.retry_after is not None else backoff(row.attempts)
+        log.info("outbox %s to %s: retry in %.1fs (%s)", row.id, self.platform, wait, error)
+        async with self.store.transaction() as tx:
+            await tx.mark_retry(row.id, error, now + timedelta(seconds=wait), now)
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                delay = await self.run_once()
+            except Exception:
+                log.exception("outbox worker for %s failed; retrying", self.platform)
+                delay = 5.0
+            if delay is None:
+                # Only future retries matter here: rows due now whose chat is busy wake
+                # us when that chat's send completes.
+                async with self.store.transaction() as tx:
+                    nxt = await tx.next_not_before(self.platform, self.clock.now())
+                if nxt is not None:
+                    delay = self.clock.real_seconds(nxt - self.clock.now())
+            timeout = None if delay is None else max(delay, 0.001)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+
+    async def stop(self) -> None:
+        if self._in_flight:
+            await asyncio.wait(list(self._in_flight.values()), timeout=10)

@@ -1,0 +1,240 @@
+"""People from and to CSV: `carecheck people import|export`.
+
+An import is all or nothing: every row is checked first, every problem is reported
+with its line number, and only a clean file touches the database.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.config import Role, WorkflowConfig, check_timezone
+from gateway.store import Store
+from gateway.store.people import NewPerson
+
+COLUMNS = [
+    "name",
+    "role",
+    "grid",
+    "building",
+    "language",
+    "timezone",
+    "phone",
+    "address",
+    "plan",
+    "telegram",
+    "matrix",
+]
+OPTIONAL_COLUMNS = ["family_of"]
+_TELEGRAM_ID = re.compile(r"^-?\d{1,20}$")
+_MATRIX_ID = re.compile(r"^@[a-z0-9._=/+-]+:[A-Za-z0-9.-]+(:\d+)?$")
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+class PeopleFileError(Exception):
+    def __init__(self, file: str, problems: list[RowProblem]) -> None:
+        super().__init__("\n".join(f"{file}: {p}" for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class ParsedPeople:
+    people: list[NewPerson]
+    identities: list[tuple[str, str, str, str]]  # name, platform, address, chat
+
+
+def _identities(value: str) -> list[str]:
+    return [v for v in re.split(r"[\s;]+", value.strip()) if v]
+
+
+def parse_people_csv(
+    text: str,
+    config: WorkflowConfig,
+    *,
+    known_people: dict[str, str],
+    known_identities: dict[tuple[str, str], str],
+    known_grid_leaders: set[str],
+) -> tuple[ParsedPeople, list[RowProblem]]:
+    """Check every row. `known_*` describe the database: names to roles, identities to
+    the name that holds them, grids that already have a grid leader."""
+    problems: list[RowProblem] = []
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in COLUMNS if c not in header]
+    unknown = [c for c in header if c not in COLUMNS + OPTIONAL_COLUMNS]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s): {', '.join(missing)}")
+        if unknown:
+            parts.append(f"unknown column(s): {', '.join(unknown)}")
+        parts.append(f"expected header: {','.join(COLUMNS)}[,family_of]")
+        return ParsedPeople([], []), [RowProblem(1, "; ".join(parts))]
+
+    rows: list[tuple[int, dict[str, str]]] = []
+    for record in reader:
+        line = reader.line_num
+        clean = {k.strip(): (v or "").strip() for k, v in record.items() if k is not None}
+        if None in record:
+            problems.append(RowProblem(line, "more values than columns"))
+            continue
+        if not any(clean.values()):
+            continue
+        rows.append((line, clean))
+
+    names_in_file: dict[str, int] = {}
+    roles_in_file: dict[str, str] = {}
+    leaders_in_file = set()
+    for line, row in rows:
+        if row["name"]:
+            if row["name"] in names_in_file:
+                problems.append(
+                    RowProblem(
+                        line,
+                        f"name {row['name']!r} already used on line {names_in_file[row['name']]}"
+                        " (names must be unique; add the building, e.g. 王秀英(3栋))",
+                    )
+                )
+            else:
+                names_in_file[row["name"]] = line
+                roles_in_file[row["name"]] = row["role"]
+        if row["role"] == Role.GRID_LEADER and row["grid"]:
+            leaders_in_file.add(row["grid"])
+    all_roles = {**known_people, **roles_in_file}
+    leader_grids = known_grid_leaders | leaders_in_file
+
+    people: list[NewPerson] = []
+    identities: list[tuple[str, str, str, str]] = []
+    seen_ids: dict[tuple[str, str], int] = {}
+    for line, row in rows:
+        errors: list[str] = []
+        name, role, grid = row["name"], row["role"], row["grid"]
+        if not name:
+            errors.append("name is empty")
+        if role not in {r.value for r in Role}:
+            errors.append(f"role {role!r} is not one of {', '.join(r.value for r in Role)}")
+        language = row["language"] or "zh"
+        if language not in ("zh", "en"):
+            errors.append(f"language {language!r} is not zh or en")
+        timezone = row["timezone"] or config.timezone
+        try:
+            check_timezone(timezone)
+        except ValueError as exc:
+            errors.append(f"timezone: {exc}")
+        plan = row["plan"]
+        if role == Role.RESIDENT:
+            plan = plan or config.plan_name_default
+            if not grid:
+                errors.append("a resident needs a grid")
+        if plan and plan not in config.plans:
+            errors.append(f"unknown plan {plan!r} (known: {', '.join(sorted(config.plans))})")
+        if grid and config.grids and grid not in config.grids:
+            errors.append(
+                f"unknown grid {grid!r} (the workflow file lists: {', '.join(config.grids)})"
+            )
+        elif role == Role.RESIDENT and grid and not config.grids and grid not in leader_grids:
+            errors.append(
+                f"unknown grid {grid!r}: no grid_leader for it in this file or the database"
+            )
+        family_of = row.get("family_of", "")
+        if role == Role.FAMILY:
+            if not family_of:
+                errors.append("a family row needs family_of (the resident's name)")
+            elif all_roles.get(family_of) != Role.RESIDENT:
+                errors.append(
+                    f"family_of {family_of!r} is not a resident in this file or the database"
+                )
+        elif family_of:
+            errors.append("family_of is only for family rows")
+        for platform, value in (("telegram", row["telegram"]), ("matrix", row["matrix"])):
+            for address in _identities(value):
+                pattern = _TELEGRAM_ID if platform == "telegram" else _MATRIX_ID
+                if not pattern.match(address):
+                    example = "a numeric chat id" if platform == "telegram" else "@user:server"
+                    errors.append(f"{platform} {address!r} is not {example}")
+                    continue
+                key = (platform, address)
+                if key in seen_ids:
+                    errors.append(f"{platform} {address} is already used on line {seen_ids[key]}")
+                elif known_identities.get(key, name) != name:
+                    errors.append(
+                        f"{platform} {address} already belongs to {known_identities[key]!r}"
+                    )
+                else:
+                    seen_ids[key] = line
+                    identities.append((name, platform, address, f"{platform}:{address}"))
+        if errors:
+            problems.extend(RowProblem(line, e) for e in errors)
+            continue
+        people.append(
+            NewPerson(
+                name=name,
+                role=role,
+                grid=grid,
+                building=row["building"],
+                language=language,
+                timezone=timezone,
+                phone=row["phone"],
+                address=row["address"],
+                plan=plan,
+                family_of_name=family_of,
+            )
+        )
+    if not rows and not problems:
+        problems.append(RowProblem(2, "no people in the file"))
+    return ParsedPeople(people, identities), problems
+
+
+async def import_people(
+    store: Store, config: WorkflowConfig, text: str, now: datetime, file: str = "<csv>"
+) -> int:
+    """Check the whole file, then write it in one transaction. Raises PeopleFileError."""
+    async with store.transaction() as tx:
+        existing = await tx.people()
+        known_people = {p.name: p.role for p in existing}
+        by_id = {p.id: p.name for p in existing}
+        known_identities = {
+            (i.platform, i.address): by_id[i.person_id] for i in await tx.all_identities()
+        }
+        leaders = {p.grid for p in existing if p.role == Role.GRID_LEADER and p.grid}
+        parsed, problems = parse_people_csv(
+            text,
+            config,
+            known_people=known_people,
+            known_identities=known_identities,
+            known_grid_leaders=leaders,
+        )
+        if problems:
+            raise PeopleFileError(file, problems)
+        await tx.upsert_people(parsed.people, now)
+        await tx.replace_import_identities(parsed.identities, now)
+        await tx.audit(now, "people.imported", file, None, str(len(parsed.people)))
+    return len(parsed.people)
+
+
+async def export_people(store: Store) -> str:
+    async with store.transaction() as tx:
+        rows = await tx.export_rows()
+    return rows_to_csv(rows)
+
+
+def rows_to_csv(rows: Iterable[dict[str, object]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS + OPTIONAL_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: row.get(c) or "" for c in COLUMNS + OPTIONAL_COLUMNS})
+    return out.getvalue()

@@ -1,0 +1,330 @@
+"""Check-ins, alerts, who was notified, and the durable timers behind them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import aiosqlite
+
+from gateway.domain.ids import AlertId, CheckinId, OutboxId, PersonId
+from gateway.domain.records import (
+    OPEN_CHECKIN_STATES,
+    Alert,
+    AlertReason,
+    AlertState,
+    Checkin,
+    CheckinState,
+    Timer,
+)
+from gateway.store.base import Repo, from_ts, opt_ts, ts
+
+_CHECKIN_COLUMNS = "id, person_id, plan, due_at, sent_at, deadline, state, answered_at"
+_ALERT_COLUMNS = (
+    "id, person_id, checkin_id, reason, urgent, state, policy, position, opened_at, detail, "
+    "acked_by, acked_at, resolved_by, resolved_at, outcome"
+)
+_OPEN_STATES = tuple(s.value for s in OPEN_CHECKIN_STATES)
+
+
+def _checkin(row: aiosqlite.Row, prompts: tuple[OutboxId, ...] = ()) -> Checkin:
+    return Checkin(
+        id=CheckinId(row["id"]),
+        person_id=PersonId(row["person_id"]),
+        plan=row["plan"],
+        due_at=from_ts(row["due_at"]),
+        sent_at=from_ts(row["sent_at"]),
+        deadline=from_ts(row["deadline"]),
+        state=CheckinState(row["state"]),
+        answered_at=opt_ts(row["answered_at"]),
+        prompt_outbox_ids=prompts,
+    )
+
+
+def _alert(row: aiosqlite.Row) -> Alert:
+    return Alert(
+        id=AlertId(row["id"]),
+        person_id=PersonId(row["person_id"]),
+        checkin_id=None if row["checkin_id"] is None else CheckinId(row["checkin_id"]),
+        reason=AlertReason(row["reason"]),
+        urgent=bool(row["urgent"]),
+        state=AlertState(row["state"]),
+        policy=row["policy"],
+        position=row["position"],
+        opened_at=from_ts(row["opened_at"]),
+        detail=row["detail"],
+        acked_by=None if row["acked_by"] is None else PersonId(row["acked_by"]),
+        acked_at=opt_ts(row["acked_at"]),
+        resolved_by=None if row["resolved_by"] is None else PersonId(row["resolved_by"]),
+        resolved_at=opt_ts(row["resolved_at"]),
+        outcome=row["outcome"],
+    )
+
+
+class CareRepo(Repo):
+    # -- check-ins ----------------------------------------------------------------
+
+    async def open_checkins(
+        self,
+        plan: str,
+        due_at: datetime,
+        sent_at: datetime,
+        deadline: datetime,
+        people: Sequence[PersonId],
+    ) -> dict[PersonId, CheckinId]:
+        """Open one check-in per person for this round. A person who already has this
+        round's check-in (a round replayed after a crash) is left out of the result."""
+        before = {
+            PersonId(r["person_id"])
+            for r in await self._all(
+                "SELECT person_id FROM checkins WHERE plan = ? AND due_at = ?", (plan, ts(due_at))
+            )
+        }
+        fresh = [p for p in people if p not in before]
+        await self._many(
+            "INSERT OR IGNORE INTO checkins (person_id, plan, due_at, sent_at, deadline, state) "
+            "VALUES (?,?,?,?,?,'sent')",
+            [(p, plan, ts(due_at), ts(sent_at), ts(deadline)) for p in fresh],
+        )
+        rows = await self._all(
+            "SELECT id, person_id FROM checkins WHERE plan = ? AND due_at = ?", (plan, ts(due_at))
+        )
+        wanted = set(fresh)
+        return {
+            PersonId(r["person_id"]): CheckinId(r["id"]) for r in rows if r["person_id"] in wanted
+        }
+
+    async def checkin(self, checkin_id: int) -> Checkin | None:
+        row = await self._one(
+            f"SELECT {_CHECKIN_COLUMNS} FROM checkins WHERE id = ?", (checkin_id,)
+        )
+        return None if row is None else _checkin(row)
+
+    async def open_checkin_of(self, person_id: PersonId) -> Checkin | None:
+        row = await self._one(
+            f"SELECT {_CHECKIN_COLUMNS} FROM checkins WHERE person_id = ? "
+            f"AND state IN ({','.join('?' * len(_OPEN_STATES))}) ORDER BY due_at DESC LIMIT 1",
+            (person_id, *_OPEN_STATES),
+        )
+        return None if row is None else _checkin(row)
+
+    async def set_checkin_state(
+        self,
+        checkin_id: CheckinId,
+        state: CheckinState,
+        *,
+        only_if: Sequence[CheckinState],
+        answered_at: datetime | None = None,
+        answer: str = "",
+    ) -> bool:
+        """Compare-and-set: changes the state only from one of `only_if`."""
+        changed = await self._run(
+            f"UPDATE checkins SET state = ?, answered_at = coalesce(?, answered_at), "
+            f"answer = CASE WHEN ? != '' THEN ? ELSE answer END "
+            f"WHERE id = ? AND state IN ({','.join('?' * len(only_if))})",
+            (
+                state.value,
+                None if answered_at is None else ts(answered_at),
+                answer,
+                answer,
+                checkin_id,
+                *[s.value for s in only_if],
+            ),
+        )
+        return changed == 1
+
+    async def count_reminder(self, checkin_id: CheckinId) -> None:
+        await self._run(
+            "UPDATE checkins SET reminders_sent = reminders_sent + 1, state = 'reminded' "
+            "WHERE id = ? AND state IN ('sent', 'reminded')",
+            (checkin_id,),
+        )
+
+    async def checkin_outcomes(self) -> list[tuple[str, int, float | None, float, float]]:
+        """(state, reminders sent, answered_at, sent_at, deadline) of every check-in."""
+        rows = await self._all(
+            "SELECT state, reminders_sent, answered_at, sent_at, deadline FROM checkins"
+        )
+        return [
+            (r["state"], r["reminders_sent"], r["answered_at"], r["sent_at"], r["deadline"])
+            for r in rows
+        ]
+
+    # -- alerts -------------------------------------------------------------------
+
+    async def create_alert(
+        self,
+        person_id: PersonId,
+        checkin_id: CheckinId | None,
+        reason: AlertReason,
+        urgent: bool,
+        policy: str,
+        now: datetime,
+        detail: str,
+    ) -> AlertId:
+        return AlertId(
+            await self._run(
+                "INSERT INTO alerts (person_id, checkin_id, reason, urgent, state, policy, "
+                "opened_at, detail) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    person_id,
+                    checkin_id,
+                    reason.value,
+                    int(urgent),
+                    AlertState.OPEN.value,
+                    policy,
+                    ts(now),
+                    detail,
+                ),
+            )
+        )
+
+    async def alert(self, alert_id: int) -> Alert | None:
+        row = await self._one(f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,))
+        return None if row is None else _alert(row)
+
+    async def unresolved_alert_of(self, person_id: PersonId) -> Alert | None:
+        row = await self._one(
+            f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE person_id = ? AND state != 'resolved' "
+            "ORDER BY id DESC LIMIT 1",
+            (person_id,),
+        )
+        return None if row is None else _alert(row)
+
+    async def unresolved_alerts(self, grid: str | None = None) -> list[Alert]:
+        if grid is None or grid == "":
+            rows = await self._all(
+                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE state != 'resolved' ORDER BY id"
+            )
+        else:
+            rows = await self._all(
+                f"SELECT {', '.join('a.' + c.strip() for c in _ALERT_COLUMNS.split(','))} "
+                "FROM alerts a JOIN people p ON p.id = a.person_id "
+                "WHERE a.state != 'resolved' AND p.grid = ? ORDER BY a.id",
+                (grid,),
+            )
+        return [_alert(r) for r in rows]
+
+    async def recent_alerts(self, limit: int = 50) -> list[Alert]:
+        rows = await self._all(
+            f"SELECT {_ALERT_COLUMNS} FROM alerts ORDER BY id DESC LIMIT ?", (limit,)
+        )
+        return [_alert(r) for r in rows]
+
+    async def advance_alert(self, alert_id: AlertId, position: int) -> None:
+        await self._run("UPDATE alerts SET position = ? WHERE id = ?", (position, alert_id))
+
+    async def mark_urgent(self, alert_id: AlertId) -> None:
+        await self._run("UPDATE alerts SET urgent = 1 WHERE id = ?", (alert_id,))
+
+    async def acknowledge_alert(self, alert_id: AlertId, by: PersonId, now: datetime) -> bool:
+        changed = await self._run(
+            "UPDATE alerts SET state = 'acknowledged', acked_by = ?, acked_at = ? "
+            "WHERE id = ? AND state = 'open'",
+            (by, ts(now), alert_id),
+        )
+        return changed == 1
+
+    async def resolve_alert(
+        self, alert_id: AlertId, by: PersonId | None, now: datetime, outcome: str
+    ) -> bool:
+        changed = await self._run(
+            "UPDATE alerts SET state = 'resolved', resolved_by = ?, resolved_at = ?, "
+            "outcome = ?, acked_at = coalesce(acked_at, ?), acked_by = coalesce(acked_by, ?) "
+            "WHERE id = ? AND state != 'resolved'",
+            (by, ts(now), outcome, ts(now), by, alert_id),
+        )
+        return changed == 1
+
+    async def add_notification(
+        self,
+        alert_id: AlertId,
+        person_id: PersonId | None,
+        outbox_id: OutboxId,
+        step: int,
+        role: str,
+        now: datetime,
+    ) -> None:
+        await self._run(
+            "INSERT INTO alert_notifications (alert_id, person_id, outbox_id, step, role, at) "
+            "VALUES (?,?,?,?,?,?)",
+            (alert_id, person_id, outbox_id, step, role, ts(now)),
+        )
+
+    async def notifications(self, alert_id: AlertId) -> list[tuple[PersonId | None, OutboxId]]:
+        rows = await self._all(
+            "SELECT person_id, outbox_id FROM alert_notifications WHERE alert_id = ? ORDER BY at",
+            (alert_id,),
+        )
+        return [
+            (None if r["person_id"] is None else PersonId(r["person_id"]), OutboxId(r["outbox_id"]))
+            for r in rows
+        ]
+
+    async def ack_delays(self) -> list[tuple[float, int]]:
+        """(seconds from opening to acknowledgement, steps walked) of acknowledged alerts."""
+        rows = await self._all(
+            "SELECT acked_at - opened_at AS delay, position FROM alerts "
+            "WHERE acked_at IS NOT NULL AND acked_by IS NOT NULL"
+        )
+        return [(float(r["delay"]), int(r["position"])) for r in rows]
+
+    # -- timers -------------------------------------------------------------------
+
+    async def add_timer(
+        self, due_at: datetime, kind: str, ref: int, arg: str, now: datetime
+    ) -> int:
+        return await self._run(
+            "INSERT INTO timers (due_at, kind, ref, arg, created_at) VALUES (?,?,?,?,?)",
+            (ts(due_at), kind, ref, arg, ts(now)),
+        )
+
+    async def add_timers(
+        self, timers: Sequence[tuple[datetime, str, int, str]], now: datetime
+    ) -> None:
+        await self._many(
+            "INSERT INTO timers (due_at, kind, ref, arg, created_at) VALUES (?,?,?,?,?)",
+            [(ts(due), kind, ref, arg, ts(now)) for due, kind, ref, arg in timers],
+        )
+
+    async def cancel_timers(self, ref: int, kinds: Sequence[str]) -> int:
+        return await self._run(
+            f"DELETE FROM timers WHERE ref = ? AND kind IN ({','.join('?' * len(kinds))})",
+            (ref, *kinds),
+        )
+
+    async def timers_of_kind(self, kind: str) -> list[Timer]:
+        rows = await self._all(
+            "SELECT id, due_at, kind, ref, arg FROM timers WHERE kind = ? ORDER BY due_at", (kind,)
+        )
+        return [_timer(r) for r in rows]
+
+    async def due_timers(self, now: datetime, limit: int) -> list[Timer]:
+        rows = await self._all(
+            "SELECT id, due_at, kind, ref, arg FROM timers WHERE due_at <= ? "
+            "ORDER BY due_at, id LIMIT ?",
+            (ts(now), limit),
+        )
+        return [_timer(r) for r in rows]
+
+    async def claim_timer(self, timer_id: int) -> bool:
+        """Delete the row in the fire's own transaction: a timer fires at most once."""
+        return await self._run("DELETE FROM timers WHERE id = ?", (timer_id,)) == 1
+
+    async def next_timer_due(self) -> datetime | None:
+        row = await self._one("SELECT min(due_at) AS due FROM timers")
+        return None if row is None or row["due"] is None else from_ts(row["due"])
+
+    async def count_timers(self) -> int:
+        row = await self._one("SELECT count(*) AS n FROM timers")
+        return int(row["n"]) if row else 0
+
+
+def _timer(row: aiosqlite.Row) -> Timer:
+    return Timer(
+        id=row["id"],
+        due_at=from_ts(row["due_at"]),
+        kind=row["kind"],
+        ref=row["ref"],
+        arg=row["arg"],
+    )

@@ -1,0 +1,282 @@
+"""The inbox (inbound events, deduplicated) and the outbox (outbound messages)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from gateway.domain.commands import Button, Delivery, Priority
+from gateway.domain.ids import ChatRef, OutboxId, PersonId
+from gateway.store.base import Repo, from_ts, ts
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """An outbound message before it has an outbox id."""
+
+    chat: ChatRef
+    text: str
+    priority: Priority
+    person_id: PersonId | None = None
+    purpose: str = ""
+    ref: int = 0
+    html: str = ""
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    edit_of: OutboxId | None = None
+    callback_id: str = ""
+    links: tuple[tuple[str, str], ...] = ()
+
+    def payload(self) -> str:
+        return json.dumps(
+            {
+                "text": self.text,
+                "html": self.html,
+                "buttons": [
+                    [{"label": b.label, "token": b.token, "emoji": b.emoji} for b in row]
+                    for row in self.buttons
+                ],
+                "callback_id": self.callback_id,
+                "links": [list(link) for link in self.links],
+            },
+            ensure_ascii=False,
+        )
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: OutboxId
+    platform: str
+    chat: ChatRef
+    person_id: PersonId | None
+    priority: Priority
+    purpose: str
+    ref: int
+    payload: dict[str, Any]
+    edit_of: OutboxId | None
+    edit_target_message_id: str
+    state: str
+    attempts: int
+    not_before: datetime
+    platform_message_id: str
+
+    def buttons(self) -> tuple[tuple[Button, ...], ...]:
+        return tuple(
+            tuple(Button(b["label"], b["token"], b.get("emoji", "")) for b in row)
+            for row in self.payload.get("buttons", [])
+        )
+
+    def delivery(self) -> Delivery:
+        return Delivery(
+            outbox_id=self.id,
+            chat=self.chat,
+            text=self.payload["text"],
+            html=self.payload.get("html", ""),
+            buttons=self.buttons(),
+            edit_of=self.edit_target_message_id,
+            callback_id=self.payload.get("callback_id", ""),
+            priority=self.priority,
+            links=tuple((a, b) for a, b in self.payload.get("links", [])),
+        )
+
+
+_OUTBOX_SELECT = (
+    "SELECT o.id, o.platform, o.chat, o.person_id, o.priority, o.purpose, o.ref, o.payload, "
+    "o.edit_of, o.state, o.attempts, o.not_before, o.platform_message_id, "
+    "t.platform_message_id AS target_message_id, t.state AS target_state "
+    "FROM outbox o LEFT JOIN outbox t ON t.id = o.edit_of "
+)
+
+
+def _outbox(row: aiosqlite.Row) -> OutboxRow:
+    return OutboxRow(
+        id=OutboxId(row["id"]),
+        platform=row["platform"],
+        chat=ChatRef(row["chat"]),
+        person_id=None if row["person_id"] is None else PersonId(row["person_id"]),
+        priority=Priority(row["priority"]),
+        purpose=row["purpose"],
+        ref=row["ref"],
+        payload=json.loads(row["payload"]),
+        edit_of=None if row["edit_of"] is None else OutboxId(row["edit_of"]),
+        edit_target_message_id=row["target_message_id"] or "",
+        state=row["state"],
+        attempts=row["attempts"],
+        not_before=from_ts(row["not_before"]),
+        platform_message_id=row["platform_message_id"] or "",
+    )
+
+
+class DeliveryRepo(Repo):
+    # -- inbox ----------------------------------------------------------------------
+
+    async def store_inbound(
+        self, platform: str, event_id: str, payload: dict[str, Any], now: datetime
+    ) -> bool:
+        """Insert an inbound event; False when this platform event id was seen before."""
+        async with self.conn.execute(
+            "INSERT OR IGNORE INTO inbox (platform, event_id, received_at, payload) "
+            "VALUES (?,?,?,?)",
+            (platform, event_id, ts(now), json.dumps(payload, ensure_ascii=False)),
+        ) as cursor:
+            return cursor.rowcount == 1
+
+    async def pending_inbound(self, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        rows = await self._all(
+            "SELECT id, payload FROM inbox WHERE handled_at IS NULL ORDER BY id LIMIT ?", (limit,)
+        )
+        return [(r["id"], json.loads(r["payload"])) for r in rows]
+
+    async def mark_inbound_handled(self, inbox_id: int, now: datetime, error: str = "") -> None:
+        await self._run(
+            "UPDATE inbox SET handled_at = ?, error = ? WHERE id = ?",
+            (ts(now), error or None, inbox_id),
+        )
+
+    async def purge_inbox(self, before: datetime) -> int:
+        return await self._run(
+            "DELETE FROM inbox WHERE handled_at IS NOT NULL AND handled_at < ?", (ts(before),)
+        )
+
+    # -- outbox ---------------------------------------------------------------------
+
+    async def enqueue(self, platform: str, message: NewMessage, now: datetime) -> OutboxId:
+        return OutboxId(
+            await self._run(
+                "INSERT INTO outbox (platform, chat, person_id, priority, purpose, ref, payload, "
+                "edit_of, not_before, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    platform,
+                    message.chat,
+                    message.person_id,
+                    int(message.priority),
+                    message.purpose,
+                    message.ref,
+                    message.payload(),
+                    message.edit_of,
+                    ts(now),
+                    ts(now),
+                ),
+            )
+        )
+
+    async def enqueue_many(self, rows: Sequence[tuple[str, NewMessage]], now: datetime) -> None:
+        await self._many(
+            "INSERT INTO outbox (platform, chat, person_id, priority, purpose, ref, payload, "
+            "edit_of, not_before, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    platform,
+                    m.chat,
+                    m.person_id,
+                    int(m.priority),
+                    m.purpose,
+                    m.ref,
+                    m.payload(),
+                    m.edit_of,
+                    ts(now),
+                    ts(now),
+                )
+                for platform, m in rows
+            ],
+        )
+
+    async def outbox_row(self, outbox_id: int) -> OutboxRow | None:
+        row = await self._one(_OUTBOX_SELECT + "WHERE o.id = ?", (outbox_id,))
+        return None if row is None else _outbox(row)
+
+    async def outbox_for(self, purpose: str, ref: int) -> list[OutboxRow]:
+        rows = await self._all(
+            _OUTBOX_SELECT + "WHERE o.purpose = ? AND o.ref = ? AND o.edit_of IS NULL "
+            "ORDER BY o.id",
+            (purpose, ref),
+        )
+        return [_outbox(r) for r in rows]
+
+    async def outbox_by_message(self, platform: str, message_id: str) -> OutboxRow | None:
+        row = await self._one(
+            _OUTBOX_SELECT + "WHERE o.platform = ? AND o.platform_message_id = ? "
+            "ORDER BY o.id LIMIT 1",
+            (platform, message_id),
+        )
+        return None if row is None else _outbox(row)
+
+    async def sendable(self, platform: str, now: datetime, limit: int) -> list[OutboxRow]:
+        """Pending rows in the order they should go: priority, then age. An edit waits
+        until the message it edits has been sent (or has failed)."""
+        rows = await self._all(
+            _OUTBOX_SELECT + "WHERE o.platform = ? AND o.state = 'pending' AND o.not_before <= ? "
+            "AND (o.edit_of IS NULL OR t.state != 'pending') "
+            "ORDER BY o.priority, o.id LIMIT ?",
+            (platform, ts(now), limit),
+        )
+        return [_outbox(r) for r in rows]
+
+    async def next_not_before(self, platform: str, after: datetime) -> datetime | None:
+        row = await self._one(
+            "SELECT min(not_before) AS t FROM outbox WHERE platform = ? AND state = 'pending' "
+            "AND not_before > ?",
+            (platform, ts(after)),
+        )
+        return None if row is None or row["t"] is None else from_ts(row["t"])
+
+    async def mark_sent(self, outbox_id: OutboxId, message_id: str, now: datetime) -> None:
+        await self._run(
+            "UPDATE outbox SET state = 'sent', sent_at = ?, platform_message_id = ?, "
+            "attempts = attempts + 1, last_error = NULL WHERE id = ?",
+            (ts(now), message_id, outbox_id),
+        )
+        await self._run(
+            "INSERT INTO delivery_attempts (outbox_id, at, ok) VALUES (?,?,1)", (outbox_id, ts(now))
+        )
+
+    async def mark_retry(
+        self, outbox_id: OutboxId, error: str, not_before: datetime, now: datetime
+    ) -> None:
+        await self._run(
+            "UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ? "
+            "WHERE id = ?",
+            (ts(not_before), error, outbox_id),
+        )
+        await self._run(
+            "INSERT INTO delivery_attempts (outbox_id, at, ok, error) VALUES (?,?,0,?)",
+            (outbox_id, ts(now), error),
+        )
+
+    async def mark_failed(self, outbox_id: OutboxId, error: str, now: datetime) -> None:
+        await self._run(
+            "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ? "
+            "WHERE id = ?",
+            (error, outbox_id),
+        )
+        await self._run(
+            "INSERT INTO delivery_attempts (outbox_id, at, ok, permanent, error) "
+            "VALUES (?,?,0,1,?)",
+            (outbox_id, ts(now), error),
+        )
+
+    async def cancel_pending(self, outbox_ids: Sequence[OutboxId]) -> int:
+        if not outbox_ids:
+            return 0
+        return await self._run(
+            f"UPDATE outbox SET state = 'cancelled' WHERE state = 'pending' "
+            f"AND id IN ({','.join('?' * len(outbox_ids))})",
+            tuple(outbox_ids),
+        )
+
+    async def delivery_attempts(self, outbox_id: OutboxId) -> list[tuple[bool, str]]:
+        rows = await self._all(
+            "SELECT ok, error FROM delivery_attempts WHERE outbox_id = ? ORDER BY id", (outbox_id,)
+        )
+        return [(bool(r["ok"]), r["error"]) for r in rows]
+
+    async def outbox_depth(self) -> dict[tuple[str, int], int]:
+        rows = await self._all(
+            "SELECT platform, priority, count(*) AS n FROM outbox WHERE state = 'pending' "
+            "GROUP BY platform, priority"
+        )
+        return {(r["platform"], r["priority"]): r["n"] for r in rows}

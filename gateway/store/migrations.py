@@ -1,0 +1,174 @@
+"""Versioned, forward-only schema migrations. Add a step; never edit an old one."""
+
+from __future__ import annotations
+
+SCHEMA_V1 = """
+CREATE TABLE people (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL,
+    grid TEXT NOT NULL DEFAULT '',
+    building TEXT NOT NULL DEFAULT '',
+    language TEXT NOT NULL DEFAULT 'zh',
+    timezone TEXT NOT NULL,
+    phone TEXT NOT NULL DEFAULT '',
+    address TEXT NOT NULL DEFAULT '',
+    plan TEXT NOT NULL DEFAULT '',
+    family_of INTEGER REFERENCES people(id),
+    active INTEGER NOT NULL DEFAULT 1,
+    created_at REAL NOT NULL
+);
+CREATE INDEX people_round ON people(plan, timezone) WHERE role = 'resident';
+CREATE INDEX people_grid ON people(grid, role);
+CREATE INDEX people_family ON people(family_of);
+
+-- How to reach a person: `address` names them on the platform, `chat` is where to send.
+CREATE TABLE identities (
+    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    platform TEXT NOT NULL,
+    address TEXT NOT NULL,
+    chat TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (platform, address)
+);
+CREATE INDEX identities_person ON identities(person_id);
+CREATE INDEX identities_chat ON identities(chat);
+
+CREATE TABLE invites (
+    code TEXT PRIMARY KEY,
+    person_id INTEGER REFERENCES people(id),
+    team TEXT,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    used_at REAL,
+    used_by TEXT
+);
+
+CREATE TABLE team_chats (
+    team TEXT NOT NULL,
+    chat TEXT NOT NULL,
+    PRIMARY KEY (team, chat)
+);
+
+CREATE TABLE checkins (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES people(id),
+    plan TEXT NOT NULL,
+    due_at REAL NOT NULL,
+    sent_at REAL NOT NULL,
+    deadline REAL NOT NULL,
+    state TEXT NOT NULL,
+    answered_at REAL,
+    answer TEXT NOT NULL DEFAULT '',
+    reminders_sent INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (person_id, due_at)
+);
+CREATE INDEX checkins_open ON checkins(person_id, state);
+CREATE INDEX checkins_day ON checkins(due_at);
+
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES people(id),
+    checkin_id INTEGER REFERENCES checkins(id),
+    reason TEXT NOT NULL,
+    urgent INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    position INTEGER NOT NULL DEFAULT 0,
+    opened_at REAL NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    acked_by INTEGER REFERENCES people(id),
+    acked_at REAL,
+    resolved_by INTEGER REFERENCES people(id),
+    resolved_at REAL,
+    outcome TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX alerts_person ON alerts(person_id, state);
+CREATE INDEX alerts_state ON alerts(state);
+
+-- Who was told about an alert, and by which message: for edits and stand-downs.
+CREATE TABLE alert_notifications (
+    alert_id INTEGER NOT NULL REFERENCES alerts(id),
+    person_id INTEGER REFERENCES people(id),
+    outbox_id INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX alert_notifications_alert ON alert_notifications(alert_id);
+
+-- Every deadline is a row, written with the change that creates it.
+CREATE TABLE timers (
+    id INTEGER PRIMARY KEY,
+    due_at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    ref INTEGER NOT NULL DEFAULT 0,
+    arg TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL
+);
+CREATE INDEX timers_due ON timers(due_at);
+CREATE INDEX timers_ref ON timers(ref, kind);
+
+CREATE TABLE inbox (
+    id INTEGER PRIMARY KEY,
+    platform TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    payload TEXT NOT NULL,
+    handled_at REAL,
+    error TEXT,
+    UNIQUE (platform, event_id)
+);
+CREATE INDEX inbox_pending ON inbox(id) WHERE handled_at IS NULL;
+
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY,
+    platform TEXT NOT NULL,
+    chat TEXT NOT NULL,
+    person_id INTEGER,
+    priority INTEGER NOT NULL,
+    purpose TEXT NOT NULL DEFAULT '',
+    ref INTEGER NOT NULL DEFAULT 0,
+    payload TEXT NOT NULL,
+    edit_of INTEGER REFERENCES outbox(id),
+    state TEXT NOT NULL DEFAULT 'pending',
+    not_before REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    sent_at REAL,
+    platform_message_id TEXT,
+    last_error TEXT
+);
+CREATE INDEX outbox_pending ON outbox(platform, priority, id) WHERE state = 'pending';
+CREATE INDEX outbox_message ON outbox(platform, platform_message_id);
+
+CREATE TABLE delivery_attempts (
+    id INTEGER PRIMARY KEY,
+    outbox_id INTEGER NOT NULL REFERENCES outbox(id),
+    at REAL NOT NULL,
+    ok INTEGER NOT NULL,
+    permanent INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX delivery_attempts_outbox ON delivery_attempts(outbox_id);
+
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL DEFAULT '',
+    actor INTEGER,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_subject ON audit(subject);
+
+CREATE TABLE kv (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+# Each entry upgrades from version N to N+1. Never edit a shipped step: add a new one.
+MIGRATIONS: list[str] = [SCHEMA_V1]
+
+LATEST = len(MIGRATIONS)

@@ -1,0 +1,261 @@
+"""People, their identities on each platform, invitations and team chats."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from gateway.domain.ids import ChatRef, PersonId
+from gateway.domain.records import Identity, Person
+from gateway.store.base import Repo, from_ts, ts
+
+_PERSON_COLUMNS = (
+    "id, name, role, grid, building, language, timezone, phone, address, plan, family_of, active"
+)
+
+
+def _person(row: aiosqlite.Row) -> Person:
+    return Person(
+        id=PersonId(row["id"]),
+        name=row["name"],
+        role=row["role"],
+        grid=row["grid"],
+        building=row["building"],
+        language=row["language"],
+        timezone=row["timezone"],
+        phone=row["phone"],
+        address=row["address"],
+        plan=row["plan"],
+        family_of=None if row["family_of"] is None else PersonId(row["family_of"]),
+        active=bool(row["active"]),
+    )
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    name: str
+    role: str
+    grid: str
+    building: str
+    language: str
+    timezone: str
+    phone: str
+    address: str
+    plan: str
+    family_of_name: str = ""
+
+
+@dataclass(frozen=True)
+class Invite:
+    code: str
+    person_id: PersonId | None
+    team: str | None
+    expires_at: datetime
+    used_at: datetime | None
+
+
+class PeopleRepo(Repo):
+    async def person(self, person_id: int) -> Person | None:
+        row = await self._one(f"SELECT {_PERSON_COLUMNS} FROM people WHERE id = ?", (person_id,))
+        return None if row is None else _person(row)
+
+    async def person_by_name(self, name: str) -> Person | None:
+        row = await self._one(f"SELECT {_PERSON_COLUMNS} FROM people WHERE name = ?", (name,))
+        return None if row is None else _person(row)
+
+    async def people(self, role: str | None = None) -> list[Person]:
+        if role is None:
+            rows = await self._all(f"SELECT {_PERSON_COLUMNS} FROM people ORDER BY id")
+        else:
+            rows = await self._all(
+                f"SELECT {_PERSON_COLUMNS} FROM people WHERE role = ? ORDER BY id", (role,)
+            )
+        return [_person(r) for r in rows]
+
+    async def count_people(self) -> int:
+        row = await self._one("SELECT count(*) AS n FROM people")
+        return int(row["n"]) if row else 0
+
+    async def responders(self, grid: str, role: str) -> list[Person]:
+        """Responders with `role` for a grid; a responder with no grid serves every grid."""
+        rows = await self._all(
+            f"SELECT {_PERSON_COLUMNS} FROM people WHERE role = ? AND active = 1 "
+            "AND (grid = ? OR grid = '') ORDER BY grid DESC, id",
+            (role, grid),
+        )
+        return [_person(r) for r in rows]
+
+    async def family_of(self, resident: PersonId) -> list[Person]:
+        rows = await self._all(
+            f"SELECT {_PERSON_COLUMNS} FROM people WHERE family_of = ? AND active = 1 ORDER BY id",
+            (resident,),
+        )
+        return [_person(r) for r in rows]
+
+    async def upsert_people(self, people: Sequence[NewPerson], now: datetime) -> int:
+        """Insert or update by name; family links are resolved after every row exists."""
+        await self._many(
+            "INSERT INTO people (name, role, grid, building, language, timezone, phone, "
+            "address, plan, created_at) VALUES (?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(name) DO UPDATE SET role=excluded.role, grid=excluded.grid, "
+            "building=excluded.building, language=excluded.language, "
+            "timezone=excluded.timezone, phone=excluded.phone, address=excluded.address, "
+            "plan=excluded.plan",
+            [
+                (
+                    p.name,
+                    p.role,
+                    p.grid,
+                    p.building,
+                    p.language,
+                    p.timezone,
+                    p.phone,
+                    p.address,
+                    p.plan,
+                    ts(now),
+                )
+                for p in people
+            ],
+        )
+        await self._many(
+            "UPDATE people SET family_of = (SELECT id FROM people AS f WHERE f.name = ?) "
+            "WHERE name = ?",
+            [(p.family_of_name or None, p.name) for p in people],
+        )
+        return len(people)
+
+    async def set_active(self, person_id: PersonId, active: bool) -> None:
+        await self._run("UPDATE people SET active = ? WHERE id = ?", (int(active), person_id))
+
+    async def grids(self) -> list[str]:
+        rows = await self._all("SELECT DISTINCT grid FROM people WHERE grid != '' ORDER BY grid")
+        return [r["grid"] for r in rows]
+
+    async def residents_for_round(self, plan: str, timezone: str) -> list[tuple[PersonId, str]]:
+        """Active residents on a plan in a timezone, with the chat of each identity."""
+        rows = await self._all(
+            "SELECT p.id, i.chat FROM people p JOIN identities i ON i.person_id = p.id "
+            "WHERE p.role = 'resident' AND p.active = 1 AND p.plan = ? AND p.timezone = ? "
+            "ORDER BY p.id",
+            (plan, timezone),
+        )
+        return [(PersonId(r["id"]), r["chat"]) for r in rows]
+
+    async def round_keys(self) -> list[tuple[str, str]]:
+        rows = await self._all(
+            "SELECT DISTINCT plan, timezone FROM people WHERE role = 'resident' AND active = 1"
+        )
+        return [(r["plan"], r["timezone"]) for r in rows]
+
+    # -- identities --------------------------------------------------------------
+
+    async def identity(self, platform: str, address: str) -> Identity | None:
+        row = await self._one(
+            "SELECT person_id, platform, address, chat FROM identities "
+            "WHERE platform = ? AND address = ?",
+            (platform, address),
+        )
+        return None if row is None else _identity(row)
+
+    async def identities_of(self, person_id: PersonId) -> list[Identity]:
+        rows = await self._all(
+            "SELECT person_id, platform, address, chat FROM identities WHERE person_id = ? "
+            "ORDER BY created_at",
+            (person_id,),
+        )
+        return [_identity(r) for r in rows]
+
+    async def all_identities(self) -> list[Identity]:
+        rows = await self._all("SELECT person_id, platform, address, chat FROM identities")
+        return [_identity(r) for r in rows]
+
+    async def bind_identity(
+        self, person_id: PersonId, platform: str, address: str, chat: ChatRef, now: datetime
+    ) -> None:
+        await self._run(
+            "INSERT INTO identities (person_id, platform, address, chat, created_at) "
+            "VALUES (?,?,?,?,?) ON CONFLICT(platform, address) DO UPDATE SET "
+            "person_id = excluded.person_id, chat = excluded.chat",
+            (person_id, platform, address, chat, ts(now)),
+        )
+
+    async def replace_import_identities(
+        self, rows: Sequence[tuple[str, str, str, str]], now: datetime
+    ) -> None:
+        """(person name, platform, address, chat) from an import: add or re-point."""
+        await self._many(
+            "INSERT INTO identities (person_id, platform, address, chat, created_at) "
+            "SELECT id, ?, ?, ?, ? FROM people WHERE name = ? "
+            "ON CONFLICT(platform, address) DO UPDATE SET person_id = excluded.person_id",
+            [(platform, address, chat, ts(now), name) for name, platform, address, chat in rows],
+        )
+
+    # -- invitations --------------------------------------------------------------
+
+    async def add_invite(
+        self,
+        code: str,
+        person_id: PersonId | None,
+        team: str | None,
+        now: datetime,
+        expires_at: datetime,
+    ) -> None:
+        await self._run(
+            "INSERT INTO invites (code, person_id, team, created_at, expires_at) "
+            "VALUES (?,?,?,?,?)",
+            (code, person_id, team, ts(now), ts(expires_at)),
+        )
+
+    async def spend_invite(self, code: str, now: datetime, used_by: str) -> Invite | None:
+        """Use a code once: returns it only if it was unused and unexpired."""
+        changed = await self._run(
+            "UPDATE invites SET used_at = ?, used_by = ? "
+            "WHERE code = ? AND used_at IS NULL AND expires_at > ?",
+            (ts(now), used_by, code, ts(now)),
+        )
+        if changed != 1:
+            return None
+        row = await self._one(
+            "SELECT code, person_id, team, expires_at, used_at FROM invites WHERE code = ?",
+            (code,),
+        )
+        assert row is not None
+        return Invite(
+            code=row["code"],
+            person_id=None if row["person_id"] is None else PersonId(row["person_id"]),
+            team=row["team"],
+            expires_at=from_ts(row["expires_at"]),
+            used_at=from_ts(row["used_at"]),
+        )
+
+    async def link_team_chat(self, team: str, chat: ChatRef) -> None:
+        await self._run("INSERT OR IGNORE INTO team_chats (team, chat) VALUES (?, ?)", (team, chat))
+
+    async def team_chats(self, team: str) -> list[ChatRef]:
+        rows = await self._all("SELECT chat FROM team_chats WHERE team = ?", (team,))
+        return [ChatRef(r["chat"]) for r in rows]
+
+    async def export_rows(self) -> list[dict[str, Any]]:
+        rows = await self._all(
+            "SELECT p.name, p.role, p.grid, p.building, p.language, p.timezone, p.phone, "
+            "p.address, p.plan, f.name AS family_of, "
+            "(SELECT group_concat(address, ' ') FROM identities i "
+            " WHERE i.person_id = p.id AND i.platform = 'telegram') AS telegram, "
+            "(SELECT group_concat(address, ' ') FROM identities i "
+            " WHERE i.person_id = p.id AND i.platform = 'matrix') AS matrix "
+            "FROM people p LEFT JOIN people f ON f.id = p.family_of ORDER BY p.id"
+        )
+        return [dict(r) for r in rows]
+
+
+def _identity(row: aiosqlite.Row) -> Identity:
+    return Identity(
+        person_id=PersonId(row["person_id"]),
+        platform=row["platform"],
+        address=row["address"],
+        chat=ChatRef(row["chat"]),
+    )

@@ -1,0 +1,67 @@
+"""Opaque, signed button tokens.
+
+A button carries `kind.ref.arg.person.signature`: what it does, to what, for whom it
+was issued, and an HMAC so a forged token is refused. Whether it may still be used
+(a check-in already answered, an alert already acknowledged) is decided from the
+stored state when it is pressed, so a replay changes nothing. Tokens fit in
+Telegram's 64-byte callback data.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from gateway.domain.ids import PersonId
+
+
+class ActionKind(enum.StrEnum):
+    CHECKIN_OK = "ok"
+    CHECKIN_HELP = "hlp"
+    ALERT_ACK = "ack"
+    ALERT_RESOLVE_MENU = "res"
+    ALERT_OUTCOME = "out"
+
+
+@dataclass(frozen=True)
+class ActionToken:
+    kind: ActionKind
+    ref: int
+    arg: str
+    issued_to: PersonId
+
+
+class ActionSigner:
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("action key too short")
+        self._key = key
+
+    def _sign(self, body: str) -> str:
+        digest = hmac.new(self._key, body.encode(), hashlib.sha256).digest()[:9]
+        return base64.urlsafe_b64encode(digest).decode()
+
+    def token(self, kind: ActionKind, ref: int, issued_to: PersonId, arg: str = "") -> str:
+        if "." in arg:
+            raise ValueError("action arg may not contain '.'")
+        body = f"{kind.value}.{ref}.{arg}.{issued_to}"
+        token = f"{body}.{self._sign(body)}"
+        if len(token.encode()) > 60:
+            raise ValueError("action token too long for Telegram callback data")
+        return token
+
+    def verify(self, token: str) -> ActionToken | None:
+        parts = token.split(".")
+        if len(parts) != 5:
+            return None
+        body, signature = ".".join(parts[:4]), parts[4]
+        if not hmac.compare_digest(self._sign(body), signature):
+            return None
+        kind, ref, arg, person = parts[:4]
+        try:
+            return ActionToken(ActionKind(kind), int(ref), arg, PersonId(int(person)))
+        except ValueError:
+            return None

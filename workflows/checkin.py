@@ -1,0 +1,231 @@
+"""The daily check-in: open a round, remind, take any sign of life, close the window.
+
+A check-in is `sent` when its prompt is written to the outbox, `reminded` after a
+reminder, and ends `ok`, `help`, `missed` (window closed in silence, an alert opens)
+or `unreachable` (the prompt could not be delivered, an alert opens).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from gateway.domain.commands import Button, Priority
+from gateway.domain.ids import ChatRef, CheckinId, PersonId, split_chat_ref
+from gateway.domain.records import (
+    OPEN_CHECKIN_STATES,
+    AlertReason,
+    Checkin,
+    CheckinState,
+    Person,
+)
+from gateway.store.delivery import NewMessage
+from workflows import escalation
+from workflows.actions import ActionKind
+from workflows.context import Work
+from workflows.messaging import edit, to_person
+from workflows.timefmt import hm, local
+
+log = logging.getLogger(__name__)
+
+PURPOSE_PROMPT = "checkin"
+PURPOSE_REMINDER = "reminder"
+TIMER_REMIND = "remind"
+TIMER_CLOSE = "close"
+
+# The two answers a prompt offers; emoji are what Matrix residents react with.
+OK_EMOJI = "✅"
+HELP_EMOJI = "🆘"
+
+
+def prompt_buttons(work: Work, person: Person, checkin_id: int) -> tuple[tuple[Button, ...], ...]:
+    texts, lang = work.texts, person.language
+    return (
+        (
+            Button(
+                texts.render(lang, "btn_ok"),
+                work.signer.token(ActionKind.CHECKIN_OK, checkin_id, person.id),
+                OK_EMOJI,
+            ),
+            Button(
+                texts.render(lang, "btn_help"),
+                work.signer.token(ActionKind.CHECKIN_HELP, checkin_id, person.id),
+                HELP_EMOJI,
+            ),
+        ),
+    )
+
+
+async def open_round(work: Work, plan_name: str, timezone: str, due_at: datetime) -> int:
+    """Open this round's check-ins for every enrolled, active resident on the plan.
+
+    The window counts from when the prompt really goes out: a round opened late
+    (the gateway was down at the due time) still gives residents their full window."""
+    plan = work.config.plans.get(plan_name)
+    if plan is None:
+        log.warning("round for unknown plan %r skipped", plan_name)
+        return 0
+    targets = await work.tx.residents_for_round(plan_name, timezone)
+    people = sorted({person_id for person_id, _ in targets})
+    deadline = work.now + plan.reply_window
+    opened = await work.tx.open_checkins(plan_name, due_at, work.now, deadline, people)
+    if not opened:
+        return 0
+    timers: list[tuple[datetime, str, int, str]] = []
+    for checkin_id in opened.values():
+        for index, after in enumerate(plan.reminders):
+            at = work.now + after
+            # Reminders are routine: one that would land in quiet hours is dropped.
+            if plan.quiet_hours is not None and plan.quiet_hours.contains(
+                local(at, timezone).time()
+            ):
+                continue
+            timers.append((at, TIMER_REMIND, checkin_id, str(index)))
+        timers.append((deadline, TIMER_CLOSE, checkin_id, ""))
+    await work.tx.add_timers(timers, work.now)
+    work.timers_added = True
+
+    names = {p.id: p for p in await _people(work, list(opened))}
+    rows = []
+    for person_id, chat in targets:
+        new_id = opened.get(person_id)
+        person = names.get(person_id)
+        if new_id is None or person is None:
+            continue
+        platform, _ = split_chat_ref(chat)
+        work.touched_platforms.add(platform)
+        rows.append(
+            (
+                platform,
+                NewMessage(
+                    chat=ChatRef(chat),
+                    text=work.texts.render(person.language, "checkin", name=person.name),
+                    priority=Priority.ROUTINE,
+                    person_id=person_id,
+                    purpose=PURPOSE_PROMPT,
+                    ref=new_id,
+                    buttons=prompt_buttons(work, person, new_id),
+                ),
+            )
+        )
+    await work.tx.enqueue_many(rows, work.now)
+    return len(opened)
+
+
+async def _people(work: Work, ids: list[PersonId]) -> list[Person]:
+    # Residents of one round are read in one pass rather than one query each.
+    wanted = set(ids)
+    return [p for p in await work.tx.people("resident") if p.id in wanted]
+
+
+async def on_reminder_due(work: Work, checkin_id: int) -> None:
+    checkin = await work.tx.checkin(checkin_id)
+    if checkin is None or checkin.state not in OPEN_CHECKIN_STATES:
+        return
+    person = await work.tx.person(checkin.person_id)
+    if person is None:
+        return
+    await work.tx.count_reminder(checkin.id)
+    await to_person(
+        work,
+        person,
+        work.texts.render(person.language, "reminder", name=person.name),
+        priority=Priority.ROUTINE,
+        buttons=prompt_buttons(work, person, checkin.id),
+        purpose=PURPOSE_REMINDER,
+        ref=checkin.id,
+    )
+
+
+async def on_window_closed(work: Work, checkin_id: int) -> None:
+    checkin = await work.tx.checkin(checkin_id)
+    if checkin is None:
+        return
+    if not await work.tx.set_checkin_state(
+        checkin.id, CheckinState.MISSED, only_if=OPEN_CHECKIN_STATES
+    ):
+        return
+    person = await work.tx.person(checkin.person_id)
+    if person is None:
+        return
+    await work.tx.audit(work.now, "checkin.missed", f"checkin:{checkin.id}", None)
+    await escalation.open_alert(
+        work,
+        person,
+        AlertReason.MISSED,
+        checkin_id=checkin.id,
+        checkin=checkin,
+    )
+
+
+async def record_answer(
+    work: Work, person: Person, *, help_wanted: bool, said: str, via: str
+) -> None:
+    """Any sign of life from a resident. Answers an open check-in; after a missed
+    one, calls off the alert that silence opened; a call for help opens an alert
+    whether or not a check-in is open."""
+    checkin = await work.tx.open_checkin_of(person.id)
+    if checkin is not None:
+        state = CheckinState.HELP if help_wanted else CheckinState.OK
+        if await work.tx.set_checkin_state(
+            checkin.id,
+            state,
+            only_if=OPEN_CHECKIN_STATES,
+            answered_at=work.now,
+            answer=via,
+        ):
+            await work.tx.cancel_timers(checkin.id, (TIMER_REMIND, TIMER_CLOSE))
+            await _mark_prompts_answered(work, person, checkin, help_wanted)
+            await work.tx.audit(
+                work.now, f"checkin.{state.value}", f"checkin:{checkin.id}", person.id, via
+            )
+    if help_wanted:
+        await escalation.open_alert(
+            work,
+            person,
+            AlertReason.HELP,
+            checkin_id=None if checkin is None else checkin.id,
+            checkin=checkin,
+            said=said,
+        )
+        return
+    await escalation.call_off_silence_alert(work, person)
+    if checkin is not None and via != "button":
+        await to_person(
+            work, person, work.texts.render(person.language, "thanks"), priority=Priority.REPLY
+        )
+
+
+async def _mark_prompts_answered(
+    work: Work, person: Person, checkin: Checkin, help_wanted: bool
+) -> None:
+    lang = person.language
+    recorded = work.texts.render(
+        lang, "recorded_help" if help_wanted else "recorded_ok", time=hm(work.now, person.timezone)
+    )
+    base = work.texts.render(lang, "checkin", name=person.name)
+    for purpose in (PURPOSE_PROMPT, PURPOSE_REMINDER):
+        for row in await work.tx.outbox_for(purpose, checkin.id):
+            # The edit removes the buttons, so an old prompt cannot be answered twice.
+            await edit(work, row, f"{base}\n{recorded}")
+
+
+async def on_prompt_undeliverable(work: Work, checkin_id: int, reason: str) -> None:
+    checkin = await work.tx.checkin(checkin_id)
+    if checkin is None:
+        return
+    if not await work.tx.set_checkin_state(
+        checkin.id, CheckinState.UNREACHABLE, only_if=OPEN_CHECKIN_STATES
+    ):
+        return
+    await work.tx.cancel_timers(checkin.id, (TIMER_REMIND, TIMER_CLOSE))
+    person = await work.tx.person(checkin.person_id)
+    if person is not None:
+        await escalation.open_alert(
+            work,
+            person,
+            AlertReason.UNREACHABLE,
+            checkin_id=CheckinId(checkin.id),
+            checkin=checkin,
+            said=reason,
+        )

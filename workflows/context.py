@@ -1,0 +1,23 @@
+"""What a workflow step works with: one transaction, the time, config and texts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from gateway.config import WorkflowConfig
+from gateway.store import Tx
+from workflows.actions import ActionSigner
+from workflows.texts import Texts
+
+
+@dataclass
+class Work:
+    tx: Tx
+    now: datetime
+    config: WorkflowConfig
+    texts: Texts
+    signer: ActionSigner
+    # Platforms that got new outbox rows, so their workers can be woken after commit.
+    touched_platforms: set[str] = field(default_factory=set)
+    timers_added: bool = False

@@ -1,0 +1,89 @@
+"""Joining by invitation: a one-time code binds a chat to a person, or a group to a team."""
+
+from __future__ import annotations
+
+import secrets
+
+from gateway.config import Role
+from gateway.domain.commands import Priority
+from gateway.domain.events import Sender
+from gateway.domain.ids import ChatRef, PersonId
+from gateway.domain.records import Person
+from workflows.context import Work
+from workflows.messaging import to_chat
+
+# No 0/O/1/I/L: the code may be read out over the phone or typed from a printed card.
+_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(8))
+
+
+async def invite(work: Work, *, person_id: PersonId | None, team: str | None) -> str:
+    code = new_code()
+    await work.tx.add_invite(code, person_id, team, work.now, work.now + work.config.invite_ttl)
+    await work.tx.audit(
+        work.now, "invite.created", f"person:{person_id}" if person_id else f"team:{team}"
+    )
+    return code
+
+
+async def redeem(work: Work, code: str, sender: Sender, chat: ChatRef, is_group: bool) -> bool:
+    """Spend the code and bind. Returns False (and answers plainly) when it is not valid."""
+    invite_row = await work.tx.spend_invite(code.strip().upper(), work.now, sender.address)
+    if invite_row is None:
+        await to_chat(
+            work,
+            chat,
+            work.texts.render("zh", "invite_invalid")
+            + "\n"
+            + work.texts.render("en", "invite_invalid"),
+            priority=Priority.REPLY,
+        )
+        return False
+    if invite_row.team is not None:
+        await work.tx.link_team_chat(invite_row.team, chat)
+        await work.tx.audit(work.now, "team.linked", f"team:{invite_row.team}", None, chat)
+        await to_chat(
+            work,
+            chat,
+            work.texts.render("zh", "welcome_team", team=invite_row.team),
+            priority=Priority.REPLY,
+        )
+        return True
+    assert invite_row.person_id is not None
+    person = await work.tx.person(invite_row.person_id)
+    if person is None:
+        return False
+    # A private chat is where we write to them; in a group we still bind the person
+    # but keep writing to them privately is impossible, so the group chat is used.
+    await work.tx.bind_identity(person.id, sender.platform, sender.address, chat, work.now)
+    await work.tx.set_active(person.id, True)
+    await work.tx.audit(
+        work.now,
+        "person.enrolled",
+        f"person:{person.id}",
+        person.id,
+        f"{sender.platform}:{sender.address}",
+    )
+    await to_chat(work, chat, welcome_text(work, person), priority=Priority.REPLY, person=person)
+    return True
+
+
+def welcome_text(work: Work, person: Person) -> str:
+    lang = person.language
+    if person.role == Role.RESIDENT:
+        plan = work.config.plans.get(person.plan)
+        when = _describe_schedule(plan.schedule) if plan else ""
+        return work.texts.render(lang, "welcome_resident", name=person.name, when=when)
+    role = work.texts.render(lang, f"role_{person.role}")
+    return work.texts.render(lang, "welcome_responder", name=person.name, role=role)
+
+
+def _describe_schedule(cron: str) -> str:
+    fields = cron.split()
+    minute, hour = fields[0], fields[1]
+    if minute.isdigit() and hour.isdigit():
+        return f"{int(hour):02d}:{int(minute):02d}"
+    return cron

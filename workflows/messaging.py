@@ -1,0 +1,106 @@
+"""Writing outbound messages into the outbox, inside the workflow's transaction."""
+
+from __future__ import annotations
+
+from gateway.domain.commands import Button, Priority
+from gateway.domain.ids import ChatRef, OutboxId, split_chat_ref
+from gateway.domain.records import Person
+from gateway.store.delivery import NewMessage, OutboxRow
+from workflows.context import Work
+
+
+async def to_chat(
+    work: Work,
+    chat: ChatRef,
+    text: str,
+    *,
+    priority: Priority,
+    person: Person | None = None,
+    buttons: tuple[tuple[Button, ...], ...] = (),
+    purpose: str = "",
+    ref: int = 0,
+    callback_id: str = "",
+) -> OutboxId:
+    platform, _ = split_chat_ref(chat)
+    work.touched_platforms.add(platform)
+    return await work.tx.enqueue(
+        platform,
+        NewMessage(
+            chat=chat,
+            text=text,
+            priority=priority,
+            person_id=None if person is None else person.id,
+            purpose=purpose,
+            ref=ref,
+            buttons=buttons,
+            callback_id=callback_id,
+        ),
+        work.now,
+    )
+
+
+async def to_person(
+    work: Work,
+    person: Person,
+    text: str,
+    *,
+    priority: Priority,
+    buttons: tuple[tuple[Button, ...], ...] = (),
+    purpose: str = "",
+    ref: int = 0,
+) -> list[OutboxId]:
+    """Send to every chat the person is reachable on (usually one)."""
+    ids = []
+    for identity in await work.tx.identities_of(person.id):
+        ids.append(
+            await to_chat(
+                work,
+                identity.chat,
+                text,
+                priority=priority,
+                person=person,
+                buttons=buttons,
+                purpose=purpose,
+                ref=ref,
+            )
+        )
+    return ids
+
+
+async def edit(
+    work: Work,
+    original: OutboxRow,
+    text: str,
+    *,
+    buttons: tuple[tuple[Button, ...], ...] = (),
+    priority: Priority = Priority.REPLY,
+) -> OutboxId | None:
+    """Edit a message sent earlier. Still unsent? Cancel it and send the new text
+    instead: nobody needs the outdated version. Failed for good? Nothing to edit."""
+    if original.state == "failed":
+        return None
+    if original.state == "pending" and await work.tx.cancel_pending([original.id]):
+        edit_of = None
+    else:
+        edit_of = original.id
+    work.touched_platforms.add(original.platform)
+    return await work.tx.enqueue(
+        original.platform,
+        NewMessage(
+            chat=original.chat,
+            text=text,
+            priority=priority,
+            person_id=original.person_id,
+            purpose=original.purpose if edit_of is None else "edit",
+            ref=original.ref,
+            buttons=buttons,
+            edit_of=edit_of,
+        ),
+        work.now,
+    )
+
+
+async def answer_press(work: Work, chat: ChatRef, callback_id: str, text: str) -> None:
+    """Answer a button press (a Telegram toast) when the platform asks for it."""
+    if callback_id:
+        await to_chat(work, chat, text, priority=Priority.REPLY, callback_id=callback_id)

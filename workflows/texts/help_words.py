@@ -1,0 +1,48 @@
+"""Words that turn any message into a call for help, in Chinese and English."""
+
+from __future__ import annotations
+
+import re
+
+ZH = (
+    "救命",
+    "帮帮我",
+    "帮我",
+    "不舒服",
+    "摔倒",
+    "摔了",
+    "跌倒",
+    "难受",
+    "头晕",
+    "胸口痛",
+    "喘不过气",
+    "急救",
+    "快来",
+    "出事",
+    "起不来",
+    "求救",
+    "疼",
+)
+EN = (
+    "help",
+    "fell",
+    "fallen",
+    "fall down",
+    "emergency",
+    "hurt",
+    "sick",
+    "ambulance",
+    "can't breathe",
+    "cannot breathe",
+    "pain",
+    "dizzy",
+    "sos",
+)
+
+_EN_PATTERN = re.compile(r"\b(" + "|".join(re.escape(w) for w in EN) + r")\b", re.IGNORECASE)
+
+
+def is_call_for_help(text: str) -> bool:
+    if any(word in text for word in ZH):
+        return True
+    return bool(_EN_PATTERN.search(text))
