@@ -125,6 +125,13 @@ class Engine:
         self._after(work)
         return added
 
+    async def start_round_now(self, plan: str | None = None) -> int:
+        async with self.store.transaction() as tx:
+            work = self._work(tx)
+            opened = await router.start_round_now(work, plan or self.config.plan_name_default)
+        self._after(work)
+        return opened
+
     # -- inbound --------------------------------------------------------------------
 
     async def receive(self, event: InboundEvent) -> bool:

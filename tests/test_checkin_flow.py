@@ -239,7 +239,7 @@ async def test_inbound_events_are_deduplicated_by_platform_event_id(harness: Har
     assert await harness.adapter.say(user, "hello", event_id="same")
     assert not await harness.adapter.say(user, "hello", event_id="same")
     await harness.settle()
-    thanks = [d for d in await harness.inbox("Chen") if "Thank you" in d.text]
+    thanks = [d for d in await harness.inbox("Chen") if "Thank you, noted" in d.text]
     assert len(thanks) == 1
 
 

@@ -49,3 +49,9 @@ class _Lenient(dict[str, object]):
     # An override that drops a placeholder is fine; a missing value shows as empty.
     def __missing__(self, key: str) -> str:
         return ""
+
+
+def ui(language: str, key: str, **fields: object) -> str:
+    """Labels of the dashboard and the local chat page."""
+    table = en.UI if language == "en" else zh.UI
+    return table[key].format_map(_Lenient(fields))

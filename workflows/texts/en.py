@@ -60,3 +60,36 @@ TEXTS: dict[str, str] = {
     "role_operator": "community worker",
     "role_resident": "resident",
 }
+
+# The dashboard and the local web chat (operators and trainers read these).
+UI: dict[str, str] = {
+    "title": "carecheck",
+    "today": "Today's check-ins",
+    "grid": "Grid",
+    "pending": "Pending",
+    "answered": "Answered",
+    "reminded": "Reminded",
+    "alerted": "Alerted",
+    "help": "Help",
+    "open_alerts": "Open alerts",
+    "none": "none",
+    "resident": "Resident",
+    "reason": "Reason",
+    "state": "State",
+    "opened": "Opened",
+    "start_round": "Start a check-in round now",
+    "round_started": "Round started: {count} residents",
+    "outbox": "Messages waiting to be sent",
+    "chat_title": "Local chat (demo and training)",
+    "chat_pick": "Choose a person to play in the chat:",
+    "chat_send": "Send",
+    "chat_placeholder": "Type a message…",
+    "chat_back": "← choose someone else",
+    "chat_intro": "This is {name}'s chat window ({role}).",
+    "dashboard": "Dashboard",
+}
+
+TEXTS["invite_card_hint"] = (
+    "Scan with the phone and tap Start in Telegram, or send the code below to the bot"
+)
+TEXTS["invite_matrix"] = "Matrix: start a chat with {bot} and send !link {code}"

@@ -60,3 +60,34 @@ TEXTS: dict[str, str] = {
     "role_operator": "社区工作人员",
     "role_resident": "居民",
 }
+
+# The dashboard and the local web chat (operators and trainers read these).
+UI: dict[str, str] = {
+    "title": "carecheck 关爱守护",
+    "today": "今日问候",
+    "grid": "网格",
+    "pending": "待回复",
+    "answered": "已回复",
+    "reminded": "已提醒",
+    "alerted": "已报警",
+    "help": "求助",
+    "open_alerts": "未关闭的提醒",
+    "none": "无",
+    "resident": "居民",
+    "reason": "原因",
+    "state": "状态",
+    "opened": "开始",
+    "start_round": "立即发起一轮问候",
+    "round_started": "已发起问候：{count} 位居民",
+    "outbox": "待发送消息",
+    "chat_title": "本地聊天（演示/培训）",
+    "chat_pick": "选择一个人，扮演他/她使用聊天：",
+    "chat_send": "发送",
+    "chat_placeholder": "输入消息…",
+    "chat_back": "← 选择其他人",
+    "chat_intro": "这里模拟 {name} 的聊天窗口（{role}）。",
+    "dashboard": "总览",
+}
+
+TEXTS["invite_card_hint"] = "用手机扫码，在 Telegram 里点“开始”；或把下面的邀请码发给机器人"
+TEXTS["invite_matrix"] = "Matrix：和 {bot} 开始私聊，发送 !link {code}"

@@ -1,0 +1,177 @@
+"""The composition root: settings → config → store → adapters → engine → web."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from adapters.base import Adapter, AdapterStartError
+from adapters.local import LocalChatAdapter
+from gateway.clock import Clock, ScaledClock, SystemClock
+from gateway.config import InvitePolicy, WorkflowConfig, load_config
+from gateway.demo import seed_demo
+from gateway.engine import Engine
+from gateway.settings import Settings
+from gateway.store import Store
+from gateway.web.metrics import Metrics
+from gateway.web.server import WebDeps, build_web_app
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """Something an operator must fix before the gateway can run: one clear line."""
+
+
+def make_clock(settings: Settings) -> Clock:
+    return ScaledClock(settings.demo_speed) if settings.demo_speed != 1 else SystemClock()
+
+
+def build_adapters(settings: Settings, store: Store, config: WorkflowConfig) -> dict[str, Adapter]:
+    adapters: dict[str, Adapter] = {}
+    if settings.local_chat:
+        adapters["local"] = LocalChatAdapter()
+    if settings.telegram_enabled:
+        from adapters.telegram import TelegramAdapter
+
+        secret = settings.telegram_webhook_secret.get_secret_value()
+        adapters["telegram"] = TelegramAdapter(
+            settings.telegram_token.get_secret_value(),
+            settings.telegram_api_base or None,
+            webhook_url=settings.telegram_webhook_url or None,
+            webhook_secret=secret or None,
+        )
+    if settings.matrix_enabled:
+        from adapters.matrix import MatrixAdapter
+
+        async def may_join(room_id: str, inviter: str) -> bool:
+            if config.invite_policy is InvitePolicy.ANYONE:
+                return True
+            async with store.transaction() as tx:
+                return await tx.identity("matrix", inviter) is not None
+
+        adapters["matrix"] = MatrixAdapter(
+            settings.matrix_homeserver,
+            settings.matrix_user_id,
+            password=settings.matrix_password.get_secret_value() or None,
+            access_token=settings.matrix_access_token.get_secret_value() or None,
+            may_join=may_join,
+        )
+    return adapters
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    config: WorkflowConfig
+    clock: Clock
+    store: Store
+    engine: Engine
+    local: LocalChatAdapter | None
+    runner: web.AppRunner | None = None
+    scheduler: AsyncIOScheduler | None = None
+    port: int = 0
+    seeded: int = 0
+    _stopped: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @classmethod
+    async def create(
+        cls, settings: Settings, clock: Clock | None = None, config: WorkflowConfig | None = None
+    ) -> Gateway:
+        if config is None:
+            config, _ = load_config(settings.config)  # raises ConfigError before any I/O
+        clock = clock or make_clock(settings)
+        store = Store(settings.db)
+        await store.open()
+        adapters = build_adapters(settings, store, config)
+        engine = Engine(store, clock, config, adapters)
+        local = adapters.get("local")
+        return cls(
+            settings,
+            config,
+            clock,
+            store,
+            engine,
+            local if isinstance(local, LocalChatAdapter) else None,
+        )
+
+    async def start(self) -> None:
+        async with self.store.transaction() as tx:
+            empty = await tx.count_people() == 0
+        if empty and self.settings.demo_seed and self.local is not None:
+            self.seeded = await seed_demo(self.store, self.config, self.clock.now())
+        await self.engine.prepare()
+        try:
+            await self.engine.start()
+        except AdapterStartError as exc:
+            await self.engine.stop()
+            raise StartupError(str(exc)) from None
+        if self.seeded:
+            # A newcomer should see a check-in at once, not at nine tomorrow.
+            await self.engine.start_round_now()
+        extra: list[web.RouteDef] = []
+        for adapter in self.engine.adapters.values():
+            routes = getattr(adapter, "routes", None)
+            if callable(routes):
+                extra.extend(routes())
+        app = build_web_app(WebDeps(self.engine, self.local, Metrics()), extra)
+        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, self.settings.web_host, self.settings.web_port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await self.stop()
+            raise StartupError(
+                f"cannot listen on {self.settings.web_host}:{self.settings.web_port}: "
+                f"{exc.strerror}"
+            ) from None
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else self.settings.web_port
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        # Coarse rhythms only; every care deadline is a durable timer row instead.
+        self.scheduler.add_job(
+            self.engine.ensure_rounds,
+            IntervalTrigger(minutes=5),
+            id="ensure-rounds",
+            coalesce=True,
+            max_instances=1,
+        )
+        self.scheduler.add_job(
+            self._purge, IntervalTrigger(hours=6), id="purge-inbox", coalesce=True, max_instances=1
+        )
+        self.scheduler.start()
+
+    async def _purge(self) -> None:
+        async with self.store.transaction() as tx:
+            await tx.purge_inbox(self.clock.now() - timedelta(days=30))
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.web_host}:{self.port}"
+
+    async def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+        await self.engine.stop()
+        await self.store.close()
+
+    async def serve_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, self._stopped.set)
+        await self._stopped.wait()

@@ -1,0 +1,334 @@
+"""`carecheck` on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from gateway.config import ConfigError, WorkflowConfig, load_config
+from gateway.settings import Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        # Name the setting, never echo its value (it may be a secret).
+        problems = "; ".join(
+            f"CARECHECK_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise SystemExit(f"carecheck: bad setting: {problems}") from None
+
+
+def _config(path: Path) -> tuple[WorkflowConfig, str]:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"carecheck: the workflow file has {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    path = Path(args.file) if args.file else _settings().config
+    if not path.exists():
+        print(f"carecheck: {path}: no such file", file=sys.stderr)
+        return 2
+    config, source = _config(path)
+    print(
+        f"{source}: OK — {len(config.plans)} plan(s), {len(config.escalation_policies)} "
+        f"escalation polic{'y' if len(config.escalation_policies) == 1 else 'ies'}, "
+        f"{len(config.teams)} team(s)"
+    )
+    return 0
+
+
+async def _run(settings: Settings, config: WorkflowConfig, source: str) -> int:
+    from gateway.app import Gateway, StartupError
+    from gateway.logs import setup_logging
+
+    setup_logging(settings.log_format, settings.log_level)
+    gateway = await Gateway.create(settings, config=config)
+    try:
+        await gateway.start()
+    except StartupError as exc:
+        print(f"carecheck: {exc}", file=sys.stderr)
+        return 1
+    platforms = ", ".join(sorted(gateway.engine.adapters)) or "none"
+    print(
+        f"carecheck is running — workflow: {source}; database: {settings.db}; "
+        f"chat platforms: {platforms}"
+    )
+    if gateway.seeded:
+        print(f"Seeded a demo community of {gateway.seeded} people and opened a check-in round.")
+    print(f"  dashboard:  {gateway.url}/")
+    if gateway.local is not None:
+        print(f"  local chat: {gateway.url}/chat")
+    print(f"  health:     {gateway.url}/healthz   metrics: {gateway.url}/metrics")
+    if settings.demo_speed != 1:
+        print(f"  demo clock: {settings.demo_speed:g}x real time")
+    print("Press Ctrl+C to stop.", flush=True)
+    try:
+        await gateway.serve_forever()
+    finally:
+        await gateway.stop()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings()
+    config, source = _config(settings.config)  # a bad file stops here, before the database
+    return asyncio.run(_run(settings, config, source))
+
+
+async def _with_store(settings: Settings):  # type: ignore[no-untyped-def]
+    from gateway.store import Store
+
+    store = Store(settings.db)
+    await store.open()
+    return store
+
+
+def cmd_people_import(args: argparse.Namespace) -> int:
+    from gateway.clock import SystemClock
+    from gateway.people import PeopleFileError, import_people
+
+    settings = _settings()
+    config, _ = _config(settings.config)
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"carecheck: {path}: cannot read: {exc}", file=sys.stderr)
+        return 2
+
+    async def go() -> int:
+        store = await _with_store(settings)
+        try:
+            return await import_people(store, config, text, SystemClock().now(), str(path))
+        finally:
+            await store.close()
+
+    try:
+        count = asyncio.run(go())
+    except PeopleFileError as exc:
+        print(
+            f"carecheck: {path}: nothing imported; {len(exc.problems)} problem(s):", file=sys.stderr
+        )
+        for problem in exc.problems:
+            print(f"  {path}:{problem.line}: {problem.message}", file=sys.stderr)
+        return 2
+    print(f"imported {count} people from {path}")
+    return 0
+
+
+def cmd_people_export(args: argparse.Namespace) -> int:
+    from gateway.people import export_people
+
+    settings = _settings()
+
+    async def go() -> str:
+        store = await _with_store(settings)
+        try:
+            return await export_people(store)
+        finally:
+            await store.close()
+
+    text = asyncio.run(go())
+    if args.output and args.output != "-":
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_people_invite(args: argparse.Namespace) -> int:
+    from adapters.base import AdapterStartError
+    from gateway.clock import SystemClock
+    from gateway.invites import Invitation, UnknownPerson, create_invitation, qr_card
+    from workflows.texts import Texts
+
+    settings = _settings()
+    config, _ = _config(settings.config)
+
+    async def go() -> tuple[str, str]:
+        store = await _with_store(settings)
+        try:
+            code = await create_invitation(store, SystemClock(), config, args.name, team=args.team)
+        finally:
+            await store.close()
+        link = ""
+        if settings.telegram_enabled:
+            from adapters.telegram.links import bot_username, deep_link
+
+            username = await bot_username(
+                settings.telegram_token.get_secret_value(), settings.telegram_api_base or None
+            )
+            link = deep_link(username, code)
+        return code, link
+
+    try:
+        code, link = asyncio.run(go())
+    except UnknownPerson as exc:
+        print(f"carecheck: {exc}", file=sys.stderr)
+        return 2
+    except AdapterStartError as exc:
+        print(f"carecheck: {exc}", file=sys.stderr)
+        return 1
+    texts = Texts({lang.value: t for lang, t in config.templates.items()})
+    print(
+        f"invitation code for {args.team or args.name}: {code}  "
+        f"(one use, valid {config.invite_ttl.days} days)"
+    )
+    if link:
+        print(f"  Telegram: {link}")
+        if args.team:
+            print(f"  Telegram group: add the bot to the group, then send /link {code} there")
+    else:
+        print("  Telegram: (set CARECHECK_TELEGRAM_TOKEN to print the deep link)")
+    if settings.matrix_enabled:
+        bot = settings.matrix_user_id
+        print("  " + texts.render("en", "invite_matrix", bot=bot, code=code))
+        print(f"          https://matrix.to/#/{bot}")
+    else:
+        print(f"  Matrix: send !link {code} (or /start {code}) to the carecheck bot")
+    if args.qr:
+        invitation = Invitation(args.name, code, link, settings.matrix_user_id)
+        qr_card(invitation, Path(args.qr), texts, "zh")
+        print(f"  QR card: {args.qr}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from gateway.clock import SystemClock
+    from gateway.status import render_table, today
+
+    settings = _settings()
+    config, _ = _config(settings.config)
+
+    async def go() -> str:
+        store = await _with_store(settings)
+        try:
+            status = await today(store, SystemClock().now(), config.timezone)
+        finally:
+            await store.close()
+        if args.json:
+            from dataclasses import asdict
+
+            return json.dumps(asdict(status), ensure_ascii=False, indent=2)
+        return render_table(status)
+
+    print(asyncio.run(go()))
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from gateway.simulate import SimulationParams, render_report, simulate
+
+    settings = _settings()
+    config, _ = _config(settings.config)
+    params = SimulationParams(
+        residents=args.residents,
+        days=args.days,
+        answer_rate=args.answer_rate,
+        seed=args.seed,
+        answer_delay_minutes=args.answer_delay,
+        ack_delay_minutes=args.ack_delay,
+        ack_rate=args.ack_rate,
+        residents_per_grid=args.per_grid,
+    )
+    if params.residents < 1 or params.days < 1 or not 0 <= params.answer_rate <= 1:
+        print(
+            "carecheck: --residents and --days must be ≥ 1, --answer-rate in 0..1", file=sys.stderr
+        )
+        return 2
+    report = asyncio.run(simulate(config, params, progress=not args.json))
+    print(json.dumps(report, indent=2) if args.json else render_report(report))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="carecheck", description="Daily care check-ins over chat, with escalation."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser(
+        "run", help="run the gateway (all configured chat platforms + web)"
+    ).set_defaults(func=cmd_run)
+
+    config = sub.add_parser("config", help="the workflow file").add_subparsers(
+        dest="config_command", required=True
+    )
+    check = config.add_parser("check", help="validate a workflow file")
+    check.add_argument("file", nargs="?", help="default: CARECHECK_CONFIG")
+    check.set_defaults(func=cmd_config_check)
+
+    people = sub.add_parser("people", help="people and invitations").add_subparsers(
+        dest="people_command", required=True
+    )
+    imp = people.add_parser("import", help="import people from CSV (all rows or none)")
+    imp.add_argument("file")
+    imp.set_defaults(func=cmd_people_import)
+    exp = people.add_parser("export", help="export people as CSV")
+    exp.add_argument("-o", "--output", help="file to write (default: standard output)")
+    exp.set_defaults(func=cmd_people_export)
+    inv = people.add_parser("invite", help="a one-time code and links to enroll a person")
+    inv.add_argument("name", nargs="?", default="", help="the person's name")
+    inv.add_argument("--team", help="invite a team's group chat instead of a person")
+    inv.add_argument("--qr", help="write a printable card: FILE.svg (with name) or FILE.png")
+    inv.set_defaults(func=cmd_people_invite)
+
+    sim = sub.add_parser("simulate", help="run the real workflows on a virtual clock")
+    sim.add_argument("--residents", type=int, default=1000)
+    sim.add_argument("--days", type=int, default=7)
+    sim.add_argument("--answer-rate", type=float, default=0.9)
+    sim.add_argument(
+        "--answer-delay", type=float, default=15.0, help="mean minutes a resident takes to answer"
+    )
+    sim.add_argument(
+        "--ack-rate", type=float, default=0.7, help="chance a notified responder acknowledges"
+    )
+    sim.add_argument(
+        "--ack-delay",
+        type=float,
+        default=12.0,
+        help="mean minutes a responder takes to acknowledge",
+    )
+    sim.add_argument("--per-grid", type=int, default=40, help="residents per grid")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--json", action="store_true", help="machine-readable report")
+    sim.set_defaults(func=cmd_simulate)
+
+    status = sub.add_parser("status", help="today's check-ins per grid")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if (
+        args.command == "people"
+        and args.people_command == "invite"
+        and not (args.name or args.team)
+    ):
+        print("carecheck: name a person, or give --team", file=sys.stderr)
+        return 2
+    try:
+        result: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,293 @@
+"""`carecheck simulate`: the real workflows and store on a virtual clock.
+
+A seeded population answers with some probability after some delay; responders
+acknowledge alerts the same way. Everything between — rounds, reminders, windows,
+escalation steps, stand-downs — is carecheck's own code, only faster than real time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from adapters.base import AdapterContext, RateLimits
+from gateway.clock import FakeClock
+from gateway.config import WorkflowConfig
+from gateway.domain.commands import Delivery
+from gateway.domain.events import ButtonPressed, Sender
+from gateway.domain.ids import ChatRef, PersonId, chat_ref, split_chat_ref
+from gateway.engine import Engine
+from gateway.store import Store
+from gateway.store.people import NewPerson
+from workflows.actions import ActionKind, ActionSigner
+
+PLATFORM = "sim"
+
+
+@dataclass(frozen=True)
+class SimulationParams:
+    residents: int = 1000
+    days: int = 7
+    answer_rate: float = 0.9
+    seed: int = 1
+    answer_delay_minutes: float = 15.0
+    ack_rate: float = 0.7
+    ack_delay_minutes: float = 12.0
+    residents_per_grid: int = 40
+
+
+@dataclass(order=True)
+class _Press:
+    at: datetime
+    seq: int
+    user: str = field(compare=False)
+    token: str = field(compare=False)
+
+
+class SimulatedPopulation:
+    """The adapter seam, played by people who answer at random (seeded)."""
+
+    platform = PLATFORM
+    limits = RateLimits(max_in_flight=64)
+
+    def __init__(self, params: SimulationParams, clock: FakeClock) -> None:
+        self.params = params
+        self.clock = clock
+        self.rng = random.Random(params.seed)
+        self.pending: list[_Press] = []
+        self._seq = itertools.count()
+        self._ids = itertools.count(1)
+        self._decided: set[int] = set()
+        self._acks: set[tuple[int, str]] = set()
+        self.signer: ActionSigner | None = None
+        self.context: AdapterContext | None = None
+        self.deliveries = 0
+
+    async def start(self, context: AdapterContext) -> None:
+        self.context = context
+
+    async def stop(self) -> None:
+        self.context = None
+
+    def is_group(self, chat: ChatRef) -> bool:
+        return False
+
+    def _later(self, mean_minutes: float) -> datetime:
+        return self.clock.now() + timedelta(minutes=self.rng.expovariate(1 / mean_minutes))
+
+    async def deliver(self, delivery: Delivery) -> str:
+        self.deliveries += 1
+        assert self.signer is not None
+        user = split_chat_ref(delivery.chat)[1]
+        for row in delivery.buttons:
+            for button in row:
+                action = self.signer.verify(button.token)
+                if action is None:
+                    continue
+                if action.kind is ActionKind.CHECKIN_OK and action.ref not in self._decided:
+                    self._decided.add(action.ref)
+                    if self.rng.random() < self.params.answer_rate:
+                        self._push(
+                            self._later(self.params.answer_delay_minutes), user, button.token
+                        )
+                elif action.kind is ActionKind.ALERT_ACK and (action.ref, user) not in self._acks:
+                    self._acks.add((action.ref, user))
+                    if self.rng.random() < self.params.ack_rate:
+                        self._push(self._later(self.params.ack_delay_minutes), user, button.token)
+        return str(next(self._ids))
+
+    def _push(self, at: datetime, user: str, token: str) -> None:
+        heapq.heappush(self.pending, _Press(at, next(self._seq), user, token))
+
+    async def press_due(self) -> int:
+        assert self.context is not None
+        count = 0
+        while self.pending and self.pending[0].at <= self.clock.now():
+            press = heapq.heappop(self.pending)
+            sender = Sender(PLATFORM, press.user, chat_ref(PLATFORM, press.user))
+            await self.context.inbox.receive(
+                ButtonPressed(
+                    event_id=f"sim{press.seq}",
+                    sender=sender,
+                    chat=sender.chat,
+                    token=press.token,
+                )
+            )
+            count += 1
+        return count
+
+
+def _population(params: SimulationParams, timezone: str, plan: str) -> list[NewPerson]:
+    people = []
+    grids = max(1, -(-params.residents // params.residents_per_grid))
+    for g in range(grids):
+        grid = f"grid-{g + 1:04d}"
+        people.append(
+            NewPerson(f"leader-{g + 1}", "grid_leader", grid, "", "zh", timezone, "", "", "")
+        )
+        people.append(
+            NewPerson(f"care-lead-{g + 1}", "care_lead", grid, "", "zh", timezone, "", "", "")
+        )
+    for r in range(params.residents):
+        grid = f"grid-{r // params.residents_per_grid + 1:04d}"
+        people.append(
+            NewPerson(
+                f"resident-{r + 1}",
+                "resident",
+                grid,
+                f"B{r % 12 + 1}",
+                "zh",
+                timezone,
+                "",
+                "",
+                plan,
+            )
+        )
+        if r % 2 == 0:
+            people.append(
+                NewPerson(
+                    f"family-{r + 1}",
+                    "family",
+                    "",
+                    "",
+                    "zh",
+                    timezone,
+                    "",
+                    "",
+                    "",
+                    family_of_name=f"resident-{r + 1}",
+                )
+            )
+    return people
+
+
+async def simulate(
+    config: WorkflowConfig,
+    params: SimulationParams,
+    *,
+    progress: bool = False,
+    db_path: Path | None = None,
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    start = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
+    clock = FakeClock(start)
+    with tempfile.TemporaryDirectory(prefix="carecheck-sim-") as tmp:
+        store = Store(db_path or Path(tmp) / "sim.db")
+        await store.open()
+        population = SimulatedPopulation(params, clock)
+        engine = Engine(store, clock, config, {PLATFORM: population})
+        async with store.transaction() as tx:
+            await tx.upsert_people(
+                _population(params, config.timezone, config.plan_name_default), clock.now()
+            )
+            for person in await tx.people():
+                await tx.bind_identity(
+                    PersonId(person.id),
+                    PLATFORM,
+                    str(person.id),
+                    chat_ref(PLATFORM, person.id),
+                    clock.now(),
+                )
+        await engine.prepare()
+        population.signer = engine.signer
+        await engine.start_receiving()
+        end = start + timedelta(days=params.days)
+        total_seconds = (end - start).total_seconds()
+        bar = tqdm(
+            total=params.days, unit="day", disable=not progress, leave=False, desc="simulating"
+        )
+        shown = 0
+        while clock.now() < end:
+            async with store.transaction() as tx:
+                due = await tx.next_timer_due()
+            candidates = [
+                t
+                for t in (due, population.pending[0].at if population.pending else None)
+                if t is not None
+            ]
+            nxt = min(candidates) if candidates else end
+            clock.set(max(clock.now(), min(nxt, end)))
+            await population.press_due()
+            await engine.run_until_idle(max_rounds=10_000)
+            elapsed_days = int((clock.now() - start).total_seconds() / total_seconds * params.days)
+            if elapsed_days > shown:
+                bar.update(elapsed_days - shown)
+                shown = elapsed_days
+            if not candidates:
+                break
+        bar.close()
+        report = await _report(store, params, population, time.perf_counter() - started)
+        await engine.stop()
+        await store.close()
+    return report
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def _report(
+    store: Store, params: SimulationParams, population: SimulatedPopulation, wall: float
+) -> dict[str, Any]:
+    async with store.transaction() as tx:
+        outcomes = await tx.checkin_outcomes()
+        acks = await tx.ack_delays()
+        alerts = await tx.recent_alerts(limit=10_000_000)
+    within = sum(1 for s, rem, *_ in outcomes if s in ("ok", "help") and rem == 0)
+    after_reminder = sum(1 for s, rem, *_ in outcomes if s in ("ok", "help") and rem > 0)
+    missed = sum(1 for s, *_ in outcomes if s == "missed")
+    late = sum(1 for a in alerts if a.outcome == "late_answer")
+    by_step: dict[str, int] = {}
+    for _, position in acks:
+        by_step[str(position)] = by_step.get(str(position), 0) + 1
+    delays = [d / 60 for d, _ in acks]
+    return {
+        "params": params.__dict__,
+        "checkins_sent": len(outcomes),
+        "answered_within_window": within,
+        "answered_after_reminder": after_reminder,
+        "missed": missed,
+        "answered_late_after_alert": late,
+        "alerts_opened": len(alerts),
+        "alerts_acknowledged_at_step": dict(sorted(by_step.items(), key=lambda kv: int(kv[0]))),
+        "alerts_never_acknowledged": sum(1 for a in alerts if a.acked_by is None),
+        "ack_minutes_median": None if not delays else round(statistics.median(delays), 1),
+        "ack_minutes_p95": None if not delays else round(_pct(delays, 0.95) or 0, 1),
+        "messages_delivered": population.deliveries,
+        "wall_seconds": round(wall, 2),
+    }
+
+
+def render_report(report: dict[str, Any]) -> str:
+    p = report["params"]
+    steps = ", ".join(f"step {k}: {v}" for k, v in report["alerts_acknowledged_at_step"].items())
+    return "\n".join(
+        [
+            f"simulated {p['residents']} residents for {p['days']} days "
+            f"(answer rate {p['answer_rate']}, seed {p['seed']}) in {report['wall_seconds']} s",
+            f"  check-ins sent:             {report['checkins_sent']}",
+            f"  answered within the window: {report['answered_within_window']}",
+            f"  answered after a reminder:  {report['answered_after_reminder']}",
+            f"  missed (alert opened):      {report['missed']}",
+            f"    of which answered late:   {report['answered_late_after_alert']}",
+            f"  alerts opened:              {report['alerts_opened']}",
+            f"  acknowledged at:            {steps or 'none'}",
+            f"  never acknowledged:         {report['alerts_never_acknowledged']}",
+            f"  deadline → acknowledgement: median {report['ack_minutes_median']} min, "
+            f"p95 {report['ack_minutes_p95']} min",
+            f"  messages delivered:         {report['messages_delivered']}",
+        ]
+    )

@@ -1,0 +1,87 @@
+"""Today's numbers per grid, for `carecheck status`, the dashboard and /metrics."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from gateway.store import Store
+
+COLUMNS = ("pending", "answered", "reminded", "alerted", "help")
+
+
+@dataclass(frozen=True)
+class GridDay:
+    grid: str
+    pending: int
+    answered: int
+    reminded: int
+    alerted: int
+    help: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Status:
+    day: str
+    grids: list[GridDay]
+    open_alerts: int
+    outbox_pending: int
+    encrypted_rooms: list[str]
+
+
+def day_bounds(now: datetime, timezone: str) -> tuple[datetime, datetime, str]:
+    local = now.astimezone(ZoneInfo(timezone))
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start, start + timedelta(days=1), start.date().isoformat()
+
+
+async def today(store: Store, now: datetime, timezone: str) -> Status:
+    start, end, label = day_bounds(now, timezone)
+    async with store.transaction() as tx:
+        rows = await tx.day_counts(start, end)
+        open_alerts = await tx.open_alert_count()
+        depth = await tx.outbox_depth()
+        encrypted = await tx.kv_get("matrix.encrypted_rooms")
+    grids = [
+        GridDay(
+            grid=str(r["grid"]) or "-",
+            **{c: int(r[c] or 0) for c in COLUMNS},
+            total=int(r["total"] or 0),
+        )
+        for r in rows
+    ]
+    rooms = json.loads(encrypted) if encrypted else []
+    return Status(label, grids, open_alerts, sum(depth.values()), [str(r) for r in rooms])
+
+
+def render_table(status: Status) -> str:
+    header = ["grid", *COLUMNS, "total"]
+    rows = [[g.grid, *(str(getattr(g, c)) for c in COLUMNS), str(g.total)] for g in status.grids]
+    if rows:
+        rows.append(
+            [
+                "TOTAL",
+                *(str(sum(getattr(g, c) for g in status.grids)) for c in COLUMNS),
+                str(sum(g.total for g in status.grids)),
+            ]
+        )
+    widths = [max(_width(x) for x in col) for col in zip(header, *rows, strict=False)]
+    lines = [f"check-ins on {status.day}"]
+    for row in [header, *rows]:
+        lines.append(
+            "  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(row, widths, strict=True))
+        )
+    if not status.grids:
+        lines.append("(no check-ins today yet)")
+    lines.append(f"open alerts: {status.open_alerts}    outbox pending: {status.outbox_pending}")
+    for room in status.encrypted_rooms:
+        lines.append(f"warning: Matrix room {room} is encrypted; the bot cannot read it")
+    return "\n".join(lines)
+
+
+def _width(text: str) -> int:
+    # CJK characters take two terminal columns.
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
