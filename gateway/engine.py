@@ -146,10 +146,16 @@ class Engine:
 
     async def process_inbox(self) -> int:
         handled = 0
+        async with self.store.read() as tx:
+            pending = await tx.pending_inbound(BATCH)
+        if not pending:
+            return 0
         async with self.store.transaction() as tx:
             work = self._work(tx)
-            for inbox_id, payload in await tx.pending_inbound(BATCH):
-                error = ""
+            for inbox_id, payload in pending:
+                # Claim first: an event is handled once even if two loops raced to it.
+                if not await tx.mark_inbound_handled(inbox_id, work.now):
+                    continue
                 try:
                     async with tx.savepoint():
                         await router.handle_event(work, event_from_dict(payload))
@@ -157,7 +163,7 @@ class Engine:
                     log.exception("inbound event %s could not be handled", inbox_id)
                     error = f"{type(exc).__name__}: {exc}"[:500]
                     self.stats.events_failed += 1
-                await tx.mark_inbound_handled(inbox_id, work.now, error)
+                    await tx.mark_inbound_failed(inbox_id, error)
                 handled += 1
         self.stats.events_handled += handled
         self._after(work)
@@ -167,9 +173,13 @@ class Engine:
 
     async def fire_due_timers(self) -> int:
         fired = 0
+        async with self.store.read() as tx:
+            due = await tx.due_timers(self.clock.now(), BATCH)
+        if not due:
+            return 0
         async with self.store.transaction() as tx:
             work = self._work(tx)
-            for timer in await tx.due_timers(work.now, BATCH):
+            for timer in due:
                 lag = work.now - timer.due_at
                 self.stats.record_lag(lag.total_seconds())
                 try:
@@ -277,7 +287,7 @@ class Engine:
             try:
                 if await self.fire_due_timers() >= BATCH:
                     continue
-                async with self.store.transaction() as tx:
+                async with self.store.read() as tx:
                     due = await tx.next_timer_due()
             except Exception:
                 log.exception("timer loop failed; retrying")

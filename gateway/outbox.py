@@ -68,7 +68,7 @@ class OutboxWorker:
     async def run_once(self) -> float | None:
         """Start every send allowed right now. Returns how long to wait before the
         next attempt makes sense (None: nothing is waiting)."""
-        async with self.store.transaction() as tx:
+        async with self.store.read() as tx:
             rows = await tx.sendable(self.platform, self.clock.now(), FETCH)
         delay: float | None = None
         for row in rows:
@@ -96,7 +96,7 @@ class OutboxWorker:
         for _ in range(100_000):
             await self.run_once()
             if not self._in_flight:
-                async with self.store.transaction() as tx:
+                async with self.store.read() as tx:
                     if not await tx.sendable(self.platform, self.clock.now(), 1):
                         break
                 continue
@@ -152,7 +152,7 @@ class OutboxWorker:
             if delay is None:
                 # Only future retries matter here: rows due now whose chat is busy wake
                 # us when that chat's send completes.
-                async with self.store.transaction() as tx:
+                async with self.store.read() as tx:
                     nxt = await tx.next_not_before(self.platform, self.clock.now())
                 if nxt is not None:
                     delay = self.clock.real_seconds(nxt - self.clock.now())

@@ -563,3 +563,63 @@ async def test_it_passes_on_the_homeservers_rate_limit_as_a_retry_after(
     assert error.retry_after is not None and 0 < error.retry_after <= 60
     assert "M_LIMIT_EXCEEDED" in str(error)
     assert lifted.startswith("$") and admin_id
+
+
+async def test_it_gives_up_on_a_person_who_does_not_exist(
+    server: Homeserver, bot_id: str, context: AdapterContext
+) -> None:
+    async with running(adapter_for(server, bot_id), context) as adapter:
+        with pytest.raises(DeliveryError) as refused:
+            await adapter.deliver(to("matrix:@nobody-here:localhost", "hello", 41))
+
+    assert refused.value.permanent
+    assert STATE_DM_PREFIX + "@nobody-here:localhost" not in state_of(context)
+
+
+# ---------------------------------------------------------------- the sync loop
+
+
+class FailingOnceInbox(RecordingInbox):
+    """An inbox whose database is briefly unavailable."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 0
+
+    async def receive(self, event: InboundEvent) -> bool:
+        if self.failures == 0:
+            self.failures += 1
+            raise OSError("database is locked")
+        return await super().receive(event)
+
+
+async def test_it_replays_a_batch_the_inbox_could_not_store(
+    server: Homeserver, bot_id: str, people: Callable[[str], Person]
+) -> None:
+    grandma = people("grandma")
+    inbox = FailingOnceInbox()
+    context = AdapterContext(inbox=inbox, state=MemoryState())
+    async with running(adapter_for(server, bot_id), context):
+        room_id = await dm_with(grandma, bot_id, context)
+        await grandma.say(room_id, _text("still here"))
+        arrived = await inbox.wait_for(lambda e: getattr(e, "text", "") == "still here")
+
+    # The cursor did not move past the failed batch: the message came again, once.
+    assert inbox.failures == 1 and arrived.sender.address == grandma.user_id
+
+
+async def test_it_stops_promptly_even_right_after_sending(
+    server: Homeserver, bot_id: str, context: AdapterContext, people: Callable[[str], Person]
+) -> None:
+    grandma = people("grandma")
+    loop = asyncio.get_running_loop()
+    async with running(adapter_for(server, bot_id), context):
+        room_id = await dm_with(grandma, bot_id, context)
+    for outbox_id in range(51, 56):
+        adapter = adapter_for(server, bot_id, sync_timeout_ms=30000)
+        await asyncio.wait_for(adapter.start(context), WAIT)
+        # Our own message wakes the long poll just as stop() cancels it.
+        await adapter.deliver(to(f"matrix:{room_id}", "bye", outbox_id))
+        began = loop.time()
+        await asyncio.wait_for(adapter.stop(), WAIT)
+        assert loop.time() - began < 2

@@ -11,6 +11,7 @@ import pytest
 from nio import Event, RoomSendError, SyncError
 
 from adapters.matrix import convert
+from adapters.matrix.adapter import _Backoff
 from adapters.matrix.errors import connection_error, response_error, scrub
 from gateway.domain.commands import Button, Delivery
 from gateway.domain.events import ButtonPressed, ChatLeft, MessageKind, MessageReceived, Sender
@@ -474,3 +475,14 @@ def test_it_retries_dropped_connections() -> None:
 
 def test_it_scrubs_secrets_from_messages() -> None:
     assert scrub("token syt_abc at pw hunter2", "syt_abc", None, "hunter2") == "token *** at pw ***"
+
+
+def test_it_backs_off_exponentially_up_to_a_cap() -> None:
+    backoff = _Backoff(first=1.0, cap=8.0)
+
+    delays = [backoff.next() for _ in range(6)]
+    backoff.reset()
+
+    for delay, ceiling in zip(delays, [1, 2, 4, 8, 8, 8], strict=True):
+        assert ceiling / 2 <= delay <= ceiling
+    assert backoff.next() <= 1

@@ -119,6 +119,8 @@ class MatrixAdapter:
         self._sync_task: asyncio.Task[None] | None = None
         # One direct room per person, even when two deliveries ask at once.
         self._dm_lock = asyncio.Lock()
+        # Ends the sync loop even where a cancel gets lost inside a library.
+        self._stopping = asyncio.Event()
         # Rooms whose invite was waiting at the very first start: what was said in them
         # before the join is history too.
         self._joined_at_first_start: set[str] = set()
@@ -138,6 +140,7 @@ class MatrixAdapter:
         )
         client = AsyncClient(self._homeserver, self._user_id, config=config)
         self._client, self._context = client, context
+        self._stopping.clear()
         try:
             await self._sign_in(client, context)
         except BaseException:
@@ -153,6 +156,7 @@ class MatrixAdapter:
         self._sync_task = asyncio.create_task(self._sync_loop(client, context), name="matrix")
 
     async def stop(self) -> None:
+        self._stopping.set()
         task, self._sync_task = self._sync_task, None
         if task is not None:
             task.cancel()
@@ -239,7 +243,7 @@ class MatrixAdapter:
         # The first sync after a restart asks for the full room state: the member lists
         # decide group vs. direct room and whether a leave left anyone to talk to.
         full_state = True
-        while True:
+        while not self._stopping.is_set():
             try:
                 since = await context.state.get(STATE_NEXT_BATCH)
                 if since is None:
@@ -270,16 +274,15 @@ class MatrixAdapter:
         full_state: bool,
     ) -> Any:
         # nio sets no client-side timeout for full-state and zero-timeout syncs.
-        bound = timeout_ms / 1000 + self._request_timeout
-        response = await asyncio.wait_for(
-            client.sync(
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+        # arrives as the sync returns, and stop() would wait for the next long poll.
+        async with asyncio.timeout(timeout_ms / 1000 + self._request_timeout):
+            response = await client.sync(
                 timeout=timeout_ms,
                 sync_filter=sync_filter,
                 since=since,
                 full_state=full_state or None,
-            ),
-            bound,
-        )
+            )
         if not isinstance(response, SyncResponse):
             if errcode(response) == "M_UNKNOWN_TOKEN" and self._password:
                 # Revoked (an operator logged the device out): a new device, and so a

@@ -117,6 +117,12 @@ class Store:
             else:
                 await self.conn.execute("COMMIT")
 
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Tx]:
+        """Reads only, without BEGIN/COMMIT: each statement sees committed data."""
+        async with self._lock:
+            yield Tx(self.conn)
+
     async def ping(self) -> bool:
         async with self._lock, self.conn.execute("SELECT 1") as cursor:
             return (await cursor.fetchone()) is not None

@@ -131,11 +131,15 @@ class DeliveryRepo(Repo):
         )
         return [(r["id"], json.loads(r["payload"])) for r in rows]
 
-    async def mark_inbound_handled(self, inbox_id: int, now: datetime, error: str = "") -> None:
-        await self._run(
-            "UPDATE inbox SET handled_at = ?, error = ? WHERE id = ?",
-            (ts(now), error or None, inbox_id),
+    async def mark_inbound_handled(self, inbox_id: int, now: datetime) -> bool:
+        changed = await self._run(
+            "UPDATE inbox SET handled_at = ? WHERE id = ? AND handled_at IS NULL",
+            (ts(now), inbox_id),
         )
+        return changed == 1
+
+    async def mark_inbound_failed(self, inbox_id: int, error: str) -> None:
+        await self._run("UPDATE inbox SET error = ? WHERE id = ?", (error, inbox_id))
 
     async def purge_inbox(self, before: datetime) -> int:
         return await self._run(
