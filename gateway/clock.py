@@ -59,5 +59,6 @@ class FakeClock:
         self._now = when.astimezone(UTC)
 
     def real_seconds(self, virtual: timedelta) -> float:
-        # Under a fake clock nothing waits for real: the loops are driven by the test.
-        return 0.0
+        # Under a fake clock nothing waits for real time to pass: due work runs at once,
+        # and future work waits until the test moves the clock and wakes the loops.
+        return 0.0 if virtual <= timedelta(0) else 3600.0

@@ -10,7 +10,8 @@ from gateway.people import import_people
 from gateway.store import Store
 
 DEMO_GRID = "幸福里1号网格"
-DEMO_CSV = f"""name,role,grid,building,language,timezone,phone,address,plan,telegram,matrix,family_of
+DEMO_CSV = f"""\
+name,role,grid,building,language,timezone,phone,address,plan,telegram,matrix,family_of
 李建国,grid_leader,{DEMO_GRID},3栋,zh,,13800000001,3栋1单元101,,,,
 张慧,care_lead,{DEMO_GRID},,zh,,13800000002,社区服务站,,,,
 王秀英,resident,{DEMO_GRID},3栋,zh,,13800000011,3栋2单元402,,,,

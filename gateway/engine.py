@@ -263,6 +263,13 @@ class Engine:
             await worker.stop()
         self._tasks = []
 
+    def wake(self) -> None:
+        """Look again at once (after the clock was moved, or new rows were written)."""
+        self._timer_wake.set()
+        self._inbox_wake.set()
+        for worker in self.workers.values():
+            worker.wake()
+
     def timer_loop_alive(self) -> bool:
         task = next((t for t in self._tasks if t.get_name() == "timers"), None)
         alive = task is not None and not task.done()

@@ -120,8 +120,8 @@ class OutboxWorker:
         except DeliveryError as exc:
             await self._failed(row, exc)
             return
-        async with self.store.transaction() as tx:
-            await tx.mark_sent(row.id, message_id, self.clock.now())
+        # Written with the other sends of this moment, before the store is next used.
+        self.store.record_sent(row.id, message_id, self.clock.now())
         self.sent += 1
 
     async def _failed(self, row: OutboxRow, exc: DeliveryError) -> None:

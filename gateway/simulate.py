@@ -11,7 +11,6 @@ import heapq
 import itertools
 import random
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field

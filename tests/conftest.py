@@ -19,7 +19,8 @@ from tests.fakes import RecordingAdapter
 # 08:30 in Shanghai on a Monday: the default plan's round is due at 09:00.
 START = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)
 
-COMMUNITY_CSV = """name,role,grid,building,language,timezone,phone,address,plan,telegram,matrix,family_of
+COMMUNITY_CSV = """\
+name,role,grid,building,language,timezone,phone,address,plan,telegram,matrix,family_of
 Leader Li,grid_leader,G1,B3,en,,1380001,,,,,
 Lead Zhang,care_lead,G1,,en,,1380002,,,,,
 Leader Other,grid_leader,G2,B9,en,,1380009,,,,,

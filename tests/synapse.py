@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -107,7 +108,7 @@ class Homeserver:
         self, admin_token: str, user_id: str, messages_per_second: int = 0, burst_count: int = 0
     ) -> None:
         """Lift (0/0) or set a user's message rate limit, as an operator would for a bot."""
-        quoted = urllib.request.quote(user_id, safe="")
+        quoted = urllib.parse.quote(user_id, safe="")
         self._request(
             "POST",
             f"/_synapse/admin/v1/users/{quoted}/override_ratelimit",

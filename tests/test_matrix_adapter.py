@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -222,7 +224,9 @@ async def running(adapter: MatrixAdapter, context: AdapterContext) -> AsyncItera
 
 
 def adapter_for(server: Homeserver, bot_id: str, **options: Any) -> MatrixAdapter:
-    return MatrixAdapter(server.url, bot_id, password=PASSWORD, sync_timeout_ms=5000, **options)
+    return MatrixAdapter(
+        server.url, bot_id, password=PASSWORD, **{"sync_timeout_ms": 5000} | options
+    )
 
 
 def to(chat: str, text: str, outbox_id: int, **fields: Any) -> Delivery:
@@ -457,8 +461,8 @@ async def test_it_opens_a_direct_room_for_a_user_and_adds_one_reaction_per_butto
         room_id = await grandma.accept_invite()
         message = await grandma.wait_for(lambda room, e: e.get("event_id") == event_id)
         reactions = [
-            await grandma.wait_for(lambda room, e, k=key: _reaction_key(e, event_id) == k)
-            for key in ("✅", "🆘")
+            await grandma.wait_for(lambda room, e: _reaction_key(e, event_id) == "✅"),
+            await grandma.wait_for(lambda room, e: _reaction_key(e, event_id) == "🆘"),
         ]
         second = await adapter.deliver(to(f"matrix:{grandma.user_id}", "again", 8))
 
@@ -565,15 +569,36 @@ async def test_it_passes_on_the_homeservers_rate_limit_as_a_retry_after(
     assert lifted.startswith("$") and admin_id
 
 
-async def test_it_gives_up_on_a_person_who_does_not_exist(
+async def test_it_gives_up_on_people_and_rooms_that_do_not_exist(
     server: Homeserver, bot_id: str, context: AdapterContext
 ) -> None:
     async with running(adapter_for(server, bot_id), context) as adapter:
-        with pytest.raises(DeliveryError) as refused:
+        with pytest.raises(DeliveryError) as no_person:
             await adapter.deliver(to("matrix:@nobody-here:localhost", "hello", 41))
+        with pytest.raises(DeliveryError) as no_room:
+            await adapter.deliver(to("matrix:!nowhere:localhost", "hello", 42))
+        with pytest.raises(DeliveryError) as not_matrix:
+            await adapter.deliver(to("telegram:123", "hello", 43))
 
-    assert refused.value.permanent
+    assert no_person.value.permanent and no_room.value.permanent and not_matrix.value.permanent
     assert STATE_DM_PREFIX + "@nobody-here:localhost" not in state_of(context)
+
+
+async def test_it_sends_anew_when_the_message_to_edit_is_unknown(
+    server: Homeserver, bot_id: str, context: AdapterContext, people: Callable[[str], Person]
+) -> None:
+    grandma = people("grandma")
+    async with running(adapter_for(server, bot_id), context) as adapter:
+        room_id = await dm_with(grandma, bot_id, context)
+        sent = await adapter.deliver(
+            to(f"matrix:{room_id}", "谢谢! Thanks", 44, edit_of="$gone", buttons=((FINE,),))
+        )
+        message = await grandma.wait_for(lambda room, e: e.get("event_id") == sent)
+        await grandma.wait_for(lambda room, e: _reaction_key(e, sent) == "✅")
+
+    assert sent != "$gone"
+    assert "m.relates_to" not in message["content"]
+    assert message["content"]["body"].startswith("谢谢! Thanks")
 
 
 # ---------------------------------------------------------------- the sync loop
@@ -623,3 +648,22 @@ async def test_it_stops_promptly_even_right_after_sending(
         began = loop.time()
         await asyncio.wait_for(adapter.stop(), WAIT)
         assert loop.time() - began < 2
+
+
+# ---------------------------------------------------------------- the fixture itself
+
+
+def test_it_skips_without_synapse_on_a_laptop_but_fails_on_ci(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tests import synapse as helpers  # already loaded by pytest as a plugin
+
+    # An interpreter that cannot run Synapse: the real start path gives up at once.
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="Synapse is required on CI"):
+        helpers.start_or_give_up(tmp_path / "ci")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="Synapse did not start"):
+        helpers.start_or_give_up(tmp_path / "laptop")

@@ -486,3 +486,8 @@ def test_it_backs_off_exponentially_up_to_a_cap() -> None:
     for delay, ceiling in zip(delays, [1, 2, 4, 8, 8, 8], strict=True):
         assert ceiling / 2 <= delay <= ceiling
     assert backoff.next() <= 1
+
+
+def test_it_spots_encrypted_events_in_a_timeline() -> None:
+    assert convert.has_encrypted([parsed(REPLY), parsed(ENCRYPTED)])
+    assert not convert.has_encrypted([parsed(REPLY), REACTION])

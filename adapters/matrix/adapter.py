@@ -146,14 +146,20 @@ class MatrixAdapter:
         except BaseException:
             await self.stop()
             raise
+        # A restart asks for the full room state once: the member lists decide group vs.
+        # direct room, and whether someone leaving left anyone to talk to.
+        full_state = True
         if await context.state.get(STATE_NEXT_BATCH) is None:
             # Done here rather than in the loop, so that once start() returns every
             # new message counts and only what came before is dropped.
             try:
                 await self._initial_sync(client, context)
+                full_state = False  # an initial sync is a full one
             except Exception as exc:
                 log.warning("matrix: first sync failed, will retry: %s", self._scrub(exc))
-        self._sync_task = asyncio.create_task(self._sync_loop(client, context), name="matrix")
+        self._sync_task = asyncio.create_task(
+            self._sync_loop(client, context, full_state), name="matrix"
+        )
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -238,11 +244,10 @@ class MatrixAdapter:
 
     # ------------------------------------------------------------ receiving
 
-    async def _sync_loop(self, client: AsyncClient, context: AdapterContext) -> None:
+    async def _sync_loop(
+        self, client: AsyncClient, context: AdapterContext, full_state: bool
+    ) -> None:
         delay = _Backoff()
-        # The first sync after a restart asks for the full room state: the member lists
-        # decide group vs. direct room and whether a leave left anyone to talk to.
-        full_state = True
         while not self._stopping.is_set():
             try:
                 since = await context.state.get(STATE_NEXT_BATCH)
@@ -303,7 +308,7 @@ class MatrixAdapter:
         encrypted: list[str] = []
         for room_id, info in response.rooms.join.items():
             room = client.rooms.get(room_id)
-            if room is not None and room.encrypted:
+            if (room is not None and room.encrypted) or convert.has_encrypted(info.timeline.events):
                 encrypted.append(room_id)
             if initial:
                 continue  # history from before the bot's first start
@@ -487,22 +492,31 @@ class MatrixAdapter:
             known = await context.state.get(key)
             if known:
                 return known
+            action = f"open a direct room with {user_id}"
             try:
+                # Synapse happily invites a user who does not exist; their profile
+                # tells. Other profile failures (restricted lookups, a remote server
+                # down) do not stop us: the invite itself will say.
+                profile = await client.get_profile(user_id)
+                if isinstance(profile, ErrorResponse) and http_status(profile) == 404:
+                    raise DeliveryError(f"matrix: no such user {user_id}", permanent=True)
                 response = await client.room_create(
                     is_direct=True, preset=RoomPreset.trusted_private_chat, invite=[user_id]
                 )
             except CONNECTION_ERRORS as exc:
-                error = connection_error(exc, f"open a direct room with {user_id}")
+                error = connection_error(exc, action)
                 raise DeliveryError(self._scrub(error), permanent=False) from None
             if not isinstance(response, RoomCreateResponse):
-                raise response_error(response, f"open a direct room with {user_id}")
+                raise response_error(response, action)
             room_id = str(response.room_id)
             await context.state.set(key, room_id)
             log.info("matrix: opened direct room %s with %s", room_id, user_id)
             return room_id
 
     def _scrub(self, value: object) -> str:
-        return scrub(str(value), self._password, self._access_token, self._stored_token())
+        """Secrets out, and on one line: this ends up in logs and start errors."""
+        text = scrub(str(value), self._password, self._access_token, self._stored_token())
+        return " ".join(text.split())
 
     def _stored_token(self) -> str | None:
         token = self._client.access_token if self._client is not None else None

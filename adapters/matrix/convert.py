@@ -98,9 +98,7 @@ def parse_target(chat: ChatRef) -> Target:
 
 def inbound_event(event: Any, room: RoomView, own_user_id: str) -> InboundEvent | None:
     """Translate one timeline event of `room`; None for what carecheck does not need."""
-    source = getattr(event, "source", event)
-    if not isinstance(source, dict):
-        return None
+    source = _source(event)
     event_id, sender, kind = source.get("event_id"), source.get("sender"), source.get("type")
     content = source.get("content")
     if (
@@ -136,6 +134,16 @@ def inbound_event(event: Any, room: RoomView, own_user_id: str) -> InboundEvent 
     return None
 
 
+def has_encrypted(events: list[Any]) -> bool:
+    """Whether any of these timeline events is one the bot cannot read."""
+    return any(_source(event).get("type") == "m.room.encrypted" for event in events)
+
+
+def _source(event: Any) -> dict[str, Any]:
+    source = getattr(event, "source", event)
+    return source if isinstance(source, dict) else {}
+
+
 def arrival_index(events: list[Any], own_user_id: str, *, at_join: bool = False) -> int | None:
     """Where the bot arrived in this timeline (None: it was there all along).
 
@@ -146,8 +154,8 @@ def arrival_index(events: list[Any], own_user_id: str, *, at_join: bool = False)
     whose invite was waiting when the adapter first started."""
     arrival = None
     for index, event in enumerate(events):
-        source = getattr(event, "source", event)
-        if not isinstance(source, dict) or source.get("type") != "m.room.member":
+        source = _source(event)
+        if source.get("type") != "m.room.member":
             continue
         if source.get("state_key") != own_user_id:
             continue

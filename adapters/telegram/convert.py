@@ -223,8 +223,16 @@ def keyboard(delivery: Delivery) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
+def button_label(button: Button) -> str:
+    # The built-in texts already start their labels with the emoji ("✅ 我很好");
+    # an operator's override or an outcome label may not.
+    if not button.emoji or button.label.startswith(button.emoji):
+        return button.label
+    return f"{button.emoji} {button.label}"
+
+
 def _callback_button(button: Button) -> InlineKeyboardButton:
-    label = f"{button.emoji} {button.label}" if button.emoji else button.label
+    label = button_label(button)
     return InlineKeyboardButton(text=label, callback_data=callback_data(button.token))
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
-
-import aiosqlite
 
 from gateway.domain.ids import AlertId, CheckinId, OutboxId, PersonId
 from gateway.domain.records import (
@@ -27,7 +26,7 @@ _ALERT_COLUMNS = (
 _OPEN_STATES = tuple(s.value for s in OPEN_CHECKIN_STATES)
 
 
-def _checkin(row: aiosqlite.Row, prompts: tuple[OutboxId, ...] = ()) -> Checkin:
+def _checkin(row: sqlite3.Row, prompts: tuple[OutboxId, ...] = ()) -> Checkin:
     return Checkin(
         id=CheckinId(row["id"]),
         person_id=PersonId(row["person_id"]),
@@ -41,7 +40,7 @@ def _checkin(row: aiosqlite.Row, prompts: tuple[OutboxId, ...] = ()) -> Checkin:
     )
 
 
-def _alert(row: aiosqlite.Row) -> Alert:
+def _alert(row: sqlite3.Row) -> Alert:
     return Alert(
         id=AlertId(row["id"]),
         person_id=PersonId(row["person_id"]),
@@ -320,7 +319,7 @@ class CareRepo(Repo):
         return int(row["n"]) if row else 0
 
 
-def _timer(row: aiosqlite.Row) -> Timer:
+def _timer(row: sqlite3.Row) -> Timer:
     return Timer(
         id=row["id"],
         due_at=from_ts(row["due_at"]),

@@ -1,15 +1,19 @@
-"""One SQLite file through aiosqlite: WAL, migrations, and serialised transactions."""
+"""One SQLite file: WAL, migrations, and serialised transactions."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 
 import aiosqlite
 
+from gateway.domain.ids import OutboxId
+from gateway.store.base import ts
 from gateway.store.care import CareRepo
 from gateway.store.delivery import DeliveryRepo
 from gateway.store.migrations import LATEST, MIGRATIONS
@@ -22,7 +26,8 @@ log = logging.getLogger(__name__)
 class Tx(PeopleRepo, CareRepo, DeliveryRepo, MiscRepo):
     """Everything the gateway reads or writes, inside one transaction."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, conn: aiosqlite.Connection) -> None:
+        self.db = db
         self.conn = conn
         self._savepoints = 0
 
@@ -31,15 +36,17 @@ class Tx(PeopleRepo, CareRepo, DeliveryRepo, MiscRepo):
         """A nested unit inside the transaction: one failing event rolls back alone."""
         self._savepoints += 1
         name = f"sp{self._savepoints}"
-        await self.conn.execute(f"SAVEPOINT {name}")
+        self.db.execute(f"SAVEPOINT {name}")
         try:
             yield
         except BaseException:
+            # Through aiosqlite's queue: if a bulk statement was cancelled mid-way it is
+            # still running there, and the rollback must come after it.
             await self.conn.execute(f"ROLLBACK TO {name}")
             await self.conn.execute(f"RELEASE {name}")
             raise
         else:
-            await self.conn.execute(f"RELEASE {name}")
+            self.db.execute(f"RELEASE {name}")
 
 
 class SchemaTooNew(Exception):
@@ -49,29 +56,43 @@ class SchemaTooNew(Exception):
 class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._db: sqlite3.Connection | None = None
         self._conn: aiosqlite.Connection | None = None
         # One connection, one writer: SQLite serialises writes anyway, and holding the
         # lock for a whole transaction keeps a workflow's reads and writes consistent.
         self._lock = asyncio.Lock()
+        # Deliveries noted but not yet written (see record_sent).
+        self._sent: list[tuple[OutboxId, str, float]] = []
 
     async def open(self) -> None:
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
-        conn.row_factory = aiosqlite.Row
-        await conn.execute("PRAGMA journal_mode = WAL")
+        # Used from the loop's thread and from aiosqlite's, never at once (the lock).
+        db = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, cached_statements=256
+        )
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode = WAL")
         # NORMAL is durable against process crashes under WAL; only an OS crash or power
         # cut can lose the last commits. FULL costs an fsync per commit.
-        await conn.execute("PRAGMA synchronous = NORMAL")
-        await conn.execute("PRAGMA foreign_keys = ON")
-        await conn.execute("PRAGMA busy_timeout = 10000")
-        self._conn = conn
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA busy_timeout = 10000")
+        # 32 MiB of page cache (the default is 2 MiB): a street's hot rows stay in memory.
+        db.execute("PRAGMA cache_size = -32768")
+        db.execute("PRAGMA temp_store = MEMORY")
+        conn = aiosqlite.Connection(lambda: db, 64)
+        await conn  # starts aiosqlite's thread on the same connection
+        self._db, self._conn = db, conn
         await self._migrate()
 
     async def close(self) -> None:
         if self._conn is not None:
+            async with self._lock:
+                await self._write_sent()
             await self._conn.close()
             self._conn = None
+            self._db = None
 
     async def __aenter__(self) -> Store:
         await self.open()
@@ -86,9 +107,14 @@ class Store:
             raise RuntimeError("store is not open")
         return self._conn
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("store is not open")
+        return self._db
+
     async def schema_version(self) -> int:
-        async with self.conn.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
+        row = self.db.execute("PRAGMA user_version").fetchone()
         return int(row[0]) if row else 0
 
     async def _migrate(self) -> None:
@@ -105,24 +131,56 @@ class Store:
                 + f"\nPRAGMA user_version = {target};\nCOMMIT;"
             )
 
+    def record_sent(self, outbox_id: OutboxId, message_id: str, now: datetime) -> None:
+        """Note that a message went out. Noted deliveries are written together, in one
+        transaction, before the store is next used for anything — so nothing can read
+        a row as still pending after its send — and at close. If the process dies
+        first, the message is sent again on restart: at least once, never lost."""
+        self._sent.append((outbox_id, message_id, ts(now)))
+
+    async def _write_sent(self) -> None:
+        if not self._sent:
+            return
+        batch, self._sent = self._sent, []
+        try:
+            async with self._begin() as tx:
+                await tx.mark_sent_many(batch)
+        except BaseException:
+            self._sent = batch + self._sent
+            raise
+
+    @asynccontextmanager
+    async def _begin(self) -> AsyncIterator[Tx]:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield Tx(db, self.conn)
+        except BaseException:
+            # Through aiosqlite's queue, after anything a cancelled bulk statement left
+            # running there.
+            await self.conn.execute("ROLLBACK")
+            raise
+        try:
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
         async with self._lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield Tx(self.conn)
-            except BaseException:
-                await self.conn.execute("ROLLBACK")
-                raise
-            else:
-                await self.conn.execute("COMMIT")
+            await self._write_sent()
+            async with self._begin() as tx:
+                yield tx
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
         """Reads only, without BEGIN/COMMIT: each statement sees committed data."""
         async with self._lock:
-            yield Tx(self.conn)
+            await self._write_sent()
+            yield Tx(self.db, self.conn)
 
     async def ping(self) -> bool:
-        async with self._lock, self.conn.execute("SELECT 1") as cursor:
-            return (await cursor.fetchone()) is not None
+        async with self._lock:
+            return self.db.execute("SELECT 1").fetchone() is not None

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-import aiosqlite
 
 from gateway.domain.commands import Button, Delivery, Priority
 from gateway.domain.ids import ChatRef, OutboxId, PersonId
@@ -92,7 +91,7 @@ _OUTBOX_SELECT = (
 )
 
 
-def _outbox(row: aiosqlite.Row) -> OutboxRow:
+def _outbox(row: sqlite3.Row) -> OutboxRow:
     return OutboxRow(
         id=OutboxId(row["id"]),
         platform=row["platform"],
@@ -118,12 +117,12 @@ class DeliveryRepo(Repo):
         self, platform: str, event_id: str, payload: dict[str, Any], now: datetime
     ) -> bool:
         """Insert an inbound event; False when this platform event id was seen before."""
-        async with self.conn.execute(
+        cursor = self.db.execute(
             "INSERT OR IGNORE INTO inbox (platform, event_id, received_at, payload) "
             "VALUES (?,?,?,?)",
             (platform, event_id, ts(now), json.dumps(payload, ensure_ascii=False)),
-        ) as cursor:
-            return cursor.rowcount == 1
+        )
+        return cursor.rowcount == 1
 
     async def pending_inbound(self, limit: int) -> list[tuple[int, dict[str, Any]]]:
         rows = await self._all(
@@ -236,6 +235,18 @@ class DeliveryRepo(Repo):
         )
         await self._run(
             "INSERT INTO delivery_attempts (outbox_id, at, ok) VALUES (?,?,1)", (outbox_id, ts(now))
+        )
+
+    async def mark_sent_many(self, sent: Sequence[tuple[OutboxId, str, float]]) -> None:
+        """`mark_sent` for many: (outbox id, platform message id, when as a timestamp)."""
+        await self._many(
+            "UPDATE outbox SET state = 'sent', sent_at = ?, platform_message_id = ?, "
+            "attempts = attempts + 1, last_error = NULL WHERE id = ?",
+            [(at, message_id, outbox_id) for outbox_id, message_id, at in sent],
+        )
+        await self._many(
+            "INSERT INTO delivery_attempts (outbox_id, at, ok) VALUES (?,?,1)",
+            [(outbox_id, at) for outbox_id, _, at in sent],
         )
 
     async def mark_retry(

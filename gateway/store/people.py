@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-import aiosqlite
 
 from gateway.domain.ids import ChatRef, PersonId
 from gateway.domain.records import Identity, Person
@@ -18,7 +17,7 @@ _PERSON_COLUMNS = (
 )
 
 
-def _person(row: aiosqlite.Row) -> Person:
+def _person(row: sqlite3.Row) -> Person:
     return Person(
         id=PersonId(row["id"]),
         name=row["name"],
@@ -252,7 +251,7 @@ class PeopleRepo(Repo):
         return [dict(r) for r in rows]
 
 
-def _identity(row: aiosqlite.Row) -> Identity:
+def _identity(row: sqlite3.Row) -> Identity:
     return Identity(
         person_id=PersonId(row["person_id"]),
         platform=row["platform"],
