@@ -9,9 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+
+from tqdm import tqdm
 
 from gateway.config import Role, WorkflowConfig, check_timezone
 from gateway.store import Store
@@ -119,7 +122,13 @@ def parse_people_csv(
     people: list[NewPerson] = []
     identities: list[tuple[str, str, str, str]] = []
     seen_ids: dict[tuple[str, str], int] = {}
-    for line, row in rows:
+    for line, row in tqdm(
+        rows,
+        desc="checking",
+        unit="row",
+        leave=False,
+        disable=len(rows) < 2000 or not sys.stderr.isatty(),
+    ):
         errors: list[str] = []
         name, role, grid = row["name"], row["role"], row["grid"]
         if not name:

@@ -68,6 +68,13 @@ async def open_alert(
         resident.id, checkin_id, reason, urgent, policy, work.now, detail
     )
     await work.tx.audit(work.now, f"alert.opened.{reason.value}", f"alert:{alert_id}", None, said)
+    log.info(
+        "alert %s opened for person %s: %s%s",
+        alert_id,
+        resident.id,
+        reason.value,
+        " (urgent)" if urgent else "",
+    )
     alert = await work.tx.alert(alert_id)
     assert alert is not None
     await walk(work, alert)
@@ -119,6 +126,9 @@ async def walk(work: Work, alert: Alert) -> None:
             f"alert:{alert.id}",
             None,
             f"step {position}: {step.notify.value}",
+        )
+        log.info(
+            "alert %s step %d: %d %s notified", alert.id, position, len(people), step.notify.value
         )
         wait = step.wait or policy.default_wait
         await work.tx.add_timer(work.now + wait, TIMER_STEP, alert.id, str(position), work.now)
@@ -304,6 +314,7 @@ async def acknowledge(work: Work, alert: Alert, by: Person) -> str:
         return work.texts.render(lang, "already_resolved", alert=alert.id)
     await work.tx.cancel_timers(alert.id, (TIMER_STEP,))
     await work.tx.audit(work.now, "alert.acknowledged", f"alert:{alert.id}", by.id)
+    log.info("alert %s acknowledged by person %s", alert.id, by.id)
     await refresh_copies(work, alert.id)
     return work.texts.render(lang, "acked", alert=alert.id)
 
@@ -316,6 +327,7 @@ async def resolve(work: Work, alert: Alert, by: Person, outcome: str) -> str:
         return work.texts.render(lang, "already_resolved", alert=alert.id)
     await work.tx.cancel_timers(alert.id, (TIMER_STEP,))
     await work.tx.audit(work.now, "alert.resolved", f"alert:{alert.id}", by.id, outcome)
+    log.info("alert %s resolved by person %s", alert.id, by.id)
     await refresh_copies(work, alert.id)
     return work.texts.render(
         lang, "resolved", alert=alert.id, outcome=outcome_label(work, lang, outcome)
@@ -355,6 +367,7 @@ async def call_off_silence_alert(work: Work, resident: Person) -> None:
         return
     await work.tx.cancel_timers(alert.id, (TIMER_STEP,))
     await work.tx.audit(work.now, "alert.stand_down", f"alert:{alert.id}", resident.id)
+    log.info("alert %s called off: person %s answered late", alert.id, resident.id)
     await refresh_copies(work, alert.id)
     for person, _ in await _notified_people(work, alert):
         await to_person(

@@ -325,6 +325,7 @@ async def _on_round_due(work: Work, timer: Timer) -> None:
         return
     opened = await checkin.open_round(work, plan_name, timezone, timer.due_at)
     await work.tx.audit(work.now, "round.opened", timer.arg, None, str(opened))
+    log.info("round %s opened: %d check-ins", timer.arg, opened)
     # Several rounds missed while the gateway was down collapse into this one.
     await work.tx.add_timer(
         next_round(plan, timezone, work.now), TIMER_ROUND, 0, timer.arg, work.now
