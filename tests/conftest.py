@@ -16,6 +16,9 @@ from gateway.people import import_people
 from gateway.store import Store
 from tests.fakes import RecordingAdapter
 
+# The real-Synapse fixtures (session-scoped; Synapse starts only for tests that ask).
+pytest_plugins = ["tests.synapse"]
+
 # 08:30 in Shanghai on a Monday: the default plan's round is due at 09:00.
 START = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)
 

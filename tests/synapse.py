@@ -9,12 +9,13 @@ that asks for it (the `retry_after_ms` test).
 Synapse missing or not starting skips the Matrix tests on a developer machine, but
 fails them on CI (`CI=true`): CI must never go green by skipping.
 
-Only the standard library talks to Synapse here, so the helpers work from sync
-fixtures and from `asyncio.to_thread` alike.
+Only the standard library talks to Synapse here, so `register` and
+`override_ratelimit` work from sync fixtures and async tests alike.
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import hmac
 import json
@@ -29,7 +30,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +84,8 @@ class Homeserver:
 
     url: str
     directory: Path
-    shared_secret: str
-    process: subprocess.Popen[bytes]
+    shared_secret: str = field(repr=False)
+    process: subprocess.Popen[bytes] = field(repr=False)
     server_name: str = SERVER_NAME
 
     def register(self, username: str, password: str, admin: bool = False) -> tuple[str, str, str]:
@@ -161,6 +162,7 @@ def start_synapse(
                 cwd=directory,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
             )
         server = Homeserver(f"http://127.0.0.1:{port}", directory, shared_secret, process)
         if _wait_ready(server, timeout):
@@ -170,6 +172,16 @@ def start_synapse(
         if "ListenerException" not in last_error and "Address already in use" not in last_error:
             break  # not a port clash: another port will not help
     raise SynapseUnavailable(f"Synapse did not start: {last_error[-2000:]}")
+
+
+def _die_with_parent() -> None:
+    """A test run killed outright (a CI timeout) must not leave Synapse behind.
+
+    Linux ties this to the starting *thread*: start Synapse from the main thread (as
+    pytest fixtures are), not from `asyncio.to_thread`."""
+    if sys.platform == "linux":
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _free_port() -> int:
