@@ -192,11 +192,11 @@ async def _token_for(work: Work, event: ButtonPressed) -> tuple[str, OutboxRow |
     row = await work.tx.outbox_by_message(event.sender.platform, event.platform_message_id)
     if row is None:
         return "", None
+    # Clients differ in whether they send the emoji variation selector (U+FE0F).
+    key = event.reaction_key.replace("\ufe0f", "")
     for line in row.buttons():
         for button in line:
-            if (button.emoji and button.emoji == event.reaction_key.replace("\ufe0f", "")) or (
-                button.emoji and button.emoji == event.reaction_key
-            ):
+            if button.emoji and button.emoji.replace("\ufe0f", "") == key:
                 return button.token, row
     return "", row
 
