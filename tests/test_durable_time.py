@@ -186,3 +186,43 @@ async def test_checkin_states_are_compare_and_set(harness: Harness) -> None:
         assert not await tx.set_checkin_state(
             checkin.id, CheckinState.MISSED, only_if=(CheckinState.SENT,)
         )
+
+
+async def test_a_round_caught_up_at_night_merges_with_the_morning_round(
+    db_path: Path, config: WorkflowConfig
+) -> None:
+    async with Store(db_path) as store:
+        await make_community(store, config, START)
+    first = await boot(db_path, config, START)
+    await shutdown(first)  # down from 08:30 until 23:00 local
+    second = await boot(db_path, config, START + (14 * 60 + 30) * MIN)
+    await second.settle()
+    assert await second.inbox("Wang") == []
+    await second.advance(7 * 60 * MIN)  # until 06:00: still quiet
+    assert await second.inbox("Wang") == []
+    await second.advance(61 * MIN)  # 07:01: quiet hours are over, 09:00 is near
+    assert await second.inbox("Wang") == []
+    await second.advance(120 * MIN)  # 09:01
+    prompts = [d for d in await second.inbox("Wang") if "今天身体还好吗" in d.text]
+    assert len(prompts) == 1
+    await second.advance(180 * MIN)
+    prompts = [d for d in await second.inbox("Wang") if "今天身体还好吗" in d.text]
+    assert len(prompts) == 1
+    await shutdown(second)
+
+
+async def test_a_round_caught_up_at_night_for_an_evening_plan_waits_for_quiet_to_end(
+    db_path: Path,
+) -> None:
+    config = parse_config(builtin_config_text().replace('"0 9 * * *"', '"0 19 * * *"'))
+    async with Store(db_path) as store:
+        await make_community(store, config, START)
+    first = await boot(db_path, config, START)
+    await shutdown(first)  # down from 08:30; the 19:00 round is missed; back at 23:00
+    second = await boot(db_path, config, START + (14 * 60 + 30) * MIN)
+    await second.settle()
+    assert await second.inbox("Wang") == []
+    await second.advance(8 * 60 * MIN + MIN)  # 07:01: the missed round goes out now
+    prompts = [d for d in await second.inbox("Wang") if "今天身体还好吗" in d.text]
+    assert len(prompts) == 1
+    await shutdown(second)

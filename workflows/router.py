@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from gateway.config import Role
 from gateway.domain.commands import Priority
@@ -12,13 +13,14 @@ from gateway.store.delivery import OutboxRow
 from workflows import checkin, enrollment, escalation
 from workflows.actions import ActionKind
 from workflows.context import Work
-from workflows.messaging import answer_press, to_chat
-from workflows.rounds import next_round, parse_round_key, round_key
+from workflows.messaging import answer_press, to_chat, to_person
+from workflows.rounds import end_of_quiet, next_round, parse_round_key, round_key
 from workflows.texts.help_words import is_call_for_help
 
 log = logging.getLogger(__name__)
 
 TIMER_ROUND = "round"
+MERGE_CAUGHT_UP_ROUND = timedelta(hours=6)
 
 
 def parse_command(text: str) -> tuple[str, list[str]] | None:
@@ -120,8 +122,6 @@ async def _on_command(
             await work.tx.audit(work.now, "person.stopped", f"person:{person.id}", person.id)
             await _reply(work, event, person, "stopped")
             for leader in await work.tx.responders(person.grid, Role.GRID_LEADER):
-                from workflows.messaging import to_person
-
                 await to_person(
                     work,
                     leader,
@@ -323,6 +323,26 @@ async def _on_round_due(work: Work, timer: Timer) -> None:
     if plan is None:
         log.warning("plan %r is no longer configured; its rounds stop", plan_name)
         return
+    if plan.quiet_hours is not None:
+        # A round caught up after a restart must not wake people at night either.
+        quiet_end = end_of_quiet(work.now, plan.quiet_hours, timezone)
+        if quiet_end > work.now:
+            # If the regular round comes soon after the night, that one covers the
+            # missed round: one check-in in the morning, not two.
+            upcoming = next_round(plan, timezone, work.now)
+            merge = upcoming - quiet_end <= MERGE_CAUGHT_UP_ROUND
+            await work.tx.add_timer(
+                upcoming if merge else quiet_end, TIMER_ROUND, 0, timer.arg, work.now
+            )
+            await work.tx.audit(
+                work.now,
+                "round.deferred",
+                timer.arg,
+                None,
+                "merged with the next round" if merge else "until quiet ends",
+            )
+            work.timers_added = True
+            return
     opened = await checkin.open_round(work, plan_name, timezone, timer.due_at)
     await work.tx.audit(work.now, "round.opened", timer.arg, None, str(opened))
     log.info("round %s opened: %d check-ins", timer.arg, opened)
