@@ -207,6 +207,28 @@ def cmd_people_invite(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_needs_export(args: argparse.Namespace) -> int:
+    from gateway.needs_table import export_needs
+
+    settings = _settings()
+    config, _ = _config(settings.config)
+
+    async def go() -> str:
+        store = await _with_store(settings)
+        try:
+            return await export_needs(store, config.timezone)
+        finally:
+            await store.close()
+
+    text = asyncio.run(go())
+    if args.output and args.output != "-":
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from gateway.clock import SystemClock
     from gateway.status import render_table, today
@@ -307,6 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument("--json", action="store_true", help="machine-readable report")
     sim.set_defaults(func=cmd_simulate)
+
+    needs = sub.add_parser("needs", help="needs routed to teams").add_subparsers(
+        dest="needs_command", required=True
+    )
+    needs_export = needs.add_parser("export", help="the needs table as CSV")
+    needs_export.add_argument("-o", "--output", help="file to write (default: standard output)")
+    needs_export.set_defaults(func=cmd_needs_export)
 
     status = sub.add_parser("status", help="today's check-ins per grid")
     status.add_argument("--json", action="store_true")

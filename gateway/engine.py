@@ -107,7 +107,12 @@ class Engine:
         if self.signer is None:
             raise RuntimeError("Engine.prepare() was not called")
         return Work(
-            tx=tx, now=self.clock.now(), config=self.config, texts=self.texts, signer=self.signer
+            tx=tx,
+            now=self.clock.now(),
+            config=self.config,
+            texts=self.texts,
+            signer=self.signer,
+            platforms=frozenset(self.adapters),
         )
 
     def _after(self, work: Work) -> None:

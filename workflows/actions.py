@@ -24,6 +24,8 @@ class ActionKind(enum.StrEnum):
     ALERT_ACK = "ack"
     ALERT_RESOLVE_MENU = "res"
     ALERT_OUTCOME = "out"
+    NEED_CLAIM = "ncl"
+    NEED_DONE = "ndn"
 
 
 @dataclass(frozen=True)

@@ -21,3 +21,8 @@ class Work:
     # Platforms that got new outbox rows, so their workers can be woken after commit.
     touched_platforms: set[str] = field(default_factory=set)
     timers_added: bool = False
+    # Platforms with a running adapter; empty means "do not filter" (tools, tests).
+    platforms: frozenset[str] = frozenset()
+
+    def reachable(self, platform: str) -> bool:
+        return not self.platforms or platform in self.platforms

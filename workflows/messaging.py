@@ -51,7 +51,10 @@ async def to_person(
 ) -> list[OutboxId]:
     """Send to every chat the person is reachable on (usually one)."""
     ids = []
-    for identity in await work.tx.identities_of(person.id):
+    identities = await work.tx.identities_of(person.id)
+    # Prefer chats this gateway can reach now; with none, queue for when it can.
+    live = [i for i in identities if work.reachable(i.platform)]
+    for identity in live or identities:
         ids.append(
             await to_chat(
                 work,

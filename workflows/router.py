@@ -10,7 +10,7 @@ from gateway.domain.commands import Priority
 from gateway.domain.events import ButtonPressed, ChatLeft, InboundEvent, MessageReceived
 from gateway.domain.records import Alert, AlertReason, AlertState, CheckinState, Person, Timer
 from gateway.store.delivery import OutboxRow
-from workflows import checkin, enrollment, escalation
+from workflows import checkin, enrollment, escalation, needs
 from workflows.actions import ActionKind
 from workflows.context import Work
 from workflows.messaging import answer_press, to_chat, to_person
@@ -134,6 +134,12 @@ async def _on_command(
             await work.tx.set_active(person.id, True)
             await work.tx.audit(work.now, "person.restarted", f"person:{person.id}", person.id)
             await _reply(work, event, person, "restarted")
+        case "need":
+            await needs.record(work, person, args, event.chat)
+        case "claim" | "done" | "cancel" if args and args[0].lstrip("#").isdigit():
+            action = {"claim": "claimed", "done": "done", "cancel": "cancelled"}[name]
+            text = await needs.act(work, int(args[0].lstrip("#")), person, action)
+            await to_chat(work, event.chat, text, priority=Priority.REPLY, person=person)
         case "alerts" if not resident:
             await to_chat(
                 work,
@@ -256,6 +262,11 @@ async def _on_button(work: Work, event: ButtonPressed) -> None:
                 event.chat,
                 event.callback_id,
                 work.texts.render(lang, "recorded_help" if help_wanted else "recorded_ok", time=""),
+            )
+        case ActionKind.NEED_CLAIM | ActionKind.NEED_DONE:
+            action_name = "claimed" if action.kind is ActionKind.NEED_CLAIM else "done"
+            await _feedback(
+                work, event, person, await needs.act(work, action.ref, person, action_name)
             )
         case ActionKind.ALERT_ACK | ActionKind.ALERT_RESOLVE_MENU | ActionKind.ALERT_OUTCOME:
             alert = await work.tx.alert(action.ref)

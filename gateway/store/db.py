@@ -18,12 +18,13 @@ from gateway.store.care import CareRepo
 from gateway.store.delivery import DeliveryRepo
 from gateway.store.migrations import LATEST, MIGRATIONS
 from gateway.store.misc import MiscRepo
+from gateway.store.needs import NeedsRepo
 from gateway.store.people import PeopleRepo
 
 log = logging.getLogger(__name__)
 
 
-class Tx(PeopleRepo, CareRepo, DeliveryRepo, MiscRepo):
+class Tx(PeopleRepo, CareRepo, DeliveryRepo, MiscRepo, NeedsRepo):
     """Everything the gateway reads or writes, inside one transaction."""
 
     def __init__(self, db: sqlite3.Connection, conn: aiosqlite.Connection) -> None:
@@ -84,7 +85,11 @@ class Store:
         conn = aiosqlite.Connection(lambda: db, 64)
         await conn  # starts aiosqlite's thread on the same connection
         self._db, self._conn = db, conn
-        await self._migrate()
+        try:
+            await self._migrate()
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self) -> None:
         if self._conn is not None:

@@ -168,7 +168,40 @@ CREATE TABLE kv (
 );
 """
 
+# Answering a check-in finds the prompts sent for it (`outbox_for`); without this
+# index that was a scan of the whole outbox, which grows by every message sent.
+V2_OUTBOX_BY_REF = """
+CREATE INDEX outbox_ref ON outbox(ref, purpose);
+"""
+
 # Each entry upgrades from version N to N+1. Never edit a shipped step: add a new one.
-MIGRATIONS: list[str] = [SCHEMA_V1]
+V3_NEEDS = """
+CREATE TABLE needs (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES people(id),
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    team TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL,
+    created_by INTEGER REFERENCES people(id),
+    created_at REAL NOT NULL,
+    claimed_by INTEGER REFERENCES people(id),
+    claimed_at REAL,
+    closed_by INTEGER REFERENCES people(id),
+    closed_at REAL
+);
+CREATE INDEX needs_state ON needs(state);
+CREATE TABLE need_events (
+    id INTEGER PRIMARY KEY,
+    need_id INTEGER NOT NULL REFERENCES needs(id),
+    at REAL NOT NULL,
+    actor INTEGER,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX need_events_need ON need_events(need_id);
+"""
+
+MIGRATIONS: list[str] = [SCHEMA_V1, V2_OUTBOX_BY_REF, V3_NEEDS]
 
 LATEST = len(MIGRATIONS)

@@ -93,3 +93,34 @@ TEXTS["invite_card_hint"] = (
     "Scan with the phone and tap Start in Telegram, or send the code below to the bot"
 )
 TEXTS["invite_matrix"] = "Matrix: start a chat with {bot} and send !link {code}"
+
+TEXTS.update(
+    {
+        "need_posted": "📋 Need #{need}: {kind}\n{name} ({place}) phone: {phone}\n{text}\nRecorded by: {by}",
+        "need_footer_open": 'Tap "I\'ll do it" to take it, then "Done" when it is done.',
+        "need_footer_claimed": "— Taken by {who} ({time})",
+        "need_footer_done": "— Done by {who} ({time})",
+        "need_footer_cancelled": "— Cancelled by {who} ({time})",
+        "need_recorded": "Need #{need} ({kind}) recorded and passed to {team}.",
+        "need_claimed": "OK, need #{need} is yours.",
+        "need_done": "Need #{need} is done. Thank you!",
+        "need_already": 'Need #{need} is already "{state}".',
+        "need_unknown": "There is no need #{need}.",
+        "need_not_allowed": "You may not act on this need.",
+        "usage_need": "Usage: /need KIND TEXT (kinds: medicine, groceries, personal_care, repair, companionship, medical, other); for someone else: /need NAME KIND TEXT",
+        "btn_claim": "🙋 I'll do it",
+        "btn_done": "✔️ Done",
+        "team_grid_leader": "the grid leader",
+        "kind_medicine": "medicine",
+        "kind_groceries": "groceries",
+        "kind_personal_care": "personal care",
+        "kind_repair": "repair",
+        "kind_companionship": "companionship",
+        "kind_medical": "medical",
+        "kind_other": "other",
+        "need_state_open": "open",
+        "need_state_claimed": "claimed",
+        "need_state_done": "done",
+        "need_state_cancelled": "cancelled",
+    }
+)

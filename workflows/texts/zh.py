@@ -48,7 +48,7 @@ TEXTS: dict[str, str] = {
     "welcome_team": "已绑定到团队“{team}”。",
     "invite_invalid": "这个邀请码无效、已经用过或已过期。请向社区工作人员要一个新的。",
     "not_enrolled": "您好！请先用社区发给您的邀请链接或邀请码登记。",
-    "help_resident": "每天我会问候您一次，点“我很好”或随便回一句话就行。需要帮助时发“救命”或点“需要帮助”。发 /stop 可以停止每日问候。",
+    "help_resident": "每天我会问候您一次，点“我很好”或随便回一句话就行。需要帮助时发“救命”或点“需要帮助”。缺药、缺菜等需要时发 /need 药 说明（或 /need 买菜 说明）。发 /stop 可以停止每日问候。",
     "help_responder": "命令：/alerts 查看提醒；/ack 编号 确认；/resolve 编号 结果 关闭（结果：ok、visited、hospital、unreachable 或一句话）。",
     "stopped": "好的，以后不再每天问候您。需要帮助时仍可随时发消息。想恢复时发 /start。",
     "restarted": "好的，每日问候已恢复。",
@@ -91,3 +91,34 @@ UI: dict[str, str] = {
 
 TEXTS["invite_card_hint"] = "用手机扫码，在 Telegram 里点“开始”；或把下面的邀请码发给机器人"
 TEXTS["invite_matrix"] = "Matrix：和 {bot} 开始私聊，发送 !link {code}"
+
+TEXTS.update(
+    {
+        "need_posted": "📋 需求 #{need}：{kind}\n{name}（{place}）电话：{phone}\n{text}\n登记人：{by}",
+        "need_footer_open": "请点“我来办”认领，办好后点“已办好”。",
+        "need_footer_claimed": "—— {who} 已认领（{time}）",
+        "need_footer_done": "—— {who} 已办好（{time}）",
+        "need_footer_cancelled": "—— {who} 已取消（{time}）",
+        "need_recorded": "已记录需求 #{need}（{kind}），已转给{team}。",
+        "need_claimed": "好的，需求 #{need} 由您来办。",
+        "need_done": "需求 #{need} 已办好，谢谢！",
+        "need_already": "需求 #{need} 已经是“{state}”了。",
+        "need_unknown": "找不到需求 #{need}。",
+        "need_not_allowed": "您不能处理这条需求。",
+        "usage_need": "用法：/need 类别 说明（类别：药品、买菜、洗澡、维修、陪伴、看病、其他）；网格长代登记：/need 姓名 类别 说明",
+        "btn_claim": "🙋 我来办",
+        "btn_done": "✔️ 已办好",
+        "team_grid_leader": "网格长",
+        "kind_medicine": "药品",
+        "kind_groceries": "买菜/生活用品",
+        "kind_personal_care": "生活照料",
+        "kind_repair": "维修",
+        "kind_companionship": "陪伴聊天",
+        "kind_medical": "看病就医",
+        "kind_other": "其他",
+        "need_state_open": "待认领",
+        "need_state_claimed": "办理中",
+        "need_state_done": "已办好",
+        "need_state_cancelled": "已取消",
+    }
+)
