@@ -49,7 +49,7 @@ TEXTS: dict[str, str] = {
     "invite_invalid": "这个邀请码无效、已经用过或已过期。请向社区工作人员要一个新的。",
     "not_enrolled": "您好！请先用社区发给您的邀请链接或邀请码登记。",
     "help_resident": "每天我会问候您一次，点“我很好”或随便回一句话就行。需要帮助时发“救命”或点“需要帮助”。缺药、缺菜等需要时发 /need 药 说明（或 /need 买菜 说明）。发 /stop 可以停止每日问候。",
-    "help_responder": "命令：/alerts 查看提醒；/ack 编号 确认；/resolve 编号 结果 关闭（结果：ok、visited、hospital、unreachable 或一句话）。",
+    "help_responder": "命令：/alerts 查看提醒；/ack 编号 确认；/resolve 编号 结果 关闭（结果：ok、visited、hospital、unreachable 或一句话）。需求：/need 姓名 类别 说明 代为登记；/claim 编号 认领；/done 编号 办好。",
     "stopped": "好的，以后不再每天问候您。需要帮助时仍可随时发消息。想恢复时发 /start。",
     "restarted": "好的，每日问候已恢复。",
     "stop_notice": "ℹ️ {name}（{place}）已停止每日问候。",
