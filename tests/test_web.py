@@ -71,9 +71,9 @@ async def test_the_whole_flow_in_the_local_chat(gateway: Gateway, tmp_path: Path
         await resident.goto(f"{gateway.url}/chat")
         await resident.click("text=王秀英")
         prompt = resident.locator(".msg", has_text="今天身体还好吗")
-        await prompt.wait_for(timeout=10_000)
+        await prompt.wait_for(timeout=30_000)
         await prompt.locator("button", has_text="我很好").click()
-        await resident.locator(".msg", has_text="已记录：您很好").wait_for(timeout=10_000)
+        await resident.locator(".msg", has_text="已记录：您很好").wait_for(timeout=30_000)
         assert await prompt.locator("button").count() == 0  # the answered prompt has no buttons
         await resident.screenshot(path=str(tmp_path / "resident.png"))
 
@@ -83,10 +83,10 @@ async def test_the_whole_flow_in_the_local_chat(gateway: Gateway, tmp_path: Path
         clock.advance(timedelta(minutes=61))
         gateway.engine.wake()
         alert = leader.locator(".msg", has_text="陈德福")
-        await alert.first.wait_for(timeout=10_000)
+        await alert.first.wait_for(timeout=30_000)
         assert await leader.locator(".msg", has_text="13800000012").count() >= 1
         await alert.first.locator("button", has_text="我来处理").click()
-        await leader.locator(".msg", has_text="李建国 已确认").first.wait_for(timeout=10_000)
+        await leader.locator(".msg", has_text="李建国 已确认").first.wait_for(timeout=30_000)
         await leader.screenshot(path=str(tmp_path / "leader.png"))
 
         # A typed late answer from 刘桂兰 calls off her alert for everyone told.
@@ -94,5 +94,23 @@ async def test_the_whole_flow_in_the_local_chat(gateway: Gateway, tmp_path: Path
         await late.goto(f"{gateway.url}/chat/{people['刘桂兰']}")
         await late.fill("#text", "我没事")
         await late.click("form.send button")
-        await leader.locator(".msg", has_text="刘桂兰 已在").first.wait_for(timeout=10_000)
+        await leader.locator(".msg", has_text="刘桂兰 已在").first.wait_for(timeout=30_000)
         await browser.close()
+
+
+async def test_the_dashboard_lists_open_alerts_in_local_time_and_words(
+    gateway: Gateway,
+) -> None:
+    clock = gateway.clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(timedelta(minutes=61))
+    gateway.engine.wake()
+    async with aiohttp.ClientSession() as http:
+        for _ in range(200):  # bounded: the loops run in the background
+            async with http.get(f"{gateway.url}/?lang=en") as response:
+                page = await response.text()
+            if "no answer" in page:
+                break
+            await asyncio.sleep(0.05)
+    assert "陈德福" in page and "no answer" in page and "waiting for acknowledgement" in page
+    assert "11-23 10:00" in page  # opened when the window closed, Shanghai time

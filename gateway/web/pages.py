@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from html import escape
 
-from gateway.domain.records import Alert, Person
+from gateway.domain.records import Person
 from gateway.status import COLUMNS, Status
 from workflows.texts import ui
 
@@ -51,9 +52,18 @@ def page(title: str, body: str, lang: str = "zh") -> str:
     )
 
 
-def dashboard(
-    status: Status, alerts: list[tuple[Alert, Person]], lang: str, notice: str = ""
-) -> str:
+@dataclass(frozen=True)
+class AlertLine:
+    id: int
+    resident: str
+    place: str
+    reason: str
+    state: str
+    opened: str
+    urgent: bool
+
+
+def dashboard(status: Status, alerts: list[AlertLine], lang: str, notice: str = "") -> str:
     head = "".join(f'<th class="num">{escape(ui(lang, c))}</th>' for c in COLUMNS)
     rows = (
         "".join(
@@ -66,10 +76,10 @@ def dashboard(
     )
     alert_rows = (
         "".join(
-            f"<tr><td>#{a.id}</td><td>{escape(p.name)} ({escape(p.place)})</td>"
-            f'<td class="{"urgent" if a.urgent else ""}">{escape(a.reason.value)}</td>'
-            f"<td>{escape(a.state.value)}</td><td>{a.opened_at:%Y-%m-%d %H:%M} UTC</td></tr>"
-            for a, p in alerts
+            f"<tr><td>#{a.id}</td><td>{escape(a.resident)} ({escape(a.place)})</td>"
+            f'<td class="{"urgent" if a.urgent else ""}">{escape(a.reason)}</td>'
+            f"<td>{escape(a.state)}</td><td>{escape(a.opened)}</td></tr>"
+            for a in alerts
         )
         or f'<tr><td colspan="5">{escape(ui(lang, "none"))}</td></tr>'
     )

@@ -10,11 +10,13 @@ from aiohttp import web
 
 from adapters.local import LocalChatAdapter
 from gateway.domain.ids import chat_ref
+from gateway.domain.records import AlertState
 from gateway.engine import Engine
 from gateway.status import today
 from gateway.web import pages
 from gateway.web.metrics import Metrics
 from workflows.texts import ui
+from workflows.timefmt import day_hm
 
 ROLES = ("resident", "grid_leader", "care_lead", "family", "team_member", "operator")
 
@@ -66,15 +68,33 @@ async def dashboard(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     engine = deps.engine
     status = await today(engine.store, engine.clock.now(), engine.config.timezone)
-    async with engine.store.transaction() as tx:
-        alerts = []
+    lang = _lang(request)
+    texts = engine.texts
+    alerts = []
+    async with engine.store.read() as tx:
         for alert in await tx.unresolved_alerts():
             person = await tx.person(alert.person_id)
-            if person is not None:
-                alerts.append((alert, person))
+            if person is None:
+                continue
+            if alert.state is AlertState.ACKNOWLEDGED:
+                acker = await tx.person(alert.acked_by) if alert.acked_by else None
+                state = texts.render(lang, "state_acknowledged", who=acker.name if acker else "")
+            else:
+                state = texts.render(lang, "state_open")
+            alerts.append(
+                pages.AlertLine(
+                    id=alert.id,
+                    resident=person.name,
+                    place=person.place or "-",
+                    reason=texts.render(lang, f"reason_{alert.reason.value}"),
+                    state=state,
+                    opened=day_hm(alert.opened_at, person.timezone),
+                    urgent=alert.urgent,
+                )
+            )
     notice = request.query.get("notice", "")
     return web.Response(
-        text=pages.dashboard(status, alerts, _lang(request), notice), content_type="text/html"
+        text=pages.dashboard(status, alerts, lang, notice), content_type="text/html"
     )
 
 
