@@ -6,12 +6,14 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from gateway.config import ConfigError, WorkflowConfig, load_config
 from gateway.settings import Settings
+from gateway.store import Store
 
 
 def _settings() -> Settings:
@@ -88,12 +90,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     return asyncio.run(_run(settings, config, source))
 
 
-async def _with_store(settings: Settings):  # type: ignore[no-untyped-def]
-    from gateway.store import Store
-
+async def _with_store(settings: Settings) -> Store:
     store = Store(settings.db)
     await store.open()
     return store
+
+
+async def _using_store(settings: Settings, work: Callable[[Store], Awaitable[str]]) -> str:
+    store = await _with_store(settings)
+    try:
+        return await work(store)
+    finally:
+        await store.close()
+
+
+def _write(text: str, output: str | None) -> int:
+    if output and output != "-":
+        Path(output).write_text(text, encoding="utf-8")
+        print(f"wrote {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def cmd_people_import(args: argparse.Namespace) -> int:
@@ -134,20 +151,7 @@ def cmd_people_export(args: argparse.Namespace) -> int:
 
     settings = _settings()
 
-    async def go() -> str:
-        store = await _with_store(settings)
-        try:
-            return await export_people(store)
-        finally:
-            await store.close()
-
-    text = asyncio.run(go())
-    if args.output and args.output != "-":
-        Path(args.output).write_text(text, encoding="utf-8")
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0
+    return _write(asyncio.run(_using_store(settings, export_people)), args.output)
 
 
 def cmd_people_invite(args: argparse.Namespace) -> int:
@@ -213,20 +217,10 @@ def cmd_needs_export(args: argparse.Namespace) -> int:
     settings = _settings()
     config, _ = _config(settings.config)
 
-    async def go() -> str:
-        store = await _with_store(settings)
-        try:
-            return await export_needs(store, config.timezone)
-        finally:
-            await store.close()
+    async def export(store: Store) -> str:
+        return await export_needs(store, config.timezone)
 
-    text = asyncio.run(go())
-    if args.output and args.output != "-":
-        Path(args.output).write_text(text, encoding="utf-8")
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0
+    return _write(asyncio.run(_using_store(settings, export)), args.output)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

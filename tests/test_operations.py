@@ -178,3 +178,12 @@ def test_the_limiter_keeps_overall_and_per_chat_rates() -> None:
     assert limiter.chat_wait("-100") == pytest.approx(3.0, rel=0.01)
     limiter.pause(7)
     assert limiter.overall_wait() == pytest.approx(7, rel=0.01)
+
+
+def test_needs_export_writes_the_table_header_even_when_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CARECHECK_DB", str(tmp_path / "n.db"))
+    monkeypatch.setenv("CARECHECK_CONFIG", str(tmp_path / "absent.yaml"))
+    assert main(["needs", "export"]) == 0
+    assert capsys.readouterr().out.startswith("id,created_at,resident,grid,building,phone,kind")
