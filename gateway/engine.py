@@ -308,5 +308,8 @@ class Engine:
             timeout = HEARTBEAT
             if due is not None:
                 timeout = min(HEARTBEAT, self.clock.real_seconds(due - self.clock.now()))
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a
+            # cancellation that arrives as the event is set, and stop() hangs.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._timer_wake.wait(), timeout=max(timeout, 0.001))
+                async with asyncio.timeout(max(timeout, 0.001)):
+                    await self._timer_wake.wait()

@@ -158,7 +158,9 @@ class OutboxWorker:
                     delay = self.clock.real_seconds(nxt - self.clock.now())
             timeout = None if delay is None else max(delay, 0.001)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+                # Not wait_for: on Python 3.11 it can swallow the cancellation of stop().
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
 
     async def stop(self) -> None:
         if self._in_flight:

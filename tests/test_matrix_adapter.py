@@ -146,6 +146,16 @@ class Person:
         response = await self.client.room_send(room_id, kind, content)
         return str(response.event_id)
 
+    async def reactions_on(self, room_id: str, event_id: str) -> list[tuple[str, str]]:
+        """(sender, key) of the live reactions on a message, as the server has them now."""
+        page = await self.client.room_messages(room_id, limit=100)
+        return [
+            (e.source["sender"], e.source["content"]["m.relates_to"]["key"])
+            for e in reversed(page.chunk)
+            if e.source["type"] == "m.reaction"
+            and e.source.get("content", {}).get("m.relates_to", {}).get("event_id") == event_id
+        ]
+
     async def messages_in(self, room_id: str, marker: str) -> list[dict[str, Any]]:
         """All messages in the room up to a marker this person sends now: once the marker
         is back, everything sent before it has been seen."""
@@ -502,6 +512,31 @@ async def test_it_edits_a_message_in_place(
     assert edit["content"]["m.relates_to"]["event_id"] == original
     assert edit["content"]["m.new_content"]["body"] == "谢谢! Thanks"
     assert edit["content"]["body"] == "* 谢谢! Thanks"
+
+
+async def test_an_edit_takes_back_the_reactions_for_choices_it_no_longer_offers(
+    server: Homeserver, bot_id: str, context: AdapterContext, people: Callable[[str], Person]
+) -> None:
+    grandma = people("grandma")
+    async with running(adapter_for(server, bot_id), context) as adapter:
+        room_id = await dm_with(grandma, bot_id, context)
+        chat = f"matrix:{room_id}"
+        prompt = await adapter.deliver(to(chat, "今天好吗?", 61, buttons=((FINE, HELP),)))
+        await grandma.say(
+            room_id,
+            {"m.relates_to": {"rel_type": "m.annotation", "event_id": prompt, "key": "✅"}},
+            kind="m.reaction",
+        )
+        await adapter.deliver(to(chat, "still open", 62, edit_of=prompt, buttons=((FINE,),)))
+        after_one = await grandma.reactions_on(room_id, prompt)
+        answered = to(chat, "谢谢! answered", 63, edit_of=prompt)
+        await adapter.deliver(answered)
+        await adapter.deliver(answered)  # a retry of the same edit
+        after_all = await grandma.reactions_on(room_id, prompt)
+
+    assert sorted(after_one) == sorted([(bot_id, "✅"), (grandma.user_id, "✅")])
+    # The resident's own reaction is hers: only the bot's are taken back.
+    assert after_all == [(grandma.user_id, "✅")]
 
 
 async def test_it_posts_a_retried_delivery_once_even_after_a_restart(

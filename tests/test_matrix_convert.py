@@ -356,6 +356,17 @@ def test_it_lists_the_choices_only_when_the_text_does_not_show_them() -> None:
     )
 
 
+def test_it_does_not_repeat_an_emoji_the_label_already_starts_with() -> None:
+    ok = Button("✅ 我很好", "tok-ok", "✅")
+    ack = Button("\U0001f440 I'll handle it", "tok-ack", "\U0001f440")
+    # The label spells the emoji with the variation selector, the reaction without.
+    sos = Button("\U0001f198\ufe0f Help", "tok-sos", "\U0001f198")
+
+    content = convert.message_content(delivery(text="?", buttons=((ok, ack, sos),)))
+
+    assert content["body"] == "?\n\n✅ 我很好\n\U0001f440 I'll handle it\n\U0001f198\ufe0f Help"
+
+
 def test_it_adds_links_the_text_does_not_contain() -> None:
     content = convert.message_content(
         delivery(text="Alert 3 is open", links=(("Open", "https://cc.example/a/3"),))
@@ -375,6 +386,30 @@ def test_it_puts_one_reaction_per_distinct_button_emoji() -> None:
     assert convert.reaction_content("$e", "✅") == {
         "m.relates_to": {"rel_type": "m.annotation", "event_id": "$e", "key": "✅"}
     }
+
+
+def test_it_finds_the_bots_own_live_reactions_among_a_messages_relations() -> None:
+    def reaction(event_id: str, sender: str, key: str, **extra: Any) -> dict[str, Any]:
+        relation = {"rel_type": "m.annotation", "event_id": "$prompt", "key": key}
+        return {
+            "type": "m.reaction",
+            "event_id": event_id,
+            "sender": sender,
+            "content": {"m.relates_to": relation},
+            **extra,
+        }
+
+    events = [
+        reaction("$r1", BOT, "✅"),
+        reaction("$r2", BOT, "🆘"),
+        reaction("$r3", GRANDMA, "✅"),  # hers, not ours to take back
+        reaction("$r4", BOT, "👀", unsigned={"redacted_because": {"event_id": "$x"}}),
+        {"type": "m.reaction", "event_id": "$r5", "sender": BOT, "content": {}},  # redacted
+    ]
+
+    assert convert.own_reactions(events, BOT) == [("$r1", "✅"), ("$r2", "🆘")]
+    assert convert.redaction_tx_id(63, "$r1") == convert.redaction_tx_id(63, "$r1")
+    assert convert.redaction_tx_id(63, "$r1") != convert.redaction_tx_id(63, "$r2")
 
 
 def test_it_edits_with_m_replace_and_a_starred_fallback() -> None:

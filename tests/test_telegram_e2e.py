@@ -29,6 +29,7 @@ from gateway.domain.records import Alert, AlertReason, AlertState, Person
 from gateway.engine import Engine
 from gateway.invites import create_invitation
 from gateway.people import import_people
+from gateway.ratelimit import Limiter
 from gateway.settings import Settings
 from gateway.store import Store
 from tests.conftest import START
@@ -39,6 +40,7 @@ pytestmark = pytest.mark.telegram
 MIN = timedelta(minutes=1)
 # Bounded waits for things that cross HTTP (seconds of real time).
 WITHIN = 5.0
+LIMITER_SPEED = 50.0
 
 LEADER = 9100001
 CARE_LEAD = 9100002
@@ -95,6 +97,19 @@ class Line:
         self.server, self.store, self.clock, self.config = server, store, clock, config
         self.engine = Engine(store, clock, config, {"telegram": adapter})
         self.texts = self.engine.texts
+        # Telegram's limits are kept on real time, and a test taps the same chat many
+        # times within a second (a press, its toast, the edit). The limiter keeps the
+        # very same rules here on a clock that runs 50 times faster, so a tap does not
+        # cost a real second; benchmarks/telegram_round.py measures the real pacing.
+        for worker in self.engine.workers.values():
+            limits = worker.adapter.limits
+            worker.limiter = Limiter(
+                limits.overall,
+                limits.per_chat,
+                limits.per_group,
+                worker.adapter.is_group,
+                lambda: time.monotonic() * LIMITER_SPEED,
+            )
 
     async def start(self) -> None:
         await self.engine.prepare()
@@ -159,7 +174,8 @@ class Line:
 
     def about(self, chat_id: int, resident: str) -> SentMessage:
         """The newest alert in a chat about `resident`, as it looks now."""
-        found = [m for m in self.server.messages(chat_id) if f"\n{resident} (" in m.text]
+        heads = (f"\n{resident} (", f"\n{resident}（")  # en and zh alert texts
+        found = [m for m in self.server.messages(chat_id) if any(h in m.text for h in heads)]
         assert found, f"chat {chat_id} got nothing about {resident}"
         return found[-1]
 
@@ -289,6 +305,13 @@ async def test_it_links_a_team_group_with_a_code_sent_in_the_group(
         assert server.last_message(GROUP - 1).text.startswith(line.text("zh", "invite_invalid"))
         async with line.store.read() as tx:
             assert await tx.team_chats(team) == [chat_ref("telegram", GROUP)]
+
+        # A t.me/<bot>?startgroup=<code> link adds the bot and sends /start@bot CODE.
+        code = await create_invitation(line.store, clock, config, "", team="medicine")
+        server.send_group_text(GROUP - 2, LEADER, f"/start@{server.username} {code}")
+        await line.settle()
+        async with line.store.read() as tx:
+            assert chat_ref("telegram", GROUP - 2) in await tx.team_chats("medicine")
     finally:
         await close_line(line)
 
@@ -438,9 +461,10 @@ async def test_forged_and_replayed_callbacks_are_answered_and_change_nothing(lin
     query = server.press(WANG, prompt.message_id, forged)
     await line.settle()
     assert line.toast(query).params.get("text") == line.text("zh", "not_allowed")
+    wang = await line.person("王秀英")
     async with line.store.read() as tx:
         assert await tx.audit_kinds("button.forged") == 1
-        still_open = await tx.open_checkin_of((await line.person("王秀英")).id)
+        still_open = await tx.open_checkin_of(wang.id)
     assert still_open is not None
     assert server.messages(WANG)[0].edits == 0
 
@@ -461,6 +485,19 @@ async def test_forged_and_replayed_callbacks_are_answered_and_change_nothing(lin
     assert line.toast(query).params.get("text") == line.text("en", "not_allowed")
     assert await line.open_alert("王秀英") is None
     assert await line.open_alert("Chen") is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="workflows/router.py _on_button returns without answer_press when the "
+    "press carries no token of ours, so Telegram shows a spinner until it times out",
+)
+async def test_a_press_on_a_keyboard_we_did_not_make_is_still_answered(line: Line) -> None:
+    await line.advance(30 * MIN)
+    prompt = line.server.messages(CHEN)[0]
+    query = line.server.press(CHEN, prompt.message_id, "from-some-older-keyboard")
+    await line.settle()
+    line.toast(query)
 
 
 # --- restart -----------------------------------------------------------------------
@@ -515,7 +552,7 @@ async def test_a_restart_mid_escalation_handles_no_update_twice_and_fires_overdu
         async with line.store.read() as tx:
             late = await tx.audit_of("timer:escalate")
         assert [kind for kind, _ in late] == ["timer.late"] * len(residents)
-        # And the walk goes on from there: family is not due until 10:50 + repeat.
+        # The walk goes on from there: still open, waiting for its next step.
         assert (await line.alert(missed.id)).state is AlertState.OPEN
     finally:
         await close_line(line)
@@ -551,37 +588,39 @@ async def test_a_burst_of_faults_during_an_escalation_loses_nothing(
         server.fail("sendMessage", Fault.SERVER_ERROR, times=2)
         server.fail("sendMessage", Fault.HANG)
         server.fail("getUpdates", Fault.SERVER_ERROR, times=3)
-        await line.advance(1 * MIN)  # 10:00: the alerts meet the faults
-        for _ in range(20):
-            if not server._faults:
-                break
+        await line.advance(1 * MIN)  # 10:00: three alerts meet the faults
+        for _ in range(30):  # retries wait on the care clock: move it until all is sent
+            async with line.store.read() as tx:
+                if not await tx.outbox_depth():
+                    break
             clock.advance(timedelta(seconds=20))
             await line.settle()
-        assert not server._faults, "the injected faults were not all met"
 
-        # The leader acknowledges while polling has only just recovered.
-        await line.advance(1 * MIN)
+        # The leader acknowledges Chen's alert once polling has recovered.
         missed = await line.open_alert("Chen")
         assert missed is not None
         line.press(LEADER, line.about(LEADER, "Chen"), line.text("en", "btn_ack"))
         await line.settle()
         assert (await line.alert(missed.id)).state is AlertState.ACKNOWLEDGED
+        assert [c.status for c in server.calls_of("getUpdates")].count(500) == 3
 
-        # Every alert reached the leader exactly once, after its failed attempts.
+        # Every alert reached the leader exactly once, each after its failed attempts.
+        attempts: list[tuple[bool, str]] = []
         for name in ("Chen", "赵大爷", "孙阿姨"):
             assert len([m for m in server.messages(LEADER) if f"\n{name} (" in m.text]) == 1
-        async with line.store.read() as tx:
-            rows = await tx.outbox_for("alert", missed.id)
-            attempts = [await tx.delivery_attempts(row.id) for row in rows]
-        history = [a for a in attempts if len(a) > 1]
-        assert history, f"no alert met a fault: {attempts}"
-        assert all(a[-1] == (True, "") for a in attempts)
-        errors = [error for a in attempts for ok, error in a if not ok]
-        assert any("429" in e or "retry" in e.lower() for e in errors) or len(errors) >= 1
-        async with line.store.read() as tx:
-            assert await tx.outbox_depth() == {}
-            failed = await line.count("SELECT count(*) FROM outbox WHERE state = 'failed'")
-        assert failed == 0
+            alert = await line.open_alert(name)
+            assert alert is not None
+            async with line.store.read() as tx:
+                (row,) = await tx.outbox_for("alert", alert.id)
+                tried = await tx.delivery_attempts(row.id)
+            assert tried[-1] == (True, ""), tried
+            attempts += tried[:-1]
+        errors = sorted(error.lower() for ok, error in attempts)
+        assert len(errors) == 4, errors
+        assert sum("flood control" in e for e in errors) == 1, errors
+        assert sum("internal server error" in e for e in errors) == 2, errors
+        assert sum("timeout" in e for e in errors) == 1, errors
+        assert await line.count("SELECT count(*) FROM outbox WHERE state != 'sent'") == 0
     finally:
         await close_line(line)
 
@@ -620,7 +659,8 @@ async def test_an_alert_goes_out_before_a_round_of_prompts_pending_at_the_same_t
         assert depth[("telegram", Priority.ROUTINE)] == 8
         await line.engine.flush_outbox()
         sends = [c for c in server.calls[mark:] if c.method.lower() == "sendmessage"]
-        assert [c.chat_id for c in sends][0] == LEADER, [c.chat_id for c in sends]
+        chats = [c.chat_id for c in sends]
+        assert chats[0] == LEADER, chats
         assert len(sends) == 9 and all(c.status == 200 for c in sends)
     finally:
         await close_line(line)
@@ -643,7 +683,10 @@ async def test_a_webhook_push_needs_the_right_secret(
     )
     clock = FakeClock(START)
     gateway = await Gateway.create(settings, clock=clock, config=config)
-    await import_people(gateway.store, config, NOT_ENROLLED_CSV.replace("王秀英", "Wang"), START)
+    # A responder only: with no resident there is no round timer for the timer loop,
+    # which runs here on its own and would otherwise spin on the frozen clock.
+    leader_only = "\n".join(NOT_ENROLLED_CSV.splitlines()[:2]) + "\n"
+    await import_people(gateway.store, config, leader_only, START)
     try:
         await gateway.start()
         assert server.webhook_url == settings.telegram_webhook_url

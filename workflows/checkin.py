@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from gateway.config import Role
 from gateway.domain.commands import Button, Priority
 from gateway.domain.ids import ChatRef, CheckinId, PersonId, split_chat_ref
 from gateway.domain.records import (
@@ -38,22 +39,30 @@ OK_EMOJI = "✅"
 HELP_EMOJI = "🆘"
 
 
-def prompt_buttons(work: Work, person: Person, checkin_id: int) -> tuple[tuple[Button, ...], ...]:
-    texts, lang = work.texts, person.language
+# A round's prompts are built and written this many at a time, so a round for a
+# whole street never holds every message in memory at once.
+ROUND_CHUNK = 2000
+
+
+def prompt_buttons(
+    work: Work, person: Person, checkin_id: int, labels: tuple[str, str] | None = None
+) -> tuple[tuple[Button, ...], ...]:
+    """The answer buttons of a prompt; `labels` (ok, help) when already rendered."""
+    ok, help_ = labels or _labels(work, person.language)
     return (
         (
+            Button(ok, work.signer.token(ActionKind.CHECKIN_OK, checkin_id, person.id), OK_EMOJI),
             Button(
-                texts.render(lang, "btn_ok"),
-                work.signer.token(ActionKind.CHECKIN_OK, checkin_id, person.id),
-                OK_EMOJI,
-            ),
-            Button(
-                texts.render(lang, "btn_help"),
+                help_,
                 work.signer.token(ActionKind.CHECKIN_HELP, checkin_id, person.id),
                 HELP_EMOJI,
             ),
         ),
     )
+
+
+def _labels(work: Work, language: str) -> tuple[str, str]:
+    return work.texts.render(language, "btn_ok"), work.texts.render(language, "btn_help")
 
 
 async def open_round(work: Work, plan_name: str, timezone: str, due_at: datetime) -> int:
@@ -71,51 +80,63 @@ async def open_round(work: Work, plan_name: str, timezone: str, due_at: datetime
     opened = await work.tx.open_checkins(plan_name, due_at, work.now, deadline, people)
     if not opened:
         return 0
-    timers: list[tuple[datetime, str, int, str]] = []
-    for checkin_id in opened.values():
-        for index, after in enumerate(plan.reminders):
-            at = work.now + after
-            # Reminders are routine: one that would land in quiet hours is dropped.
-            if plan.quiet_hours is not None and plan.quiet_hours.contains(
-                local(at, timezone).time()
-            ):
-                continue
-            timers.append((at, TIMER_REMIND, checkin_id, str(index)))
-        timers.append((deadline, TIMER_CLOSE, checkin_id, ""))
-    await work.tx.add_timers(timers, work.now)
+    # Every check-in of a round has its reminders at the same moments: whether one
+    # lands in quiet hours is decided once.
+    each: list[tuple[datetime, str, str]] = []
+    for index, after in enumerate(plan.reminders):
+        at = work.now + after
+        # Reminders are routine: one that would land in quiet hours is dropped.
+        if plan.quiet_hours is not None and plan.quiet_hours.contains(local(at, timezone).time()):
+            continue
+        each.append((at, TIMER_REMIND, str(index)))
+    each.append((deadline, TIMER_CLOSE, ""))
+    checkin_ids = list(opened.values())
+    for start in range(0, len(checkin_ids), ROUND_CHUNK):
+        await work.tx.add_timers(
+            [
+                (at, kind, checkin_id, arg)
+                for checkin_id in checkin_ids[start : start + ROUND_CHUNK]
+                for at, kind, arg in each
+            ],
+            work.now,
+        )
     work.timers_added = True
 
-    names = {p.id: p for p in await _people(work, list(opened))}
-    rows = []
-    for person_id, chat in targets:
-        new_id = opened.get(person_id)
-        person = names.get(person_id)
-        if new_id is None or person is None:
-            continue
-        platform, _ = split_chat_ref(chat)
-        work.touched_platforms.add(platform)
-        rows.append(
-            (
-                platform,
-                NewMessage(
-                    chat=ChatRef(chat),
-                    text=work.texts.render(person.language, "checkin", name=person.name),
-                    priority=Priority.ROUTINE,
-                    person_id=person_id,
-                    purpose=PURPOSE_PROMPT,
-                    ref=new_id,
-                    buttons=prompt_buttons(work, person, new_id),
-                ),
+    labels: dict[str, tuple[str, str]] = {}
+    for start in range(0, len(targets), ROUND_CHUNK):
+        chunk = [(p, chat) for p, chat in targets[start : start + ROUND_CHUNK] if p in opened]
+        names = {p.id: p for p in await _residents(work, [p for p, _ in chunk])}
+        rows = []
+        for person_id, chat in chunk:
+            new_id = opened[person_id]
+            person = names.get(person_id)
+            if person is None:
+                continue
+            platform, _ = split_chat_ref(chat)
+            work.touched_platforms.add(platform)
+            if person.language not in labels:
+                labels[person.language] = _labels(work, person.language)
+            rows.append(
+                (
+                    platform,
+                    NewMessage(
+                        chat=ChatRef(chat),
+                        text=work.texts.render(person.language, "checkin", name=person.name),
+                        priority=Priority.ROUTINE,
+                        person_id=person_id,
+                        purpose=PURPOSE_PROMPT,
+                        ref=new_id,
+                        buttons=prompt_buttons(work, person, new_id, labels[person.language]),
+                    ),
+                )
             )
-        )
-    await work.tx.enqueue_many(rows, work.now)
+        await work.tx.enqueue_many(rows, work.now)
     return len(opened)
 
 
-async def _people(work: Work, ids: list[PersonId]) -> list[Person]:
-    # Residents of one round are read in one pass rather than one query each.
-    wanted = set(ids)
-    return [p for p in await work.tx.people("resident") if p.id in wanted]
+async def _residents(work: Work, ids: list[PersonId]) -> list[Person]:
+    # Residents of one round are read a chunk at a time rather than one query each.
+    return [p for p in await work.tx.people_by_ids(ids) if p.role == Role.RESIDENT]
 
 
 async def on_reminder_due(work: Work, checkin_id: int) -> None:

@@ -29,10 +29,13 @@ from nio import (
     LoginResponse,
     RoomCreateResponse,
     RoomPreset,
+    RoomRedactResponse,
     RoomSendResponse,
     SyncResponse,
     WhoamiResponse,
 )
+from nio.api import Api, RelationshipType
+from nio.responses import RoomEventRelationsResponse
 
 from adapters.base import (
     AdapterContext,
@@ -70,6 +73,8 @@ DEFAULT_ENCRYPTED_NOTICE = (
     "encryption so that I can see your answers."
 )
 DEVICE_NAME = "carecheck"
+# A message of the bot's carries a handful of reactions; people may add more.
+RELATION_PAGES = 5
 
 _QUIET: dict[str, Any] = {"not_types": ["*"]}
 # Typing, receipts, presence and account data are not needed to look after anyone.
@@ -430,6 +435,9 @@ class MatrixAdapter:
         room_id = target.room_id or await self._direct_room(client, context, target.user_id)
         if delivery.edit_of:
             message_id = await self._edit(client, room_id, delivery)
+            if message_id == delivery.edit_of:
+                await self._match_reactions(client, room_id, message_id, delivery)
+                return message_id
         else:
             content = convert.message_content(delivery)
             tx = convert.tx_id(delivery.outbox_id)
@@ -452,12 +460,89 @@ class MatrixAdapter:
         # Same transaction id: a failed request is not remembered by the homeserver.
         return await self._send(client, room_id, "m.room.message", content, tx)
 
-    async def _react(
+    async def _match_reactions(
         self, client: AsyncClient, room_id: str, event_id: str, delivery: Delivery
+    ) -> None:
+        """After an edit the bot's reactions are the choices the message still offers:
+        an answered prompt keeps no ✅/🆘 to tap, an acknowledged alert no 👀. They are
+        what buttons are elsewhere, and an edit takes buttons away."""
+        present = await self._own_reactions(client, room_id, event_id)
+        if present is None:
+            # Unknown: add what is wanted (a duplicate is refused) and take nothing back.
+            await self._react(client, room_id, event_id, delivery)
+            return
+        wanted = convert.reaction_keys(delivery)
+        for reaction_id, key in present:
+            if key not in wanted:
+                tx = convert.redaction_tx_id(delivery.outbox_id, reaction_id)
+                await self._redact(client, room_id, reaction_id, tx)
+        have = {key for _, key in present}
+        await self._react(client, room_id, event_id, delivery, skip=have)
+
+    async def _own_reactions(
+        self, client: AsyncClient, room_id: str, event_id: str
+    ) -> list[tuple[str, str]] | None:
+        """The bot's reactions on a message; None when the homeserver would not say."""
+        events: list[Any] = []
+        page: str | None = None
+        for _ in range(RELATION_PAGES):
+            method, path = Api.room_get_event_relations(
+                client.access_token,
+                room_id,
+                event_id,
+                RelationshipType.annotation,
+                "m.reaction",
+                paginate_from=page,
+                limit=100,
+            )
+            try:
+                # nio's iterating helper fails on an error answer; its request call
+                # returns one, like every other call here.
+                response = await client._send(
+                    RoomEventRelationsResponse, method, path, response_data=(room_id, event_id)
+                )
+            except CONNECTION_ERRORS as exc:
+                error = connection_error(exc, f"read the reactions in {room_id}")
+                raise DeliveryError(self._scrub(error), permanent=False) from None
+            if not isinstance(response, RoomEventRelationsResponse):
+                error = response_error(response, f"read the reactions in {room_id}")
+                if not error.permanent:
+                    raise error  # the edit is sent again (same transaction id): harmless
+                log.info("%s", error)
+                return None
+            events += response.events
+            page = response.next_batch
+            if not page:
+                break
+        return convert.own_reactions(events, self._user_id)
+
+    async def _redact(self, client: AsyncClient, room_id: str, event_id: str, tx: str) -> None:
+        try:
+            response = await client.room_redact(room_id, event_id, tx_id=tx)
+        except CONNECTION_ERRORS as exc:
+            error = connection_error(exc, f"take back a reaction in {room_id}")
+            raise DeliveryError(self._scrub(error), permanent=False) from None
+        if isinstance(response, RoomRedactResponse):
+            return
+        error = response_error(response, f"take back a reaction in {room_id}")
+        if not error.permanent:
+            raise error
+        # The edit itself is out and says what was recorded; a stale reaction is cosmetic.
+        log.warning("%s", error)
+
+    async def _react(
+        self,
+        client: AsyncClient,
+        room_id: str,
+        event_id: str,
+        delivery: Delivery,
+        skip: set[str] | frozenset[str] = frozenset(),
     ) -> None:
         """One reaction per button on the bot's own message: the resident answers with
         one tap on it."""
         for index, key in enumerate(convert.reaction_keys(delivery)):
+            if key in skip:
+                continue
             content = convert.reaction_content(event_id, key)
             tx = convert.reaction_tx_id(delivery.outbox_id, index)
             response = await self._request(client, room_id, "m.reaction", content, tx)

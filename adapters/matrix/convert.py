@@ -11,12 +11,13 @@ and passes it in, so every rule below is tested on recorded JSON.
 
 from __future__ import annotations
 
+import hashlib
 import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.domain.commands import Delivery
+from gateway.domain.commands import Button, Delivery
 from gateway.domain.events import (
     ButtonPressed,
     ChatLeft,
@@ -29,6 +30,8 @@ from gateway.domain.ids import ChatRef, split_chat_ref
 
 PLATFORM = "matrix"
 HTML_FORMAT = "org.matrix.custom.html"
+# The emoji variation selector: clients differ in whether they send it.
+VS16 = "\ufe0f"
 
 MSGTYPE_KINDS: Mapping[str, MessageKind] = {
     "m.text": MessageKind.TEXT,
@@ -270,6 +273,32 @@ def reaction_tx_id(outbox_id: int, index: int) -> str:
     return f"cc{outbox_id}r{index}"
 
 
+def redaction_tx_id(outbox_id: int, event_id: str) -> str:
+    """Taking back one reaction, once, however often the edit is retried."""
+    return f"cc{outbox_id}x{hashlib.sha256(event_id.encode()).hexdigest()[:16]}"
+
+
+def own_reactions(events: list[Any], own_user_id: str) -> list[tuple[str, str]]:
+    """(event id, key) of the bot's live reactions among a message's relations."""
+    found: list[tuple[str, str]] = []
+    for event in events:
+        source = _source(event)
+        relation = _content(source).get("m.relates_to")
+        unsigned = source.get("unsigned")
+        redacted = isinstance(unsigned, dict) and "redacted_because" in unsigned
+        if (
+            source.get("type") != "m.reaction"
+            or source.get("sender") != own_user_id
+            or redacted
+            or not isinstance(relation, dict)
+            or relation.get("rel_type") != "m.annotation"
+            or not isinstance(source.get("event_id"), str)
+        ):
+            continue
+        found.append((str(source["event_id"]), str(relation.get("key", ""))))
+    return found
+
+
 def reaction_keys(delivery: Delivery) -> list[str]:
     """The emoji the bot puts under its message, one per button, in order, once each."""
     keys: list[str] = []
@@ -330,11 +359,20 @@ def _missing_choices(delivery: Delivery) -> list[str]:
     """Choice lines the text does not show yet. The gateway usually writes them itself
     ("✅ 我很好 / I'm fine"); a second copy would only confuse."""
     return [
-        f"{button.emoji} {button.label}".strip()
+        _choice(button)
         for row in delivery.buttons
         for button in row
         if (button.emoji or button.label) not in delivery.text
     ]
+
+
+def _choice(button: Button) -> str:
+    """`✅ I'm fine`: the emoji to react with, then what it means. The gateway's own
+    labels already start with their emoji; printing it twice reads as a typo."""
+    label = button.label.strip()
+    if not button.emoji or label.replace(VS16, "").startswith(button.emoji.replace(VS16, "")):
+        return label or button.emoji
+    return f"{button.emoji} {label}".strip()
 
 
 def _to_html(text: str) -> str:

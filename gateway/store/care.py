@@ -281,9 +281,10 @@ class CareRepo(Repo):
     async def add_timers(
         self, timers: Sequence[tuple[datetime, str, int, str]], now: datetime
     ) -> None:
+        created = ts(now)
         await self._many(
             "INSERT INTO timers (due_at, kind, ref, arg, created_at) VALUES (?,?,?,?,?)",
-            [(ts(due), kind, ref, arg, ts(now)) for due, kind, ref, arg in timers],
+            [(ts(due), kind, ref, arg, created) for due, kind, ref, arg in timers],
         )
 
     async def cancel_timers(self, ref: int, kinds: Sequence[str]) -> int:

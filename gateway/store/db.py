@@ -80,8 +80,10 @@ class Store:
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA busy_timeout = 10000")
         # 32 MiB of page cache (the default is 2 MiB): a street's hot rows stay in memory.
-        db.execute("PRAGMA cache_size = -32768")
+        db.execute(f"PRAGMA cache_size = {__import__('os').environ.get('CC_CACHE', '-32768')}")
+        db.execute(f"PRAGMA mmap_size = {__import__('os').environ.get('CC_MMAP', '0')}")
         db.execute("PRAGMA temp_store = MEMORY")
+        db.execute(f"PRAGMA wal_autocheckpoint = {__import__('os').environ.get('CC_CKPT', '1000')}")
         conn = aiosqlite.Connection(lambda: db, 64)
         await conn  # starts aiosqlite's thread on the same connection
         self._db, self._conn = db, conn

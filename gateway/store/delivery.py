@@ -13,6 +13,10 @@ from gateway.domain.commands import Button, Delivery, Priority
 from gateway.domain.ids import ChatRef, OutboxId, PersonId
 from gateway.store.base import Repo, from_ts, ts
 
+# json.dumps(..., ensure_ascii=False) builds a new encoder on every call; a round
+# writes one payload per resident.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
 
 @dataclass(frozen=True)
 class NewMessage:
@@ -31,7 +35,7 @@ class NewMessage:
     links: tuple[tuple[str, str], ...] = ()
 
     def payload(self) -> str:
-        return json.dumps(
+        return _encode(
             {
                 "text": self.text,
                 "html": self.html,
@@ -41,8 +45,7 @@ class NewMessage:
                 ],
                 "callback_id": self.callback_id,
                 "links": [list(link) for link in self.links],
-            },
-            ensure_ascii=False,
+            }
         )
 
 
@@ -168,6 +171,7 @@ class DeliveryRepo(Repo):
         )
 
     async def enqueue_many(self, rows: Sequence[tuple[str, NewMessage]], now: datetime) -> None:
+        at = ts(now)
         await self._many(
             "INSERT INTO outbox (platform, chat, person_id, priority, purpose, ref, payload, "
             "edit_of, not_before, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -181,8 +185,8 @@ class DeliveryRepo(Repo):
                     m.ref,
                     m.payload(),
                     m.edit_of,
-                    ts(now),
-                    ts(now),
+                    at,
+                    at,
                 )
                 for platform, m in rows
             ],

@@ -1,0 +1,464 @@
+"""Engine benchmark: one check-in round, answers, deadline lag and memory at scale.
+
+    .venv/bin/python benchmarks/engine.py                  # 100,000 residents
+    .venv/bin/python benchmarks/engine.py --quick          # 5,000 residents
+
+Everything is carecheck's own code — the real `Store` on a SQLite file in a temporary
+directory (WAL, synchronous=NORMAL, as in production), the real `Engine` and its
+workflows — with an in-process adapter that records deliveries. What is measured:
+
+round       the round timer fires (`Engine.fire_due_timers`, the timer loop's own step)
+            and opens a check-in for every resident: check-in rows, reminder and close
+            timers and outbox prompts, committed.
+answers/s   one adapter hands the engine text answers with `Engine.receive` (stored in
+            the inbox, deduplicated), in getUpdates-sized batches of 100, one event at
+            a time, as the Telegram adapter does; the engine's own inbox loop, timer loop
+            and outbox worker run meanwhile. Counted from the first receive until the
+            inbox loop has committed the last answer (check-in answered, its timers
+            cancelled, the prompt edit and the thank-you in the outbox).
+deadline    with the round's timers for every unanswered check-in still pending, the
+lag         gateway is started again on a real-time clock (`ScaledClock`, speed 1) and a
+            sample of check-in deadlines ("close" timers of unanswered check-ins) comes
+            due at one instant a few seconds ahead. The engine's `_timer_loop` sleeps
+            until then and fires them; per deadline, the lag is the wall time from its
+            due time until the transaction that fired it committed. The fires are real:
+            each closes a check-in, opens an alert and notifies a grid leader.
+memory      the process's RSS high-water mark (getrusage) at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import logging
+import os
+import platform
+import re
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from adapters.base import Adapter, AdapterContext, RateLimits  # noqa: E402
+from gateway.clock import Clock, FakeClock, ScaledClock  # noqa: E402
+from gateway.config import WorkflowConfig, builtin_config_text, parse_config  # noqa: E402
+from gateway.domain.commands import Delivery  # noqa: E402
+from gateway.domain.events import MessageKind, MessageReceived, Sender  # noqa: E402
+from gateway.domain.ids import ChatRef, PersonId, chat_ref  # noqa: E402
+from gateway.engine import Engine  # noqa: E402
+from gateway.store import Store  # noqa: E402
+from gateway.store.people import NewPerson  # noqa: E402
+from workflows.checkin import TIMER_CLOSE  # noqa: E402
+
+PLATFORM = "bench"
+PER_GRID = 40
+SETUP_CHUNK = 10_000  # residents per set-up transaction (bounded memory)
+UPDATES_BATCH = 100  # a Telegram getUpdates page
+LAG_LEAD = 3.0  # real seconds from the restart until the sampled deadlines are due
+# 08:50 in Shanghai on a Monday: the built-in plan's round is due at 09:00.
+START = datetime(2026, 1, 5, 0, 50, tzinfo=UTC)
+TARGETS = {"round": 5.0, "answers": 3000.0, "lag_p99": 1.0, "rss_mb": 300.0}
+DOCS = ROOT / "docs" / "benchmarks.md"
+SECTION = "## Engine (issue: care-check engine)"
+
+
+@dataclass
+class BenchAdapter:
+    """A platform that takes every message at once and counts it (no rate limits)."""
+
+    platform: str = PLATFORM
+    limits: RateLimits = field(default_factory=lambda: RateLimits(max_in_flight=64))
+    delivered: int = 0
+    context: AdapterContext | None = None
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    async def start(self, context: AdapterContext) -> None:
+        self.context = context
+
+    async def stop(self) -> None:
+        self.context = None
+
+    def is_group(self, chat: ChatRef) -> bool:
+        return False
+
+    async def deliver(self, delivery: Delivery) -> str:
+        self.delivered += 1
+        return str(next(self._ids))
+
+
+class TimedEngine(Engine):
+    """The real engine, noting when each batch of fired timers was committed."""
+
+    def __init__(
+        self, store: Store, clock: Clock, config: WorkflowConfig, adapters: dict[str, Adapter]
+    ) -> None:
+        super().__init__(store, clock, config, adapters)
+        self.fire_commits: list[tuple[float, int]] = []
+
+    async def fire_due_timers(self) -> int:
+        fired = await super().fire_due_timers()
+        if fired:
+            self.fire_commits.append((time.monotonic(), fired))
+        return fired
+
+
+def population(first: int, count: int, timezone: str, plan: str) -> list[NewPerson]:
+    """Residents first … first + count - 1, their grids' leaders and care leads, and a
+    family contact for every second resident (as `carecheck simulate` builds them)."""
+    people = []
+    for r in range(first, first + count):
+        grid = f"grid-{r // PER_GRID + 1:05d}"
+        if r % PER_GRID == 0:
+            g = r // PER_GRID + 1
+            people.append(
+                NewPerson(f"leader-{g}", "grid_leader", grid, "", "zh", timezone, "", "", "")
+            )
+            people.append(NewPerson(f"care-{g}", "care_lead", grid, "", "zh", timezone, "", "", ""))
+        people.append(
+            NewPerson(
+                f"resident-{r + 1}",
+                "resident",
+                grid,
+                f"B{r % 12 + 1}",
+                "zh",
+                timezone,
+                "",
+                f"{r % 12 + 1}-{r % 300}",
+                plan,
+            )
+        )
+        if r % 2 == 0:
+            people.append(
+                NewPerson(
+                    f"family-{r + 1}",
+                    "family",
+                    "",
+                    "",
+                    "zh",
+                    timezone,
+                    "",
+                    "",
+                    "",
+                    family_of_name=f"resident-{r + 1}",
+                )
+            )
+    return people
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def rss_mb() -> float:
+    # Linux reports ru_maxrss in KiB.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def wait_until(predicate: Callable[[], bool], limit_seconds: float, what: str) -> None:
+    """Poll `predicate` every millisecond, for at most `limit_seconds`."""
+    deadline = time.monotonic() + limit_seconds
+    for _ in range(int(limit_seconds * 1000) + 1):
+        if predicate():
+            return
+        if time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.001)
+    raise TimeoutError(f"{what}: not done within {limit_seconds:.0f} s")
+
+
+@dataclass
+class Results:
+    residents: int
+    answers: int
+    sample: int
+    setup_s: float = 0.0
+    round_s: float = 0.0
+    round_rows: str = ""
+    prompts_s: float = 0.0
+    answers_s: float = 0.0
+    answers_rate: float = 0.0
+    pending_timers: int = 0
+    lag_p50: float = 0.0
+    lag_p99: float = 0.0
+    lag_max: float = 0.0
+    fire_rate: float = 0.0
+    rss: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+async def run(residents: int, answers: int, sample: int, tmp: Path) -> Results:
+    config = parse_config(builtin_config_text())
+    plan = config.plan_name_default
+    res = Results(residents, answers, sample)
+    store = Store(tmp / "bench.db")
+    await store.open()
+    clock = FakeClock(START)
+    adapter = BenchAdapter()
+    engine = TimedEngine(store, clock, config, {PLATFORM: adapter})
+
+    # -- set-up: people and their identities (not measured as a target) ------------
+    t0 = time.perf_counter()
+    resident_ids: list[PersonId] = []
+    for first in range(0, residents, SETUP_CHUNK):
+        batch = population(first, min(SETUP_CHUNK, residents - first), config.timezone, plan)
+        async with store.transaction() as tx:
+            await tx.upsert_people(batch, clock.now())
+            for new in batch:
+                person = await tx.person_by_name(new.name)
+                assert person is not None
+                await tx.bind_identity(
+                    person.id, PLATFORM, str(person.id), chat_ref(PLATFORM, person.id), clock.now()
+                )
+                if person.role == "resident":
+                    resident_ids.append(person.id)
+    await engine.prepare()
+    res.setup_s = time.perf_counter() - t0
+
+    # -- round ---------------------------------------------------------------------
+    async with store.read() as tx:
+        due = await tx.next_timer_due()
+    assert due is not None
+    clock.set(due)
+    t0 = time.perf_counter()
+    fired = await engine.fire_due_timers()
+    res.round_s = time.perf_counter() - t0
+    async with store.read() as tx:
+        states = await tx.checkin_state_counts()
+        timers = await tx.count_timers()
+        depth = sum((await tx.outbox_depth()).values())
+    if fired != 1 or states.get("sent") != residents or depth != residents:
+        raise RuntimeError(f"round did not open as expected: {fired} {states} {depth}")
+    res.round_rows = f"{residents:,} check-ins, {timers - 1:,} timers, {depth:,} prompts"
+
+    # The prompts go out (informational: the outbox worker with no platform limits).
+    t0 = time.perf_counter()
+    sent = await engine.flush_outbox()
+    res.prompts_s = time.perf_counter() - t0
+    if sent != residents:
+        raise RuntimeError(f"{sent} prompts delivered, expected {residents}")
+
+    # -- answers -------------------------------------------------------------------
+    clock.advance(timedelta(minutes=5))
+    await engine.start()
+    answering = resident_ids[:answers]
+    events = [
+        MessageReceived(
+            event_id=f"u{i}",
+            sender=Sender(PLATFORM, str(pid), chat_ref(PLATFORM, pid)),
+            chat=chat_ref(PLATFORM, pid),
+            kind=MessageKind.TEXT,
+            text="好",
+        )
+        for i, pid in enumerate(answering)
+    ]
+    handled_before = engine.stats.events_handled
+    t0 = time.perf_counter()
+    for start in range(0, len(events), UPDATES_BATCH):
+        for event in events[start : start + UPDATES_BATCH]:
+            await engine.receive(event)
+        await asyncio.sleep(0)  # the adapter awaits its next getUpdates response
+    await wait_until(
+        lambda: engine.stats.events_handled - handled_before >= answers, 600, "answers"
+    )
+    res.answers_s = time.perf_counter() - t0
+    res.answers_rate = answers / res.answers_s
+    # Telegram redelivers an update after a crash: the inbox must drop it.
+    if await engine.receive(events[0]):
+        raise RuntimeError("a duplicate event id was stored twice")
+    await wait_until(lambda: adapter.delivered >= residents + 2 * answers, 600, "replies")
+    await engine.stop()
+    async with store.read() as tx:
+        states = await tx.checkin_state_counts()
+    if states.get("ok") != answers or engine.stats.events_failed:
+        raise RuntimeError(f"answers not all recorded: {states}, {engine.stats}")
+    del events
+
+    # -- deadline lag: restart on a real-time clock --------------------------------
+    unanswered = resident_ids[answers : answers + sample]
+    async with store.read() as tx:
+        checkins = [await tx.open_checkin_of(PersonId(pid)) for pid in unanswered]
+    if any(c is None for c in checkins):
+        raise RuntimeError("an unanswered resident has no open check-in")
+    live = ScaledClock(1.0, start=clock.now())
+    due_at = live.now() + timedelta(seconds=LAG_LEAD)
+    async with store.transaction() as tx:
+        await tx.add_timers(
+            [(due_at, TIMER_CLOSE, c.id, "") for c in checkins if c is not None], live.now()
+        )
+        res.pending_timers = await tx.count_timers()
+    # The monotonic instant at which `due_at` arrives on the live clock.
+    due_wall = time.monotonic() + (due_at - live.now()).total_seconds()
+    engine2 = TimedEngine(store, live, config, {PLATFORM: adapter})
+    await engine2.prepare()
+    await engine2.start()
+    await wait_until(
+        lambda: sum(n for _, n in engine2.fire_commits) >= sample, LAG_LEAD + 600, "deadlines"
+    )
+    await engine2.stop()
+    lags: list[float] = []
+    for committed, n in engine2.fire_commits:
+        lags.extend([committed - due_wall] * n)
+    lags = lags[:sample]
+    res.lag_p50, res.lag_p99, res.lag_max = pct(lags, 0.5), pct(lags, 0.99), max(lags)
+    first_fire = min(t for t, _ in engine2.fire_commits)
+    spent = max(t for t, _ in engine2.fire_commits) - due_wall
+    res.fire_rate = sample / spent if spent > 0 else 0.0
+    if first_fire < due_wall:
+        res.notes.append("a deadline fired before it was due")
+    async with store.read() as tx:
+        states = await tx.checkin_state_counts()
+    if states.get("missed", 0) < sample:
+        raise RuntimeError(f"sampled deadlines did not close their check-ins: {states}")
+
+    await store.close()
+    res.rss = rss_mb()
+    return res
+
+
+def table(res: Results) -> str:
+    def met(ok: bool) -> str:
+        return "yes" if ok else "**no**"
+
+    rows = [
+        ("metric", "measured", "target", "met?"),
+        ("---", "---", "---", "---"),
+        (
+            f"round: open {res.residents:,} check-ins, committed",
+            f"{res.round_s:.2f} s",
+            f"≤ {TARGETS['round']:.0f} s",
+            met(res.round_s <= TARGETS["round"]),
+        ),
+        (
+            f"answers/s: {res.answers:,} answers, receive → handled",
+            f"{res.answers_rate:,.0f}/s ({res.answers_s:.2f} s)",
+            f"≥ {TARGETS['answers']:,.0f}/s",
+            met(res.answers_rate >= TARGETS["answers"]),
+        ),
+        (
+            f"deadline lag p50 / p99: {res.sample:,} due at once, {res.pending_timers:,} pending",
+            f"{res.lag_p50:.3f} s / {res.lag_p99:.3f} s",
+            f"p99 ≤ {TARGETS['lag_p99']:.0f} s",
+            met(res.lag_p99 <= TARGETS["lag_p99"]),
+        ),
+        (
+            "peak memory (RSS high-water mark)",
+            f"{res.rss:.0f} MB",
+            f"≤ {TARGETS['rss_mb']:.0f} MB",
+            met(res.rss <= TARGETS["rss_mb"]),
+        ),
+    ]
+    return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+
+def details(res: Results) -> str:
+    lines = [
+        f"- round contents: {res.round_rows}",
+        f"- set-up (people, identities; not a target): {res.setup_s:.1f} s",
+        f"- prompts delivered by the outbox worker, no platform limits (not a target): "
+        f"{res.residents:,} in {res.prompts_s:.1f} s ({res.residents / res.prompts_s:,.0f}/s)",
+        f"- deadlines: worst lag {res.lag_max:.3f} s; {res.sample:,} fired in "
+        f"{res.sample / res.fire_rate if res.fire_rate else 0:.2f} s "
+        f"({res.fire_rate:,.0f} deadlines/s, each closing a check-in and opening an alert)",
+        *[f"- note: {n}" for n in res.notes],
+    ]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            found = re.search(r"model name\s*:\s*(.+)", f.read())
+        if found:
+            cpu = found.group(1).strip()
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, " + (
+        f"SQLite {__import__('sqlite3').sqlite_version}"
+    )
+
+
+def write_docs(text: str) -> None:
+    """Replace this section of docs/benchmarks.md (other sections are kept)."""
+    current = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
+    lines = current.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("## Engine")), None)
+    if start is None:
+        new = current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
+    else:
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
+        tail = "\n".join(lines[end:])
+        new = "\n".join(lines[:start]) + "\n" + text.rstrip("\n") + "\n"
+        if tail:
+            new += "\n" + tail + "\n"
+    DOCS.parent.mkdir(parents=True, exist_ok=True)
+    DOCS.write_text(new, encoding="utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--residents", type=int, default=100_000)
+    parser.add_argument("--quick", action="store_true", help="5,000 residents")
+    parser.add_argument("--answers", type=int, help="default: a fifth of the residents")
+    parser.add_argument("--sample", type=int, help="deadlines due at once (default 1,000)")
+    parser.add_argument(
+        "--docs",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"write the figures into {DOCS.relative_to(ROOT)} (default: unless --quick)",
+    )
+    args = parser.parse_args()
+    residents = 5_000 if args.quick else args.residents
+    answers = args.answers if args.answers is not None else residents // 5
+    sample = args.sample if args.sample is not None else min(1_000, residents // 5)
+    if residents < 10 or not 0 < answers < residents or not 0 < sample <= residents - answers:
+        parser.error("need residents ≥ 10, 0 < answers < residents, 0 < sample ≤ unanswered")
+    logging.basicConfig(level=logging.WARNING)
+    command = "  ".join(["    .venv/bin/python benchmarks/engine.py", *sys.argv[1:]]).replace(
+        "  ", " "
+    )
+    print(f"carecheck engine benchmark: {residents:,} residents on {machine()}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="carecheck-bench-") as tmp:
+        res = asyncio.run(run(residents, answers, sample, Path(tmp)))
+    out = table(res)
+    print()
+    print(out)
+    print()
+    print(details(res))
+    if args.docs if args.docs is not None else not args.quick:
+        write_docs(
+            "\n".join(
+                [
+                    SECTION,
+                    "",
+                    f"Run on {date.today().isoformat()} on {machine()}:",
+                    "",
+                    command,
+                    "",
+                    out,
+                    "",
+                    details(res),
+                    "",
+                    "What is measured (see the docstring of `benchmarks/engine.py`):",
+                    "",
+                    *[f"    {line}" for line in (__doc__ or "").split("\n\n", 2)[2].splitlines()],
+                ]
+            )
+        )
+        print(f"\nwritten to {DOCS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
