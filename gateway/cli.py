@@ -176,7 +176,7 @@ def cmd_people_invite(args: argparse.Namespace) -> int:
             username = await bot_username(
                 settings.telegram_token.get_secret_value(), settings.telegram_api_base or None
             )
-            link = deep_link(username, code)
+            link = deep_link(username, code, group=bool(args.team))
         return code, link
 
     try:
@@ -195,7 +195,7 @@ def cmd_people_invite(args: argparse.Namespace) -> int:
     if link:
         print(f"  Telegram: {link}")
         if args.team:
-            print(f"  Telegram group: add the bot to the group, then send /link {code} there")
+            print(f"  or add the bot to the group, then send /link {code} there")
     else:
         print("  Telegram: (set CARECHECK_TELEGRAM_TOKEN to print the deep link)")
     if settings.matrix_enabled:

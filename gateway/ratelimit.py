@@ -1,36 +1,30 @@
-"""Token buckets for the limits an adapter declares, on real (monotonic) time."""
+"""Sending limits, counted the way platforms count them: at most N in any window.
+
+A token bucket would let a full bucket of 30 go at once and 30 more within the same
+second, which Telegram answers with 429 and a flood wait for the whole bot — during
+which an alert would wait too. So each limit is a sliding window, kept slightly wider
+than the platform's for clock jitter, and sends are spread out so a window never fills
+in one burst and then stays shut.
+"""
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from adapters.base import Rate
 
-
-class Bucket:
-    def __init__(self, rate: Rate, now: float) -> None:
-        self.capacity = float(rate.count)
-        self.refill = rate.count / rate.per_seconds
-        self.tokens = self.capacity
-        self.stamp = now
-
-    def wait(self, now: float) -> float:
-        """Seconds until one token is available (0 when it is)."""
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.refill)
-        self.stamp = now
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.refill
-
-    def take(self, now: float) -> None:
-        self.wait(now)
-        self.tokens -= 1
+# The window is 2 % wider than the platform's, for the jitter between the clocks.
+MARGIN = 1.02
+# Overall sends are at least 0.7 x (window / count) apart: no burst, yet a send that
+# went out late can still be caught up by the next ones.
+SPACING = 0.7
+FORGET_AFTER = 120.0
 
 
 class Limiter:
-    """Overall, per-chat and per-group buckets; a chat's bucket is dropped once full
-    again so a long day of many chats does not grow the table without bound."""
-
     def __init__(
         self,
         overall: Rate | None,
@@ -40,43 +34,49 @@ class Limiter:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._monotonic = monotonic
-        self._overall = None if overall is None else Bucket(overall, monotonic())
+        self._overall = overall
         self._per_chat = per_chat
         self._per_group = per_group
         self._is_group = is_group
-        self._chats: dict[str, Bucket] = {}
+        self._sent: deque[float] = deque()
+        self._chats: dict[str, deque[float]] = {}
         self._paused_until = 0.0
 
     def pause(self, seconds: float) -> None:
         """The platform asked us to stop sending for a while (a flood wait)."""
         self._paused_until = max(self._paused_until, self._monotonic() + seconds)
 
-    def _chat_bucket(self, chat: str, now: float) -> Bucket | None:
-        rate = self._per_group if self._is_group(chat) else self._per_chat
-        if rate is None:
-            return None
-        bucket = self._chats.get(chat)
-        if bucket is None:
-            bucket = self._chats[chat] = Bucket(rate, now)
-        return bucket
+    @staticmethod
+    def _wait(sent: deque[float], rate: Rate, now: float) -> float:
+        window = rate.per_seconds * MARGIN
+        while sent and sent[0] <= now - window:
+            sent.popleft()
+        return 0.0 if len(sent) < rate.count else sent[0] + window - now
 
     def overall_wait(self) -> float:
         now = self._monotonic()
-        paused = max(0.0, self._paused_until - now)
-        return max(paused, 0.0 if self._overall is None else self._overall.wait(now))
+        wait = self._paused_until - now
+        if self._overall is not None:
+            wait = max(wait, self._wait(self._sent, self._overall, now))
+            if self._sent:
+                spacing = SPACING * self._overall.per_seconds / self._overall.count
+                wait = max(wait, self._sent[-1] + spacing - now)
+        return max(wait, 0.0)
+
+    def _rate(self, chat: str) -> Rate | None:
+        return self._per_group if self._is_group(chat) else self._per_chat
 
     def chat_wait(self, chat: str) -> float:
-        bucket = self._chat_bucket(chat, self._monotonic())
-        return 0.0 if bucket is None else bucket.wait(self._monotonic())
+        rate, sent = self._rate(chat), self._chats.get(chat)
+        if rate is None or sent is None:
+            return 0.0
+        return self._wait(sent, rate, self._monotonic())
 
     def take(self, chat: str) -> None:
         now = self._monotonic()
         if self._overall is not None:
-            self._overall.take(now)
-        bucket = self._chat_bucket(chat, now)
-        if bucket is not None:
-            bucket.take(now)
-        if len(self._chats) > 10_000:
-            self._chats = {
-                c: b for c, b in self._chats.items() if b.wait(now) > 0 or b.tokens < b.capacity
-            }
+            self._sent.append(now)
+        if self._rate(chat) is not None:
+            self._chats.setdefault(chat, deque()).append(now)
+        if len(self._chats) > 10_000:  # forget chats whose windows have long passed
+            self._chats = {c: s for c, s in self._chats.items() if s and s[-1] > now - FORGET_AFTER}

@@ -252,3 +252,12 @@ async def test_stop_opts_out_of_routine_checkins_and_tells_the_grid_leader(
     await harness.advance(30 * MIN)
     assert not [d for d in await harness.inbox("Wang") if "今天身体还好吗" in d.text]
     assert "How are you" in (await harness.last("Chen")).text
+
+
+async def test_a_late_answer_is_thanked_and_the_missed_prompt_shows_it(harness: Harness) -> None:
+    await harness.advance(90 * MIN)  # window closed at 10:00
+    await harness.say("Chen", "sorry, I was asleep")
+    texts = [d.text for d in await harness.inbox("Chen")]
+    assert any("Thank you, noted" in t for t in texts)
+    edits = [d for d in await harness.inbox("Chen") if d.edit_of and "Recorded" in d.text]
+    assert edits and all(d.buttons == () for d in edits)

@@ -261,7 +261,10 @@ def test_it_builds_a_keyboard_with_rows_emoji_and_web_links() -> None:
 
 def test_it_does_not_repeat_an_emoji_the_label_already_starts_with() -> None:
     markup = keyboard(
-        delivery(buttons=((Button("✅ 我很好", "ok", "✅"), Button("已上门探望", "v", "🚪")),))
+        delivery(
+            text="今天好吗？",
+            buttons=((Button("✅ 我很好", "ok", "✅"), Button("已上门探望", "v", "🚪")),),
+        )
     )
     assert markup is not None
     assert [b.text for b in markup.inline_keyboard[0]] == ["✅ 我很好", "🚪 已上门探望"]

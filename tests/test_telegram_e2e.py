@@ -487,11 +487,6 @@ async def test_forged_and_replayed_callbacks_are_answered_and_change_nothing(lin
     assert await line.open_alert("Chen") is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workflows/router.py _on_button returns without answer_press when the "
-    "press carries no token of ours, so Telegram shows a spinner until it times out",
-)
 async def test_a_press_on_a_keyboard_we_did_not_make_is_still_answered(line: Line) -> None:
     await line.advance(30 * MIN)
     prompt = line.server.messages(CHEN)[0]

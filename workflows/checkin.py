@@ -210,8 +210,14 @@ async def record_answer(
             said=said,
         )
         return
-    await escalation.call_off_silence_alert(work, person)
-    if checkin is not None and via != "button":
+    called_off = await escalation.call_off_silence_alert(work, person)
+    if checkin is None and called_off is not None and called_off.checkin_id is not None:
+        # Answered after the window closed: the missed prompt shows it, and the
+        # resident hears that it counted.
+        late = await work.tx.checkin(called_off.checkin_id)
+        if late is not None:
+            await _mark_prompts_answered(work, person, late, help_wanted=False)
+    if (checkin is not None or called_off is not None) and via != "button":
         await to_person(
             work, person, work.texts.render(person.language, "thanks"), priority=Priority.REPLY
         )

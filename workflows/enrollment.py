@@ -31,7 +31,13 @@ async def invite(work: Work, *, person_id: PersonId | None, team: str | None) ->
 
 async def redeem(work: Work, code: str, sender: Sender, chat: ChatRef, is_group: bool) -> bool:
     """Spend the code and bind. Returns False (and answers plainly) when it is not valid."""
-    invite_row = await work.tx.spend_invite(code.strip().upper(), work.now, sender.address)
+    code = code.strip().upper()
+    # A team's code belongs in the team's group: spent in a private chat, it would make
+    # that private chat the team's channel.
+    team_code_in_private = not is_group and await work.tx.invite_is_for_team(code)
+    invite_row = (
+        None if team_code_in_private else await work.tx.spend_invite(code, work.now, sender.address)
+    )
     if invite_row is None:
         await to_chat(
             work,

@@ -357,14 +357,15 @@ async def send_outcome_menu(work: Work, alert: Alert, by: Person, resident: Pers
     )
 
 
-async def call_off_silence_alert(work: Work, resident: Person) -> None:
+async def call_off_silence_alert(work: Work, resident: Person) -> Alert | None:
     """A late answer: the resident is all right. Close the alert that silence (or an
-    undeliverable prompt) opened and tell everyone who was notified to stand down."""
+    undeliverable prompt) opened and tell everyone who was notified to stand down.
+    Returns the alert called off, if there was one."""
     alert = await work.tx.unresolved_alert_of(resident.id)
     if alert is None or alert.reason is AlertReason.HELP:
-        return
+        return None
     if not await work.tx.resolve_alert(alert.id, None, work.now, LATE_ANSWER):
-        return
+        return None
     await work.tx.cancel_timers(alert.id, (TIMER_STEP,))
     await work.tx.audit(work.now, "alert.stand_down", f"alert:{alert.id}", resident.id)
     log.info("alert %s called off: person %s answered late", alert.id, resident.id)
@@ -382,6 +383,8 @@ async def call_off_silence_alert(work: Work, resident: Person) -> None:
             + f" (#{alert.id})",
             priority=Priority.ALERT,
         )
+
+    return alert
 
 
 async def list_open(work: Work, person: Person) -> str:

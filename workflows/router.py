@@ -16,6 +16,7 @@ from workflows.context import Work
 from workflows.messaging import answer_press, to_chat, to_person
 from workflows.rounds import end_of_quiet, next_round, parse_round_key, round_key
 from workflows.texts.help_words import is_call_for_help
+from workflows.timefmt import hm
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +229,11 @@ async def _on_button(work: Work, event: ButtonPressed) -> None:
             await checkin.record_answer(
                 work, person, help_wanted=False, said=event.reaction_key, via="reaction"
             )
+            text = work.texts.render(lang, "recorded_ok", time=hm(work.now, person.timezone))
+        else:
+            text = work.texts.render(lang, "stale_button")
+        # Telegram shows a spinner on the button until the press is answered.
+        await answer_press(work, event.chat, event.callback_id, text)
         return
     action = work.signer.verify(token)
     if action is None:
@@ -261,7 +267,11 @@ async def _on_button(work: Work, event: ButtonPressed) -> None:
                 work,
                 event.chat,
                 event.callback_id,
-                work.texts.render(lang, "recorded_help" if help_wanted else "recorded_ok", time=""),
+                work.texts.render(
+                    lang,
+                    "recorded_help" if help_wanted else "recorded_ok",
+                    time=hm(work.now, person.timezone),
+                ),
             )
         case ActionKind.NEED_CLAIM | ActionKind.NEED_DONE:
             action_name = "claimed" if action.kind is ActionKind.NEED_CLAIM else "done"

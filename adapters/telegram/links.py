@@ -26,5 +26,7 @@ async def bot_username(token: str, api_base: str | None = None) -> str:
     return me.username or ""
 
 
-def deep_link(username: str, code: str) -> str:
-    return f"https://t.me/{username}?start={code}"
+def deep_link(username: str, code: str, *, group: bool = False) -> str:
+    """`start` opens a private chat with the bot; `startgroup` lets the user pick the
+    group to add the bot to, and sends `/start CODE` there."""
+    return f"https://t.me/{username}?{'startgroup' if group else 'start'}={code}"

@@ -242,6 +242,10 @@ class PeopleRepo(Repo):
             used_at=from_ts(row["used_at"]),
         )
 
+    async def invite_is_for_team(self, code: str) -> bool:
+        row = await self._one("SELECT team FROM invites WHERE code = ?", (code,))
+        return row is not None and row["team"] is not None
+
     async def link_team_chat(self, team: str, chat: ChatRef) -> None:
         await self._run("INSERT OR IGNORE INTO team_chats (team, chat) VALUES (?, ?)", (team, chat))
 
