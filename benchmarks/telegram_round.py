@@ -19,9 +19,6 @@ requests together that were sent apart.
 
 Targets: at least 97 % of the limit, no 429, the alert out within 2 s.
 
-`--limiter window` runs the same round with `WindowLimiter` below in place of the
-engine's token buckets: the change proposed for gateway/ratelimit.py, measured side by
-side with what the engine does today (`--limiter engine`, the default).
 """
 
 from __future__ import annotations
@@ -33,7 +30,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +39,6 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: the test server lives in tests/
     sys.path.insert(0, str(ROOT))
 
-from adapters.base import Rate  # noqa: E402
 from adapters.telegram import TelegramAdapter  # noqa: E402
 from gateway.clock import SystemClock  # noqa: E402
 from gateway.config import builtin_config_text, parse_config  # noqa: E402
@@ -58,74 +53,6 @@ TARGET_ALERT_SECONDS = 2.0
 RESIDENT_BASE = 700_000_000
 LEADER_BASE = 600_000_000
 POLL = 0.05
-
-
-class WindowLimiter:
-    """At most `count` sends in any `per_seconds` window, the way Telegram (and the
-    test server) count, instead of a token bucket whose full bucket lets 30 go at once
-    and 30 more within the same second.
-
-    The window is kept 2 % wider than the limit, for the jitter between our clock and
-    the server's; and sends are spread at least 0.7 × (per_seconds / count) apart, so
-    the window never fills in one burst and stays shut for the rest of the second (an
-    alert arriving then would wait for it), while a send that went out late can still
-    be caught up by the next ones."""
-
-    MARGIN = 1.02
-    SPACING = 0.7
-
-    def __init__(
-        self,
-        overall: Rate | None,
-        per_chat: Rate | None,
-        per_group: Rate | None,
-        is_group: Callable[[Any], bool],
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._monotonic = monotonic
-        self._overall = overall
-        self._per_chat = per_chat
-        self._per_group = per_group
-        self._is_group = is_group
-        self._sent: deque[float] = deque()
-        self._chats: dict[str, deque[float]] = {}
-        self._paused_until = 0.0
-
-    def pause(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, self._monotonic() + seconds)
-
-    def _wait(self, sent: deque[float], rate: Rate, now: float) -> float:
-        window = rate.per_seconds * self.MARGIN
-        while sent and sent[0] <= now - window:
-            sent.popleft()
-        return 0.0 if len(sent) < rate.count else sent[0] + window - now
-
-    def overall_wait(self) -> float:
-        now = self._monotonic()
-        wait = self._paused_until - now
-        if self._overall is not None:
-            wait = max(wait, self._wait(self._sent, self._overall, now))
-            if self._sent:
-                spacing = self.SPACING * self._overall.per_seconds / self._overall.count
-                wait = max(wait, self._sent[-1] + spacing - now)
-        return max(wait, 0.0)
-
-    def _rate(self, chat: str) -> Rate | None:
-        return self._per_group if self._is_group(chat) else self._per_chat
-
-    def chat_wait(self, chat: str) -> float:
-        rate, sent = self._rate(chat), self._chats.get(chat)
-        if rate is None or sent is None:
-            return 0.0
-        return self._wait(sent, rate, self._monotonic())
-
-    def take(self, chat: str) -> None:
-        now = self._monotonic()
-        self._sent.append(now)
-        if self._rate(chat) is not None:
-            self._chats.setdefault(chat, deque()).append(now)
-        if len(self._chats) > 10_000:  # forget chats whose windows have long passed
-            self._chats = {c: s for c, s in self._chats.items() if s and s[-1] > now - 120}
 
 
 class ServerThread:
@@ -160,7 +87,6 @@ class ServerThread:
 
 @dataclass
 class Result:
-    limiter: str
     residents: int
     grids: int
     round_seconds: float
@@ -182,7 +108,6 @@ class Result:
         ok = "✅"
         no = "❌"
         rows = [
-            ("limiter", self.limiter, ""),
             ("residents (grids)", f"{self.residents} ({self.grids})", ""),
             (
                 "messages/s accepted by the server",
@@ -258,7 +183,7 @@ class Watch:
         self.seen = end
 
 
-async def run(residents: int, per_grid: int, alert_share: float, limiter: str) -> Result:
+async def run(residents: int, per_grid: int, alert_share: float) -> Result:
     wall = time.monotonic()
     config = parse_config(builtin_config_text())
     clock = SystemClock()
@@ -273,12 +198,6 @@ async def run(residents: int, per_grid: int, alert_share: float, limiter: str) -
             await import_people(store, config, csv_text, clock.now())
             adapter = TelegramAdapter(server.token, server.base_url)
             engine = Engine(store, clock, config, {"telegram": adapter})
-            if limiter == "window":
-                for worker in engine.workers.values():
-                    limits = worker.adapter.limits
-                    worker.limiter = WindowLimiter(  # type: ignore[assignment]
-                        limits.overall, limits.per_chat, limits.per_group, worker.adapter.is_group
-                    )
             try:
                 await engine.prepare()
                 await engine.start()
@@ -288,7 +207,6 @@ async def run(residents: int, per_grid: int, alert_share: float, limiter: str) -
                 await store.close()
     finally:
         bot_api.stop()
-    result.limiter = limiter
     result.grids = grids
     result.wall_seconds = time.monotonic() - wall
     return result
@@ -357,7 +275,6 @@ async def measure(
         )
     queue = float(rows[0]["sent_at"] - rows[0]["created_at"]) if rows else float("nan")
     return Result(
-        limiter="",
         residents=residents,
         grids=0,
         round_seconds=time.monotonic() - started,
@@ -381,18 +298,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--alert-at", type=float, default=0.5, help="share of the round out before the tap"
     )
-    parser.add_argument(
-        "--limiter",
-        choices=("engine", "window"),
-        default="engine",
-        help="the engine's own limiter, or the proposed WindowLimiter",
-    )
     args = parser.parse_args(argv)
     residents = 300 if args.quick else args.residents
     if residents < 2:
         parser.error("--residents must be at least 2")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    result = asyncio.run(run(residents, args.per_grid, args.alert_at, args.limiter))
+    result = asyncio.run(run(residents, args.per_grid, args.alert_at))
     log(
         f"done in {result.wall_seconds:.0f} s: {result.sent} messages in "
         f"{result.window_seconds:.1f} s"
