@@ -35,7 +35,10 @@ def make_clock(settings: Settings) -> Clock:
     return ScaledClock(settings.demo_speed) if settings.demo_speed != 1 else SystemClock()
 
 
-def build_adapters(settings: Settings, store: Store, config: WorkflowConfig) -> dict[str, Adapter]:
+def build_adapters(
+    settings: Settings, store: Store, config: WorkflowConfig, clock: Clock | None = None
+) -> dict[str, Adapter]:
+    clock_now = (clock or SystemClock()).now
     adapters: dict[str, Adapter] = {}
     if settings.local_chat:
         adapters["local"] = LocalChatAdapter()
@@ -55,8 +58,12 @@ def build_adapters(settings: Settings, store: Store, config: WorkflowConfig) -> 
         async def may_join(room_id: str, inviter: str) -> bool:
             if config.invite_policy is InvitePolicy.ANYONE:
                 return True
-            async with store.transaction() as tx:
-                return await tx.identity("matrix", inviter) is not None
+            async with store.read() as tx:
+                if await tx.identity("matrix", inviter) is not None:
+                    return True
+                # Someone about to send `!link CODE` is not known yet: while personal
+                # invitations are outstanding, their direct room is accepted.
+                return await tx.has_open_person_invites(clock_now())
 
         adapters["matrix"] = MatrixAdapter(
             settings.matrix_homeserver,
@@ -91,7 +98,7 @@ class Gateway:
         clock = clock or make_clock(settings)
         store = Store(settings.db)
         await store.open()
-        adapters = build_adapters(settings, store, config)
+        adapters = build_adapters(settings, store, config, clock)
         engine = Engine(store, clock, config, adapters)
         local = adapters.get("local")
         return cls(

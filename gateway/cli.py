@@ -198,7 +198,9 @@ def cmd_people_invite(args: argparse.Namespace) -> int:
             print(f"  or add the bot to the group, then send /link {code} there")
     else:
         print("  Telegram: (set CARECHECK_TELEGRAM_TOKEN to print the deep link)")
-    if settings.matrix_enabled:
+    if args.team:
+        print(f"  Matrix: invite the bot to the team's room, then send !link {code} there")
+    elif settings.matrix_enabled:
         bot = settings.matrix_user_id
         print("  " + texts.render("en", "invite_matrix", bot=bot, code=code))
         print(f"          https://matrix.to/#/{bot}")

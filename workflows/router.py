@@ -65,15 +65,18 @@ async def _on_message(work: Work, event: MessageReceived) -> None:
     person = await work.tx.person(identity.person_id)
     if person is None:
         return
-    if not event.is_group and identity.chat != event.chat:
+    # Their own chat, even if a relative has joined it (then it looks like a group).
+    own_chat = event.chat == identity.chat
+    if not event.is_group and not own_chat and not await work.tx.is_team_chat(event.chat):
         # The person wrote from a new private chat (a Matrix DM the bot was invited to).
         await work.tx.bind_identity(
             person.id, sender.platform, sender.address, event.chat, work.now
         )
+        own_chat = True
     if command is not None:
         await _on_command(work, person, event, command[0], command[1])
         return
-    if event.is_group or person.role != Role.RESIDENT:
+    if (event.is_group and not own_chat) or person.role != Role.RESIDENT:
         return
     text = event.text.strip()
     open_checkin = await work.tx.open_checkin_of(person.id)

@@ -242,6 +242,17 @@ class PeopleRepo(Repo):
             used_at=from_ts(row["used_at"]),
         )
 
+    async def is_team_chat(self, chat: ChatRef) -> bool:
+        return await self._one("SELECT 1 FROM team_chats WHERE chat = ?", (chat,)) is not None
+
+    async def has_open_person_invites(self, now: datetime) -> bool:
+        row = await self._one(
+            "SELECT 1 FROM invites WHERE person_id IS NOT NULL AND used_at IS NULL "
+            "AND expires_at > ? LIMIT 1",
+            (ts(now),),
+        )
+        return row is not None
+
     async def invite_is_for_team(self, code: str) -> bool:
         row = await self._one("SELECT team FROM invites WHERE code = ?", (code,))
         return row is not None and row["team"] is not None
