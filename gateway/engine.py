@@ -157,9 +157,10 @@ class Engine:
             return 0
         async with self.store.transaction() as tx:
             work = self._work(tx)
+            # Claim first: an event is handled once even if two loops raced to it.
+            claimed = await tx.claim_inbound([inbox_id for inbox_id, _ in pending], work.now)
             for inbox_id, payload in pending:
-                # Claim first: an event is handled once even if two loops raced to it.
-                if not await tx.mark_inbound_handled(inbox_id, work.now):
+                if inbox_id not in claimed:
                     continue
                 try:
                     async with tx.savepoint():

@@ -68,6 +68,11 @@ class OutboxWorker:
     async def run_once(self) -> float | None:
         """Start every send allowed right now. Returns how long to wait before the
         next attempt makes sense (None: nothing is waiting)."""
+        wait = self.limiter.overall_wait()
+        if wait > 0:
+            # Nothing can go before then, whatever is queued: do not read the queue
+            # again on every wake-up (each answer handled wakes this worker).
+            return wait
         async with self.store.read() as tx:
             rows = await tx.sendable(self.platform, self.clock.now(), FETCH)
         delay: float | None = None

@@ -231,10 +231,9 @@ async def _mark_prompts_answered(
         lang, "recorded_help" if help_wanted else "recorded_ok", time=hm(work.now, person.timezone)
     )
     base = work.texts.render(lang, "checkin", name=person.name)
-    for purpose in (PURPOSE_PROMPT, PURPOSE_REMINDER):
-        for row in await work.tx.outbox_for(purpose, checkin.id):
-            # The edit removes the buttons, so an old prompt cannot be answered twice.
-            await edit(work, row, f"{base}\n{recorded}")
+    for row in await work.tx.outbox_for_each((PURPOSE_PROMPT, PURPOSE_REMINDER), checkin.id):
+        # The edit removes the buttons, so an old prompt cannot be answered twice.
+        await edit(work, row, f"{base}\n{recorded}")
 
 
 async def on_prompt_undeliverable(work: Work, checkin_id: int, reason: str) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -32,22 +30,65 @@ class Tx(PeopleRepo, CareRepo, DeliveryRepo, MiscRepo, NeedsRepo):
         self.conn = conn
         self._savepoints = 0
 
-    @asynccontextmanager
-    async def savepoint(self) -> AsyncIterator[None]:
+    def savepoint(self) -> Savepoint:
         """A nested unit inside the transaction: one failing event rolls back alone."""
         self._savepoints += 1
-        name = f"sp{self._savepoints}"
-        self.db.execute(f"SAVEPOINT {name}")
+        return Savepoint(self, f"sp{self._savepoints}")
+
+
+# The context managers below are classes rather than @asynccontextmanager generators:
+# they are entered once per inbound event, and the generator machinery cost more than
+# the SQL of a short transaction.
+
+
+class Savepoint:
+    def __init__(self, tx: Tx, name: str) -> None:
+        self._tx = tx
+        self._name = name
+
+    async def __aenter__(self) -> None:
+        self._tx.db.execute(f"SAVEPOINT {self._name}")
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        if exc_type is None:
+            self._tx.db.execute(f"RELEASE {self._name}")
+            return
+        # Through aiosqlite's queue: if a bulk statement was cancelled mid-way it is
+        # still running there, and the rollback must come after it.
+        await self._tx.conn.execute(f"ROLLBACK TO {self._name}")
+        await self._tx.conn.execute(f"RELEASE {self._name}")
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT (or ROLLBACK), holding the store's lock throughout."""
+
+    def __init__(self, store: Store, *, write: bool) -> None:
+        self._store = store
+        self._write = write
+
+    async def __aenter__(self) -> Tx:
+        store = self._store
+        await store._lock.acquire()
         try:
-            yield
+            await store._write_sent()
+            if self._write:
+                store.db.execute("BEGIN IMMEDIATE")
         except BaseException:
-            # Through aiosqlite's queue: if a bulk statement was cancelled mid-way it is
-            # still running there, and the rollback must come after it.
-            await self.conn.execute(f"ROLLBACK TO {name}")
-            await self.conn.execute(f"RELEASE {name}")
+            store._lock.release()
             raise
-        else:
-            self.db.execute(f"RELEASE {name}")
+        return Tx(store.db, store.conn)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        store = self._store
+        try:
+            if self._write:
+                await store._end(exc_type is None)
+        finally:
+            store._lock.release()
 
 
 class SchemaTooNew(Exception):
@@ -80,10 +121,13 @@ class Store:
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA busy_timeout = 10000")
         # 32 MiB of page cache (the default is 2 MiB): a street's hot rows stay in memory.
-        db.execute(f"PRAGMA cache_size = {__import__('os').environ.get('CC_CACHE', '-32768')}")
-        db.execute(f"PRAGMA mmap_size = {__import__('os').environ.get('CC_MMAP', '0')}")
+        db.execute("PRAGMA cache_size = -32768")
         db.execute("PRAGMA temp_store = MEMORY")
-        db.execute(f"PRAGMA wal_autocheckpoint = {__import__('os').environ.get('CC_CKPT', '1000')}")
+        # Checkpoint (copy the WAL into the database, with an fsync) every ~40 MiB of
+        # WAL rather than every 4 MiB: a batch of answers dirties pages all over the
+        # file, and checkpointing after nearly every commit doubled its cost. It does
+        # not change what a commit guarantees.
+        db.execute("PRAGMA wal_autocheckpoint = 10000")
         conn = aiosqlite.Connection(lambda: db, 64)
         await conn  # starts aiosqlite's thread on the same connection
         self._db, self._conn = db, conn
@@ -149,24 +193,26 @@ class Store:
         if not self._sent:
             return
         batch, self._sent = self._sent, []
+        db = self.db
         try:
-            async with self._begin() as tx:
-                await tx.mark_sent_many(batch)
+            db.execute("BEGIN IMMEDIATE")
+            ok = False
+            try:
+                await Tx(db, self.conn).mark_sent_many(batch)
+                ok = True
+            finally:
+                await self._end(ok)
         except BaseException:
             self._sent = batch + self._sent
             raise
 
-    @asynccontextmanager
-    async def _begin(self) -> AsyncIterator[Tx]:
+    async def _end(self, commit: bool) -> None:
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield Tx(db, self.conn)
-        except BaseException:
+        if not commit:
             # Through aiosqlite's queue, after anything a cancelled bulk statement left
             # running there.
             await self.conn.execute("ROLLBACK")
-            raise
+            return
         try:
             db.execute("COMMIT")
         except BaseException:
@@ -174,19 +220,13 @@ class Store:
                 db.execute("ROLLBACK")
             raise
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Tx]:
-        async with self._lock:
-            await self._write_sent()
-            async with self._begin() as tx:
-                yield tx
+    def transaction(self) -> _Transaction:
+        """`async with store.transaction() as tx`: one write transaction."""
+        return _Transaction(self, write=True)
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[Tx]:
+    def read(self) -> _Transaction:
         """Reads only, without BEGIN/COMMIT: each statement sees committed data."""
-        async with self._lock:
-            await self._write_sent()
-            yield Tx(self.db, self.conn)
+        return _Transaction(self, write=False)
 
     async def ping(self) -> bool:
         async with self._lock:

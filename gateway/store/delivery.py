@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -58,13 +59,19 @@ class OutboxRow:
     priority: Priority
     purpose: str
     ref: int
-    payload: dict[str, Any]
+    payload_json: str
     edit_of: OutboxId | None
     edit_target_message_id: str
     state: str
     attempts: int
     not_before: datetime
     platform_message_id: str
+
+    @functools.cached_property
+    def payload(self) -> dict[str, Any]:
+        # Parsed when first wanted: most rows are read for their state, not their text.
+        parsed: dict[str, Any] = json.loads(self.payload_json)
+        return parsed
 
     def buttons(self) -> tuple[tuple[Button, ...], ...]:
         return tuple(
@@ -103,7 +110,7 @@ def _outbox(row: sqlite3.Row) -> OutboxRow:
         priority=Priority(row["priority"]),
         purpose=row["purpose"],
         ref=row["ref"],
-        payload=json.loads(row["payload"]),
+        payload_json=row["payload"],
         edit_of=None if row["edit_of"] is None else OutboxId(row["edit_of"]),
         edit_target_message_id=row["target_message_id"] or "",
         state=row["state"],
@@ -123,7 +130,7 @@ class DeliveryRepo(Repo):
         cursor = self.db.execute(
             "INSERT OR IGNORE INTO inbox (platform, event_id, received_at, payload) "
             "VALUES (?,?,?,?)",
-            (platform, event_id, ts(now), json.dumps(payload, ensure_ascii=False)),
+            (platform, event_id, ts(now), _encode(payload)),
         )
         return cursor.rowcount == 1
 
@@ -139,6 +146,24 @@ class DeliveryRepo(Repo):
             (ts(now), inbox_id),
         )
         return changed == 1
+
+    async def claim_inbound(self, inbox_ids: Sequence[int], now: datetime) -> set[int]:
+        """`mark_inbound_handled` for many, inside a write transaction: returns the ids
+        that were still unhandled and are now claimed by this transaction."""
+        if not inbox_ids:
+            return set()
+        rows = await self._all(
+            f"SELECT id FROM inbox WHERE id IN ({','.join('?' * len(inbox_ids))}) "
+            "AND handled_at IS NULL",
+            tuple(inbox_ids),
+        )
+        claimed = [int(r["id"]) for r in rows]
+        if claimed:
+            await self._run(
+                f"UPDATE inbox SET handled_at = ? WHERE id IN ({','.join('?' * len(claimed))})",
+                (ts(now), *claimed),
+            )
+        return set(claimed)
 
     async def mark_inbound_failed(self, inbox_id: int, error: str) -> None:
         await self._run("UPDATE inbox SET error = ? WHERE id = ?", (error, inbox_id))
@@ -203,6 +228,20 @@ class DeliveryRepo(Repo):
             (purpose, ref),
         )
         return [_outbox(r) for r in rows]
+
+    async def outbox_for_each(self, purposes: Sequence[str], ref: int) -> list[OutboxRow]:
+        """`outbox_for` of each purpose in turn, in one query."""
+        if not purposes:
+            return []
+        rows = await self._all(
+            _OUTBOX_SELECT + f"WHERE o.ref = ? AND o.purpose IN ({','.join('?' * len(purposes))}) "
+            "AND o.edit_of IS NULL ORDER BY o.id",
+            (ref, *purposes),
+        )
+        found = [_outbox(r) for r in rows]
+        if len(found) < 2:
+            return found
+        return sorted(found, key=lambda row: purposes.index(row.purpose))
 
     async def outbox_by_message(self, platform: str, message_id: str) -> OutboxRow | None:
         row = await self._one(
