@@ -38,18 +38,30 @@ def _need(row: aiosqlite.Row) -> Need:
         return None if value is None else PersonId(value)
 
     return Need(
-        id=row["id"], person_id=PersonId(row["person_id"]), kind=row["kind"], text=row["text"],
-        team=row["team"], state=row["state"], created_by=pid(row["created_by"]),
-        created_at=from_ts(row["created_at"]), claimed_by=pid(row["claimed_by"]),
-        claimed_at=opt_ts(row["claimed_at"]), closed_by=pid(row["closed_by"]),
+        id=row["id"],
+        person_id=PersonId(row["person_id"]),
+        kind=row["kind"],
+        text=row["text"],
+        team=row["team"],
+        state=row["state"],
+        created_by=pid(row["created_by"]),
+        created_at=from_ts(row["created_at"]),
+        claimed_by=pid(row["claimed_by"]),
+        claimed_at=opt_ts(row["claimed_at"]),
+        closed_by=pid(row["closed_by"]),
         closed_at=opt_ts(row["closed_at"]),
     )
 
 
 class NeedsRepo(Repo):
     async def create_need(
-        self, person_id: PersonId, kind: str, text: str, team: str,
-        created_by: PersonId | None, now: datetime,
+        self,
+        person_id: PersonId,
+        kind: str,
+        text: str,
+        team: str,
+        created_by: PersonId | None,
+        now: datetime,
     ) -> int:
         need_id = await self._run(
             "INSERT INTO needs (person_id, kind, text, team, state, created_by, created_at) "
