@@ -257,17 +257,18 @@ class Engine:
         ]
 
     async def stop(self) -> None:
+        # Loops first, then the sends in flight, then the adapters those sends use.
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        for worker in self.workers.values():
+            await worker.stop()
         for adapter in self.adapters.values():
             try:
                 await adapter.stop()
             except Exception:
                 log.exception("adapter %s did not stop cleanly", adapter.platform)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        for worker in self.workers.values():
-            await worker.stop()
-        self._tasks = []
 
     def wake(self) -> None:
         """Look again at once (after the clock was moved, or new rows were written)."""

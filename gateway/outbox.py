@@ -99,11 +99,14 @@ class OutboxWorker:
         """Send until nothing more can go now (tests and the simulator)."""
         before = self.sent + self.failed
         for _ in range(100_000):
-            await self.run_once()
+            delay = await self.run_once()
             if not self._in_flight:
                 async with self.store.read() as tx:
                     if not await tx.sendable(self.platform, self.clock.now(), 1):
                         break
+                if delay:
+                    # A limit says wait: wait (a little) rather than spin on the store.
+                    await asyncio.sleep(min(delay, 0.05))
                 continue
             await asyncio.gather(*list(self._in_flight.values()))
         return self.sent + self.failed - before
@@ -134,7 +137,10 @@ class OutboxWorker:
         now = self.clock.now()
         if exc.retry_after is not None and exc.whole_platform:
             self.limiter.pause(exc.retry_after)
-        if exc.permanent or row.attempts + 1 >= MAX_ATTEMPTS:
+        # Being told to slow down (a flood wait) is not a failure of this message: only
+        # real failures count towards giving up.
+        gave_up = row.attempts + 1 >= MAX_ATTEMPTS and exc.retry_after is None
+        if exc.permanent or gave_up:
             log.warning("outbox %s to %s failed for good: %s", row.id, self.platform, error)
             async with self.store.transaction() as tx:
                 await tx.mark_failed(row.id, error, now)
