@@ -13,12 +13,14 @@ round       on a FakeClock set to the round's time, the round timer fires
             prompts, committed. The prompts are then delivered (no platform limits).
 answers/s   the gateway then runs on real time (`ScaledClock`, speed 1) with all its
             loops (inbox, timers, outbox worker keeping Telegram's limits of 30/s).
-            One adapter hands it 20 % of the residents' text answers with
-            `Engine.receive` — stored in the inbox, deduplicated — one event at a time
-            in pages of 100, yielding between pages, as the Telegram adapter does with
-            getUpdates. Counted from the first receive until the inbox loop has
-            committed the last answer (check-in answered, its timers cancelled, the
-            prompt's edit and the thank-you in the outbox).
+            One adapter hands it text answers of 20 % of the residents with
+            `Engine.receive` — stored in the inbox, deduplicated — in pages of 100
+            (a getUpdates page), yielding between pages: first one event at a time,
+            as the Telegram adapter stores a page today; then another 20 % with each
+            page's receive() calls made concurrently, which lets them share a commit.
+            Counted from the first receive until the inbox loop has committed the
+            last answer (check-in answered, its timers cancelled, the prompt's edit
+            and the thank-you in the outbox).
 deadline    with the timers of every unanswered check-in still pending, a sample of
 lag         check-in deadlines ("close" timers of unanswered check-ins) is written
             due at one instant 3 s ahead. The engine's `_timer_loop` sleeps until then
@@ -54,7 +56,7 @@ from adapters.base import Adapter, AdapterContext, Rate, RateLimits  # noqa: E40
 from gateway.clock import Clock, FakeClock, ScaledClock  # noqa: E402
 from gateway.config import WorkflowConfig, builtin_config_text, parse_config  # noqa: E402
 from gateway.domain.commands import Delivery  # noqa: E402
-from gateway.domain.events import MessageKind, MessageReceived, Sender  # noqa: E402
+from gateway.domain.events import InboundEvent, MessageKind, MessageReceived, Sender  # noqa: E402
 from gateway.domain.ids import ChatRef, PersonId, chat_ref  # noqa: E402
 from gateway.engine import Engine  # noqa: E402
 from gateway.store import Store  # noqa: E402
@@ -185,14 +187,14 @@ async def wait_until(predicate: Callable[[], bool], limit_seconds: float, what: 
 @dataclass
 class Results:
     residents: int
-    answers: int
+    answering: int
     sample: int
     setup_s: float = 0.0
     round_s: float = 0.0
     round_rows: str = ""
     prompts_s: float = 0.0
-    answers_s: float = 0.0
-    answers_rate: float = 0.0
+    # answers/s, by whether each page of updates was handed in concurrently
+    answers: dict[bool, float] = field(default_factory=dict)
     pending_timers: int = 0
     lag_p50: float = 0.0
     lag_p99: float = 0.0
@@ -264,37 +266,51 @@ async def run(residents: int, answers: int, sample: int, tmp: Path) -> Results:
     await engine.prepare()
     await engine.start()
 
-    # -- answers -------------------------------------------------------------------
-    events = [
-        MessageReceived(
-            event_id=f"u{i}",
-            sender=Sender(PLATFORM, str(pid), chat_ref(PLATFORM, pid)),
-            chat=chat_ref(PLATFORM, pid),
-            kind=MessageKind.TEXT,
-            text="好",
+    # -- answers: once as the Telegram adapter stores a page today (one event at a
+    # time), once with each page handed in concurrently (one commit per page) ---------
+    def answers_of(first: int) -> list[InboundEvent]:
+        return [
+            MessageReceived(
+                event_id=f"u{first + i}",
+                sender=Sender(PLATFORM, str(pid), chat_ref(PLATFORM, pid)),
+                chat=chat_ref(PLATFORM, pid),
+                kind=MessageKind.TEXT,
+                text="好",
+            )
+            for i, pid in enumerate(resident_ids[first : first + answers])
+        ]
+
+    for concurrent in (False, True):
+        events = answers_of(answers if concurrent else 0)
+        handled = engine.stats.events_handled
+        t0 = time.perf_counter()
+        for start in range(0, len(events), UPDATES_BATCH):
+            page = events[start : start + UPDATES_BATCH]
+            if concurrent:
+                await asyncio.gather(*(engine.receive(event) for event in page))
+            else:
+                for event in page:
+                    await engine.receive(event)
+            await asyncio.sleep(0)  # the adapter awaits its next getUpdates response
+        await wait_until(
+            lambda: engine.stats.events_handled - handled >= answers,  # noqa: B023
+            600,
+            "answers",
         )
-        for i, pid in enumerate(resident_ids[:answers])
-    ]
-    t0 = time.perf_counter()
-    for start in range(0, len(events), UPDATES_BATCH):
-        for event in events[start : start + UPDATES_BATCH]:
-            await engine.receive(event)
-        await asyncio.sleep(0)  # the adapter awaits its next getUpdates response
-    await wait_until(lambda: engine.stats.events_handled >= answers, 600, "answers")
-    res.answers_s = time.perf_counter() - t0
-    res.answers_rate = answers / res.answers_s
-    # Telegram redelivers an update after a crash: the inbox must drop it.
-    if await engine.receive(events[0]):
-        raise RuntimeError("a duplicate event id was stored twice")
+        res.answers[concurrent] = answers / (time.perf_counter() - t0)
+        # Telegram redelivers an update after a crash: the inbox must drop it.
+        if await engine.receive(events[0]):
+            raise RuntimeError("a duplicate event id was stored twice")
+    answered = 2 * answers
     async with store.read() as tx:
         states = await tx.checkin_state_counts()
         replies = sum((await tx.outbox_depth()).values())
-    if states.get("ok") != answers or engine.stats.events_failed or replies < answers:
+    if states.get("ok") != answered or engine.stats.events_failed or replies < answered:
         raise RuntimeError(f"answers not all recorded: {states}, {replies}, {engine.stats}")
     del events
 
     # -- deadline lag --------------------------------------------------------------
-    unanswered = resident_ids[answers : answers + sample]
+    unanswered = resident_ids[answered : answered + sample]
     async with store.read() as tx:
         checkins = [await tx.open_checkin_of(PersonId(pid)) for pid in unanswered]
     due_at = live.now() + timedelta(seconds=LAG_LEAD)
@@ -343,11 +359,15 @@ def table(res: Results) -> str:
             f"≤ {TARGETS['round']:.0f} s",
             met(res.round_s <= TARGETS["round"]),
         ),
-        (
-            f"answers/s: {res.answers:,} answers, receive → handled",
-            f"{res.answers_rate:,.0f}/s ({res.answers_s:.2f} s)",
-            f"≥ {TARGETS['answers']:,.0f}/s",
-            met(res.answers_rate >= TARGETS["answers"]),
+        *(
+            (
+                f"answers/s: {res.answering:,} answers, receive → handled; "
+                + ("pages of 100 handed in concurrently" if concurrent else "one at a time"),
+                f"{res.answers[concurrent]:,.0f}/s",
+                f"≥ {TARGETS['answers']:,.0f}/s",
+                met(res.answers[concurrent] >= TARGETS["answers"]),
+            )
+            for concurrent in (False, True)
         ),
         (
             f"deadline lag p50 / p99: {res.sample:,} due at once, {res.pending_timers:,} pending",
@@ -419,7 +439,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--residents", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="5,000 residents")
-    parser.add_argument("--answers", type=int, help="default: a fifth of the residents")
+    parser.add_argument(
+        "--answers", type=int, help="answers per mode (default: a fifth of the residents)"
+    )
     parser.add_argument("--sample", type=int, help="deadlines due at once (default 1,000)")
     parser.add_argument(
         "--docs",
@@ -431,8 +453,8 @@ def main() -> int:
     residents = 5_000 if args.quick else args.residents
     answers = args.answers if args.answers is not None else residents // 5
     sample = args.sample if args.sample is not None else min(1_000, residents // 5)
-    if residents < 10 or not 0 < answers < residents or not 0 < sample <= residents - answers:
-        parser.error("need residents ≥ 10, 0 < answers < residents, 0 < sample ≤ unanswered")
+    if residents < 10 or answers < 1 or not 0 < sample <= residents - 2 * answers:
+        parser.error("need residents ≥ 10, answers ≥ 1, 0 < sample ≤ residents - 2 × answers")
     logging.basicConfig(level=logging.WARNING)
     command = "  ".join(["    .venv/bin/python benchmarks/engine.py", *sys.argv[1:]]).replace(
         "  ", " "

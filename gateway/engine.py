@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from adapters.base import Adapter, AdapterContext
 from gateway.clock import Clock
@@ -31,6 +32,9 @@ from workflows.texts import Texts
 log = logging.getLogger(__name__)
 
 BATCH = 200
+# After the first event of a burst arrives, the inbox loop waits this long (real
+# seconds) so that the burst is handled in one transaction rather than one each.
+INBOX_LINGER = 0.002
 LATE_AFTER = timedelta(seconds=60)
 # The timer loop wakes at least this often (real seconds) so /healthz can tell it lives.
 HEARTBEAT = 30.0
@@ -89,6 +93,8 @@ class Engine:
         self._inbox_wake = asyncio.Event()
         self._timer_wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        # Events handed in while another receive() is about to write (see receive).
+        self._joining: list[tuple[InboundEvent, dict[str, Any], asyncio.Future[bool]]] | None = None
 
     # -- set-up ---------------------------------------------------------------------
 
@@ -140,14 +146,45 @@ class Engine:
     # -- inbound --------------------------------------------------------------------
 
     async def receive(self, event: InboundEvent) -> bool:
-        """The adapters' inbox: store durably, then handle in the background."""
+        """The adapters' inbox: store durably, then handle in the background.
+
+        Returns once the event is committed. Events handed in together — an adapter
+        storing a page of updates concurrently — share one commit, in the order they
+        were handed in: the first call waits one turn of the loop for the others."""
+        payload = event_to_dict(event)
+        if self._joining is not None:
+            joined: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            self._joining.append((event, payload, joined))
+            return await joined
+        group: list[tuple[InboundEvent, dict[str, Any], asyncio.Future[bool]]] = []
+        self._joining = group
+        try:
+            await asyncio.sleep(0)
+            self._joining = None
+            news = await self._store_inbound([(event, payload), *((e, p) for e, p, _ in group)])
+        except BaseException as exc:
+            if self._joining is group:
+                self._joining = None
+            failure = exc if isinstance(exc, Exception) else RuntimeError(f"interrupted: {exc!r}")
+            for _, _, joined in group:
+                if not joined.done():
+                    joined.set_exception(failure)
+            raise
+        for (_, _, joined), new in zip(group, news[1:], strict=True):
+            if not joined.done():
+                joined.set_result(new)
+        return news[0]
+
+    async def _store_inbound(self, events: list[tuple[InboundEvent, dict[str, Any]]]) -> list[bool]:
         async with self.store.transaction() as tx:
-            new = await tx.store_inbound(
-                event.sender.platform, event.event_id, event_to_dict(event), self.clock.now()
-            )
-        if new:
+            now = self.clock.now()
+            news = [
+                await tx.store_inbound(e.sender.platform, e.event_id, payload, now)
+                for e, payload in events
+            ]
+        if any(news):
             self._inbox_wake.set()
-        return new
+        return news
 
     async def process_inbox(self) -> int:
         handled = 0
@@ -293,6 +330,8 @@ class Engine:
                 await asyncio.sleep(1)
                 continue
             await self._inbox_wake.wait()
+            # Let the rest of a burst arrive: one transaction for many events.
+            await asyncio.sleep(INBOX_LINGER)
 
     async def _timer_loop(self) -> None:
         while True:

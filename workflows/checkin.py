@@ -7,12 +7,12 @@ or `unreachable` (the prompt could not be delivered, an alert opens).
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime
 
-from gateway.config import Role
 from gateway.domain.commands import Button, Priority
-from gateway.domain.ids import ChatRef, CheckinId, PersonId, split_chat_ref
+from gateway.domain.ids import CheckinId, PersonId, split_chat_ref
 from gateway.domain.records import (
     OPEN_CHECKIN_STATES,
     AlertReason,
@@ -44,17 +44,20 @@ HELP_EMOJI = "🆘"
 ROUND_CHUNK = 2000
 
 
-def prompt_buttons(
-    work: Work, person: Person, checkin_id: int, labels: tuple[str, str] | None = None
+def prompt_buttons(work: Work, person: Person, checkin_id: int) -> tuple[tuple[Button, ...], ...]:
+    return _buttons(work, person.id, checkin_id, _labels(work, person.language))
+
+
+def _buttons(
+    work: Work, person_id: PersonId, checkin_id: int, labels: tuple[str, str]
 ) -> tuple[tuple[Button, ...], ...]:
-    """The answer buttons of a prompt; `labels` (ok, help) when already rendered."""
-    ok, help_ = labels or _labels(work, person.language)
+    ok, help_ = labels
     return (
         (
-            Button(ok, work.signer.token(ActionKind.CHECKIN_OK, checkin_id, person.id), OK_EMOJI),
+            Button(ok, work.signer.token(ActionKind.CHECKIN_OK, checkin_id, person_id), OK_EMOJI),
             Button(
                 help_,
-                work.signer.token(ActionKind.CHECKIN_HELP, checkin_id, person.id),
+                work.signer.token(ActionKind.CHECKIN_HELP, checkin_id, person_id),
                 HELP_EMOJI,
             ),
         ),
@@ -74,8 +77,9 @@ async def open_round(work: Work, plan_name: str, timezone: str, due_at: datetime
     if plan is None:
         log.warning("round for unknown plan %r skipped", plan_name)
         return 0
-    targets = await work.tx.residents_for_round(plan_name, timezone)
-    people = sorted({person_id for person_id, _ in targets})
+    # One row per identity: a resident reachable on two platforms is asked on both.
+    targets = await work.tx.round_residents(plan_name, timezone)
+    people = sorted({target[0] for target in targets})
     deadline = work.now + plan.reply_window
     opened = await work.tx.open_checkins(plan_name, due_at, work.now, deadline, people)
     if not opened:
@@ -104,39 +108,31 @@ async def open_round(work: Work, plan_name: str, timezone: str, due_at: datetime
 
     labels: dict[str, tuple[str, str]] = {}
     for start in range(0, len(targets), ROUND_CHUNK):
-        chunk = [(p, chat) for p, chat in targets[start : start + ROUND_CHUNK] if p in opened]
-        names = {p.id: p for p in await _residents(work, [p for p, _ in chunk])}
         rows = []
-        for person_id, chat in chunk:
-            new_id = opened[person_id]
-            person = names.get(person_id)
-            if person is None:
+        for person_id, chat, name, language in targets[start : start + ROUND_CHUNK]:
+            new_id = opened.get(person_id)
+            if new_id is None:
                 continue
             platform, _ = split_chat_ref(chat)
             work.touched_platforms.add(platform)
-            if person.language not in labels:
-                labels[person.language] = _labels(work, person.language)
+            if language not in labels:
+                labels[language] = _labels(work, language)
             rows.append(
                 (
                     platform,
                     NewMessage(
-                        chat=ChatRef(chat),
-                        text=work.texts.render(person.language, "checkin", name=person.name),
+                        chat=chat,
+                        text=work.texts.render(language, "checkin", name=name),
                         priority=Priority.ROUTINE,
                         person_id=person_id,
                         purpose=PURPOSE_PROMPT,
                         ref=new_id,
-                        buttons=prompt_buttons(work, person, new_id, labels[person.language]),
+                        buttons=_buttons(work, person_id, new_id, labels[language]),
                     ),
                 )
             )
         await work.tx.enqueue_many(rows, work.now)
     return len(opened)
-
-
-async def _residents(work: Work, ids: list[PersonId]) -> list[Person]:
-    # Residents of one round are read a chunk at a time rather than one query each.
-    return [p for p in await work.tx.people_by_ids(ids) if p.role == Role.RESIDENT]
 
 
 async def on_reminder_due(work: Work, checkin_id: int) -> None:
@@ -223,12 +219,18 @@ async def record_answer(
         )
 
 
+@functools.lru_cache(maxsize=64)
+def _hm(when: datetime, timezone: str) -> str:
+    # The answers handled in one batch share one `now`: format it once per timezone.
+    return hm(when, timezone)
+
+
 async def _mark_prompts_answered(
     work: Work, person: Person, checkin: Checkin, help_wanted: bool
 ) -> None:
     lang = person.language
     recorded = work.texts.render(
-        lang, "recorded_help" if help_wanted else "recorded_ok", time=hm(work.now, person.timezone)
+        lang, "recorded_help" if help_wanted else "recorded_ok", time=_hm(work.now, person.timezone)
     )
     base = work.texts.render(lang, "checkin", name=person.name)
     for row in await work.tx.outbox_for_each((PURPOSE_PROMPT, PURPOSE_REMINDER), checkin.id):

@@ -101,6 +101,14 @@ _OUTBOX_SELECT = (
 )
 
 
+# For rows that are not edits (edit_of IS NULL) there is nothing to join.
+_ORIGINALS_SELECT = (
+    "SELECT o.id, o.platform, o.chat, o.person_id, o.priority, o.purpose, o.ref, o.payload, "
+    "o.edit_of, o.state, o.attempts, o.not_before, o.platform_message_id, "
+    "NULL AS target_message_id, NULL AS target_state FROM outbox o "
+)
+
+
 def _outbox(row: sqlite3.Row) -> OutboxRow:
     return OutboxRow(
         id=OutboxId(row["id"]),
@@ -223,7 +231,7 @@ class DeliveryRepo(Repo):
 
     async def outbox_for(self, purpose: str, ref: int) -> list[OutboxRow]:
         rows = await self._all(
-            _OUTBOX_SELECT + "WHERE o.purpose = ? AND o.ref = ? AND o.edit_of IS NULL "
+            _ORIGINALS_SELECT + "WHERE o.purpose = ? AND o.ref = ? AND o.edit_of IS NULL "
             "ORDER BY o.id",
             (purpose, ref),
         )
@@ -234,7 +242,8 @@ class DeliveryRepo(Repo):
         if not purposes:
             return []
         rows = await self._all(
-            _OUTBOX_SELECT + f"WHERE o.ref = ? AND o.purpose IN ({','.join('?' * len(purposes))}) "
+            _ORIGINALS_SELECT
+            + f"WHERE o.ref = ? AND o.purpose IN ({','.join('?' * len(purposes))}) "
             "AND o.edit_of IS NULL ORDER BY o.id",
             (ref, *purposes),
         )

@@ -75,17 +75,6 @@ class PeopleRepo(Repo):
             )
         return [_person(r) for r in rows]
 
-    async def people_by_ids(self, ids: Sequence[int]) -> list[Person]:
-        """The people with these ids (at most a few thousand at a time), in id order."""
-        if not ids:
-            return []
-        rows = await self._all(
-            f"SELECT {_PERSON_COLUMNS} FROM people WHERE id IN ({','.join('?' * len(ids))}) "
-            "ORDER BY id",
-            tuple(ids),
-        )
-        return [_person(r) for r in rows]
-
     async def count_people(self) -> int:
         row = await self._one("SELECT count(*) AS n FROM people")
         return int(row["n"]) if row else 0
@@ -154,6 +143,21 @@ class PeopleRepo(Repo):
             (plan, timezone),
         )
         return [(PersonId(r["id"]), r["chat"]) for r in rows]
+
+    async def round_residents(
+        self, plan: str, timezone: str
+    ) -> list[tuple[PersonId, ChatRef, str, str]]:
+        """`residents_for_round` with what a prompt needs of each person:
+        (id, chat, name, language), in id order."""
+        rows = await self._all(
+            "SELECT p.id, i.chat, p.name, p.language FROM people p "
+            "JOIN identities i ON i.person_id = p.id "
+            "WHERE p.role = 'resident' AND p.active = 1 AND p.plan = ? AND p.timezone = ? "
+            "ORDER BY p.id",
+            (plan, timezone),
+            bulk=True,
+        )
+        return [(PersonId(r[0]), ChatRef(r[1]), r[2], r[3]) for r in rows]
 
     async def round_keys(self) -> list[tuple[str, str]]:
         rows = await self._all(
