@@ -14,13 +14,14 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.base import Adapter, AdapterContext
 from gateway.clock import Clock
 from gateway.config import WorkflowConfig
 from gateway.domain.events import InboundEvent, event_from_dict, event_to_dict
+from gateway.domain.records import Timer
 from gateway.outbox import OutboxWorker
 from gateway.store import Store, Tx
 from gateway.store.delivery import OutboxRow
@@ -109,12 +110,12 @@ class Engine:
         self.signer = ActionSigner(bytes.fromhex(key))
         await self.ensure_rounds()
 
-    def _work(self, tx: Tx) -> Work:
+    def _work(self, tx: Tx, now: datetime | None = None) -> Work:
         if self.signer is None:
             raise RuntimeError("Engine.prepare() was not called")
         return Work(
             tx=tx,
-            now=self.clock.now(),
+            now=self.clock.now() if now is None else now,
             config=self.config,
             texts=self.texts,
             signer=self.signer,
@@ -187,17 +188,34 @@ class Engine:
         return news
 
     async def process_inbox(self) -> int:
-        handled = 0
         async with self.store.read() as tx:
             pending = await tx.pending_inbound(BATCH)
         if not pending:
             return 0
+        now = self.clock.now()
+        try:
+            # The whole batch first without a savepoint per event: a savepoint copies
+            # every page its event changes, a fifth of the cost of handling an answer.
+            # If an event fails, the batch is rolled back and done again with them, so
+            # one bad event still cannot stop the others.
+            return await self._handle_inbound(pending, now, isolate=False)
+        except Exception:
+            return await self._handle_inbound(pending, now, isolate=True)
+
+    async def _handle_inbound(
+        self, pending: list[tuple[int, dict[str, Any]]], now: datetime, *, isolate: bool
+    ) -> int:
+        handled = 0
         async with self.store.transaction() as tx:
-            work = self._work(tx)
+            work = self._work(tx, now)
             # Claim first: an event is handled once even if two loops raced to it.
             claimed = await tx.claim_inbound([inbox_id for inbox_id, _ in pending], work.now)
             for inbox_id, payload in pending:
                 if inbox_id not in claimed:
+                    continue
+                if not isolate:
+                    await router.handle_event(work, event_from_dict(payload))
+                    handled += 1
                     continue
                 try:
                     async with tx.savepoint():
@@ -215,23 +233,32 @@ class Engine:
     # -- timers ---------------------------------------------------------------------
 
     async def fire_due_timers(self) -> int:
-        fired = 0
         async with self.store.read() as tx:
             due = await tx.due_timers(self.clock.now(), BATCH)
         if not due:
             return 0
+        now = self.clock.now()
+        for timer in due:
+            self.stats.record_lag((now - timer.due_at).total_seconds())
+        try:
+            # As for inbound events: without savepoints first, with them if one fails.
+            return await self._fire(due, now, isolate=False)
+        except Exception:
+            return await self._fire(due, now, isolate=True)
+
+    async def _fire(self, due: list[Timer], now: datetime, *, isolate: bool) -> int:
+        fired = late = 0
         async with self.store.transaction() as tx:
-            work = self._work(tx)
+            work = self._work(tx, now)
             for timer in due:
-                lag = work.now - timer.due_at
-                self.stats.record_lag(lag.total_seconds())
+                lag = now - timer.due_at
                 try:
-                    async with tx.savepoint():
+                    async with tx.savepoint() if isolate else contextlib.nullcontext():
                         if not await tx.claim_timer(timer.id):
                             continue
                         if lag > LATE_AFTER:
                             # Overdue after a restart: fire once, and say it was late.
-                            self.stats.timers_late += 1
+                            late += 1
                             await tx.audit(
                                 work.now,
                                 "timer.late",
@@ -241,6 +268,8 @@ class Engine:
                             )
                         await router.fire_timer(work, timer)
                 except Exception:
+                    if not isolate:
+                        raise
                     log.exception(
                         "timer %s (%s) failed; retrying in %s", timer.id, timer.kind, TIMER_RETRY
                     )
@@ -249,6 +278,7 @@ class Engine:
                     )
                     await tx.claim_timer(timer.id)
                 fired += 1
+        self.stats.timers_late += late
         self.stats.timers_fired += fired
         self._after(work)
         return fired

@@ -71,7 +71,9 @@ class OutboxWorker:
         wait = self.limiter.overall_wait()
         if wait > 0:
             # Nothing can go before then, whatever is queued: do not read the queue
-            # again on every wake-up (each answer handled wakes this worker).
+            # again on every wake-up (each answer handled wakes this worker). What was
+            # just sent is recorded now all the same, not at the next read.
+            await self.store.flush()
             return wait
         async with self.store.read() as tx:
             rows = await tx.sendable(self.platform, self.clock.now(), FETCH)

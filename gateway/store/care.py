@@ -73,20 +73,21 @@ class CareRepo(Repo):
     ) -> dict[PersonId, CheckinId]:
         """Open one check-in per person for this round. A person who already has this
         round's check-in (a round replayed after a crash) is left out of the result."""
+        due, sent, until = ts(due_at), ts(sent_at), ts(deadline)
         before = {
             PersonId(r["person_id"])
             for r in await self._all(
-                "SELECT person_id FROM checkins WHERE plan = ? AND due_at = ?", (plan, ts(due_at))
+                "SELECT person_id FROM checkins WHERE plan = ? AND due_at = ?", (plan, due)
             )
         }
         fresh = [p for p in people if p not in before]
         await self._many(
             "INSERT OR IGNORE INTO checkins (person_id, plan, due_at, sent_at, deadline, state) "
             "VALUES (?,?,?,?,?,'sent')",
-            [(p, plan, ts(due_at), ts(sent_at), ts(deadline)) for p in fresh],
+            [(p, plan, due, sent, until) for p in fresh],
         )
         rows = await self._all(
-            "SELECT id, person_id FROM checkins WHERE plan = ? AND due_at = ?", (plan, ts(due_at))
+            "SELECT id, person_id FROM checkins WHERE plan = ? AND due_at = ?", (plan, due)
         )
         wanted = set(fresh)
         return {
@@ -282,9 +283,14 @@ class CareRepo(Repo):
         self, timers: Sequence[tuple[datetime, str, int, str]], now: datetime
     ) -> None:
         created = ts(now)
+        # A round's timers share a handful of due times: convert each once.
+        stamps: dict[datetime, float] = {}
         await self._many(
             "INSERT INTO timers (due_at, kind, ref, arg, created_at) VALUES (?,?,?,?,?)",
-            [(ts(due), kind, ref, arg, created) for due, kind, ref, arg in timers],
+            [
+                (stamps.get(due) or stamps.setdefault(due, ts(due)), kind, ref, arg, created)
+                for due, kind, ref, arg in timers
+            ],
         )
 
     async def cancel_timers(self, ref: int, kinds: Sequence[str]) -> int:

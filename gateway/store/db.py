@@ -189,6 +189,12 @@ class Store:
         first, the message is sent again on restart: at least once, never lost."""
         self._sent.append((outbox_id, message_id, ts(now)))
 
+    async def flush(self) -> None:
+        """Write noted deliveries now rather than at the store's next use."""
+        if self._sent:
+            async with self._lock:
+                await self._write_sent()
+
     async def _write_sent(self) -> None:
         if not self._sent:
             return

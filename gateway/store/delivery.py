@@ -148,16 +148,9 @@ class DeliveryRepo(Repo):
         )
         return [(r["id"], json.loads(r["payload"])) for r in rows]
 
-    async def mark_inbound_handled(self, inbox_id: int, now: datetime) -> bool:
-        changed = await self._run(
-            "UPDATE inbox SET handled_at = ? WHERE id = ? AND handled_at IS NULL",
-            (ts(now), inbox_id),
-        )
-        return changed == 1
-
     async def claim_inbound(self, inbox_ids: Sequence[int], now: datetime) -> set[int]:
-        """`mark_inbound_handled` for many, inside a write transaction: returns the ids
-        that were still unhandled and are now claimed by this transaction."""
+        """Mark these events handled, inside a write transaction: returns the ids that
+        were still unhandled and are now claimed by this transaction."""
         if not inbox_ids:
             return set()
         rows = await self._all(

@@ -174,7 +174,6 @@ V2_OUTBOX_BY_REF = """
 CREATE INDEX outbox_ref ON outbox(ref, purpose);
 """
 
-# Each entry upgrades from version N to N+1. Never edit a shipped step: add a new one.
 V3_NEEDS = """
 CREATE TABLE needs (
     id INTEGER PRIMARY KEY,
@@ -202,6 +201,7 @@ CREATE TABLE need_events (
 CREATE INDEX need_events_need ON need_events(need_id);
 """
 
+# Each entry upgrades from version N to N+1. Never edit a shipped step: add a new one.
 MIGRATIONS: list[str] = [SCHEMA_V1, V2_OUTBOX_BY_REF, V3_NEEDS]
 
 LATEST = len(MIGRATIONS)

@@ -134,21 +134,11 @@ class PeopleRepo(Repo):
         rows = await self._all("SELECT DISTINCT grid FROM people WHERE grid != '' ORDER BY grid")
         return [r["grid"] for r in rows]
 
-    async def residents_for_round(self, plan: str, timezone: str) -> list[tuple[PersonId, str]]:
-        """Active residents on a plan in a timezone, with the chat of each identity."""
-        rows = await self._all(
-            "SELECT p.id, i.chat FROM people p JOIN identities i ON i.person_id = p.id "
-            "WHERE p.role = 'resident' AND p.active = 1 AND p.plan = ? AND p.timezone = ? "
-            "ORDER BY p.id",
-            (plan, timezone),
-        )
-        return [(PersonId(r["id"]), r["chat"]) for r in rows]
-
     async def round_residents(
         self, plan: str, timezone: str
     ) -> list[tuple[PersonId, ChatRef, str, str]]:
-        """`residents_for_round` with what a prompt needs of each person:
-        (id, chat, name, language), in id order."""
+        """Active residents on a plan in a timezone, one row per identity, with what a
+        prompt needs: (id, chat, name, language), in id order."""
         rows = await self._all(
             "SELECT p.id, i.chat, p.name, p.language FROM people p "
             "JOIN identities i ON i.person_id = p.id "
