@@ -59,8 +59,8 @@ from gateway.domain.commands import Delivery  # noqa: E402
 from gateway.domain.events import InboundEvent, MessageKind, MessageReceived, Sender  # noqa: E402
 from gateway.domain.ids import ChatRef, PersonId, chat_ref  # noqa: E402
 from gateway.engine import Engine  # noqa: E402
+from gateway.simulate import street  # noqa: E402
 from gateway.store import Store  # noqa: E402
-from gateway.store.people import NewPerson  # noqa: E402
 from workflows.checkin import TIMER_CLOSE  # noqa: E402
 
 PLATFORM = "bench"
@@ -139,49 +139,6 @@ class TimedEngine(Engine):
         return fired
 
 
-def population(first: int, count: int, timezone: str, plan: str) -> list[NewPerson]:
-    """Residents first … first + count - 1, their grids' leaders and care leads, and a
-    family contact for every second resident (as `carecheck simulate` builds them)."""
-    people = []
-    for r in range(first, first + count):
-        grid = f"grid-{r // PER_GRID + 1:05d}"
-        if r % PER_GRID == 0:
-            g = r // PER_GRID + 1
-            people.append(
-                NewPerson(f"leader-{g}", "grid_leader", grid, "", "zh", timezone, "", "", "")
-            )
-            people.append(NewPerson(f"care-{g}", "care_lead", grid, "", "zh", timezone, "", "", ""))
-        people.append(
-            NewPerson(
-                f"resident-{r + 1}",
-                "resident",
-                grid,
-                f"B{r % 12 + 1}",
-                "zh",
-                timezone,
-                "",
-                f"{r % 12 + 1}-{r % 300}",
-                plan,
-            )
-        )
-        if r % 2 == 0:
-            people.append(
-                NewPerson(
-                    f"family-{r + 1}",
-                    "family",
-                    "",
-                    "",
-                    "zh",
-                    timezone,
-                    "",
-                    "",
-                    "",
-                    family_of_name=f"resident-{r + 1}",
-                )
-            )
-    return people
-
-
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -239,7 +196,7 @@ async def run(residents: int, answers: int, sample: int, tmp: Path) -> Results:
     t0 = time.perf_counter()
     resident_ids: list[PersonId] = []
     for first in range(0, residents, SETUP_CHUNK):
-        batch = population(first, min(SETUP_CHUNK, residents - first), config.timezone, plan)
+        batch = street(first, min(SETUP_CHUNK, residents - first), PER_GRID, config.timezone, plan)
         async with store.transaction() as tx:
             await tx.upsert_people(batch, clock.now())
             for new in batch:

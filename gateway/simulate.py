@@ -127,19 +127,19 @@ class SimulatedPopulation:
         return count
 
 
-def _population(params: SimulationParams, timezone: str, plan: str) -> list[NewPerson]:
+def street(first: int, count: int, per_grid: int, timezone: str, plan: str) -> list[NewPerson]:
+    """Residents first … first + count - 1, their grids' leaders and care leads, and a
+    family contact for every second resident. The engine benchmark builds its street
+    with this too, in chunks."""
     people = []
-    grids = max(1, -(-params.residents // params.residents_per_grid))
-    for g in range(grids):
-        grid = f"grid-{g + 1:04d}"
-        people.append(
-            NewPerson(f"leader-{g + 1}", "grid_leader", grid, "", "zh", timezone, "", "", "")
-        )
-        people.append(
-            NewPerson(f"care-lead-{g + 1}", "care_lead", grid, "", "zh", timezone, "", "", "")
-        )
-    for r in range(params.residents):
-        grid = f"grid-{r // params.residents_per_grid + 1:04d}"
+    for r in range(first, first + count):
+        grid = f"grid-{r // per_grid + 1:05d}"
+        if r % per_grid == 0:
+            g = r // per_grid + 1
+            people.append(
+                NewPerson(f"leader-{g}", "grid_leader", grid, "", "zh", timezone, "", "", "")
+            )
+            people.append(NewPerson(f"care-{g}", "care_lead", grid, "", "zh", timezone, "", "", ""))
         people.append(
             NewPerson(
                 f"resident-{r + 1}",
@@ -149,7 +149,7 @@ def _population(params: SimulationParams, timezone: str, plan: str) -> list[NewP
                 "zh",
                 timezone,
                 "",
-                "",
+                f"{r % 12 + 1}-{r % 300}",
                 plan,
             )
         )
@@ -188,7 +188,14 @@ async def simulate(
         engine = Engine(store, clock, config, {PLATFORM: population})
         async with store.transaction() as tx:
             await tx.upsert_people(
-                _population(params, config.timezone, config.plan_name_default), clock.now()
+                street(
+                    0,
+                    params.residents,
+                    params.residents_per_grid,
+                    config.timezone,
+                    config.plan_name_default,
+                ),
+                clock.now(),
             )
             for person in await tx.people():
                 await tx.bind_identity(
