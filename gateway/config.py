@@ -23,14 +23,24 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
 )
 
 from gateway.durations import parse_duration
+from gateway.textfiles import TextFileError, read_utf8
 
 BUILTIN_CONFIG = "example.yaml"
+# Limits on the workflow file, far above any real one (a street's file is a few KB),
+# so that a broken or hostile file is refused at once instead of eating the machine.
+# PyYAML reads about 200 KB a second, so the size limit is also a time limit.
+MAX_CONFIG_BYTES = 256 * 1024
+MAX_DEPTH = 50
+MAX_ALIASES = 100
+MAX_VALUES = 100_000
+MAX_PROBLEMS = 50
 
 
 class Role(enum.StrEnum):
@@ -170,6 +180,21 @@ class EscalationPolicy(_Model):
 class Team(_Model):
     channel: str
     handles: list[NeedKind] = Field(default_factory=list)
+    # The name people see (药品组); the workflow file fills in the team's key when the
+    # team has none.
+    name: str = Field(default="", min_length=1, max_length=64)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        value = value.strip()
+        if not value or not value.isprintable():
+            raise ValueError("must be printable text, not empty")
+        return value
+
+    @property
+    def display_name(self) -> str:
+        return self.name
 
     @field_validator("channel")
     @classmethod
@@ -185,6 +210,12 @@ class Language(enum.StrEnum):
     EN = "en"
 
 
+HELP_WORD_LISTS = ("urgent", "concern", "negation", "fine")
+MAX_HELP_WORDS = 200
+HelpWord = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+HelpWordList = Annotated[tuple[HelpWord, ...], Field(max_length=MAX_HELP_WORDS)]
+
+
 class WorkflowConfig(_Model):
     timezone: str = "Asia/Shanghai"
     default_plan: str | None = None
@@ -196,11 +227,46 @@ class WorkflowConfig(_Model):
     templates: dict[Language, dict[str, str]] = Field(default_factory=dict)
     # Optional register of grids: when given, people may only be imported into these.
     grids: list[str] = Field(default_factory=list)
+    # Extra words for reading what residents write, by list (urgent, concern, negation,
+    # fine); the intent workflow adds them to its built-in ones.
+    help_words: dict[str, HelpWordList] = Field(default_factory=dict)
+    # How long a resident has to answer "shall someone come?" after a worrying message.
+    concern_window: Duration = timedelta(minutes=15)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _team_names(cls, data: Any) -> Any:
+        # A team without a display name is shown by its key.
+        teams = data.get("teams") if isinstance(data, dict) else None
+        if isinstance(teams, dict):
+            named = {
+                key: {"name": key, **team} if isinstance(team, dict) else team
+                for key, team in teams.items()
+            }
+            data = {**data, "teams": named}
+        return data
 
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
         return check_timezone(value)
+
+    @field_validator("help_words")
+    @classmethod
+    def _help_word_lists(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for key in value:
+            if key not in HELP_WORD_LISTS:
+                raise _RefError(
+                    ("help_words", key), f"unknown key (known: {', '.join(HELP_WORD_LISTS)})"
+                )
+        return value
+
+    @field_validator("concern_window")
+    @classmethod
+    def _concern_window(cls, value: timedelta) -> timedelta:
+        if not timedelta(0) < value <= timedelta(hours=24):
+            raise ValueError("must be longer than zero and at most 24h")
+        return value
 
     @model_validator(mode="after")
     def _references(self) -> WorkflowConfig:
@@ -254,19 +320,125 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-def _to_python(node: yaml.Node, path: tuple[str, ...], lines: dict[tuple[str, ...], int]) -> Any:
-    """Build plain data from a composed YAML node, remembering each key path's line."""
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key = str(yaml.safe_load(yaml.serialize(key_node)))
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            result[key] = _to_python(value_node, (*path, key), lines)
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, (*path, str(i)), lines) for i, item in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+class _Refused(Exception):
+    """The file is refused before validation: too big, too deep, too many aliases, or a
+    value YAML cannot build."""
+
+    def __init__(self, line: int | None, path: tuple[str, ...], message: str) -> None:
+        super().__init__(message)
+        self.line, self.path, self.message = line, path, message
+
+
+class _Alias(yaml.Node):
+    # An alias (`*name`) kept as itself rather than as the node it names, so that its
+    # expansion is counted and a refusal can name the line where it was used.
+    def __init__(self, target: yaml.Node, start_mark: Any, end_mark: Any) -> None:
+        super().__init__(target.tag, target.value, start_mark, end_mark)
+        self.target = target
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, with limits checked while composing: nesting is composed
+    recursively (1,000 levels would be a RecursionError), and aliases are where a small
+    file becomes a huge one (a "billion laughs" file)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.depth = 0
+        self.aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+        line = event.start_mark.line + 1 if event.start_mark is not None else None
+        if isinstance(event, yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise _Refused(line, (), f"more than {MAX_ALIASES} aliases (*name) in one file")
+            target = super().compose_node(parent, index)
+            assert target is not None  # an alias always names a node or raises
+            return _Alias(target, event.start_mark, event.end_mark)
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise _Refused(line, (), f"nested deeper than {MAX_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+_PLAIN_TAGS = frozenset({"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"})
+
+
+@dataclass
+class _Builder:
+    """Plain data from composed nodes, remembering each key path's line, with aliases
+    expanded under a budget of values and depth."""
+
+    loader: _LimitedLoader
+    lines: dict[tuple[str, ...], int]
+    values: int = 0
+    # The outermost alias being expanded: a refusal names where it was used.
+    alias_at: tuple[int, tuple[str, ...]] | None = None
+
+    def build(self, node: yaml.Node, path: tuple[str, ...], depth: int = 0) -> Any:
+        line = node.start_mark.line + 1
+        if isinstance(node, _Alias):
+            outer = self.alias_at
+            self.alias_at = outer or (line, path)
+            try:
+                return self.build(node.target, path, depth)
+            finally:
+                self.alias_at = outer
+        self.lines.setdefault(path, line)
+        self.values += 1
+        if self.values > MAX_VALUES or depth > MAX_DEPTH:
+            what = (
+                f"more than {MAX_VALUES:,} values"
+                if self.values > MAX_VALUES
+                else f"nesting deeper than {MAX_DEPTH} levels"
+            )
+            if self.alias_at is not None:
+                alias_line, alias_path = self.alias_at
+                raise _Refused(alias_line, alias_path, f"aliases (*name) expand to {what}")
+            raise _Refused(line, path, f"the file holds {what}")
+        if isinstance(node, yaml.CollectionNode) and node.tag not in _PLAIN_TAGS:
+            # Tags on scalars are checked by building them; on collections they would
+            # be silently dropped, so a `!!python/object` there would read as a list.
+            raise _Refused(line, path, f"not valid YAML here: the tag {_shown(node.tag)}")
+        if isinstance(node, yaml.MappingNode):
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                target = key_node.target if isinstance(key_node, _Alias) else key_node
+                if not isinstance(target, yaml.ScalarNode):
+                    raise _Refused(key_node.start_mark.line + 1, path, "a key must be a plain word")
+                key = str(self.scalar(target, path))
+                key_line = key_node.start_mark.line + 1
+                if key in result:
+                    # YAML would keep the second silently: a plan pasted twice and
+                    # edited once must not quietly win or lose.
+                    first = self.lines[(*path, key)]
+                    raise _Refused(key_line, (*path, key), f"given twice (first on line {first})")
+                self.lines[(*path, key)] = key_line
+                result[key] = self.build(value_node, (*path, key), depth + 1)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [
+                self.build(item, (*path, str(i)), depth + 1) for i, item in enumerate(node.value)
+            ]
+        return self.scalar(node, path)
+
+    def scalar(self, node: yaml.Node, path: tuple[str, ...]) -> Any:
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise _Refused(node.start_mark.line + 1, path, f"not valid YAML: {problem}") from None
+        except (ValueError, OverflowError) as exc:
+            # A 5,000-digit number, a timestamp on the 31st of February.
+            message = str(exc).split(":")[0] if "digits" in str(exc) else str(exc)
+            raise _Refused(
+                node.start_mark.line + 1, path, f"cannot read this value: {message}"
+            ) from None
 
 
 def _line_for(path: tuple[str, ...], lines: dict[tuple[str, ...], int]) -> int | None:
@@ -277,8 +449,17 @@ def _line_for(path: tuple[str, ...], lines: dict[tuple[str, ...], int]) -> int |
 
 
 def parse_config(text: str, filename: str = "<config>") -> WorkflowConfig:
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            [ConfigProblem(filename, None, "", f"larger than {MAX_CONFIG_BYTES:,} characters")]
+        )
+    loader = _LimitedLoader(text)
+    lines: dict[tuple[str, ...], int] = {}
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = loader.get_single_node()
+        if node is None:
+            raise ConfigError([ConfigProblem(filename, None, "", "the file is empty")])
+        data = _Builder(loader, lines).build(node, ())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -286,10 +467,12 @@ def parse_config(text: str, filename: str = "<config>") -> WorkflowConfig:
         raise ConfigError(
             [ConfigProblem(filename, line, "", f"not valid YAML: {problem}")]
         ) from None
-    if node is None:
-        raise ConfigError([ConfigProblem(filename, None, "", "the file is empty")])
-    lines: dict[tuple[str, ...], int] = {}
-    data = _to_python(node, (), lines)
+    except _Refused as exc:
+        raise ConfigError(
+            [ConfigProblem(filename, exc.line, ".".join(exc.path), exc.message)]
+        ) from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise ConfigError([ConfigProblem(filename, 1, "", "must be a mapping of sections")])
     try:
@@ -308,6 +491,10 @@ def parse_config(text: str, filename: str = "<config>") -> WorkflowConfig:
             problems.append(
                 ConfigProblem(filename, _line_for(path, lines), ".".join(path), message)
             )
+        if len(problems) > MAX_PROBLEMS:
+            more = len(problems) - MAX_PROBLEMS
+            problems = problems[:MAX_PROBLEMS]
+            problems.append(ConfigProblem(filename, None, "", f"… and {more:,} more problem(s)"))
         raise ConfigError(problems) from None
 
 
@@ -321,11 +508,36 @@ def load_config(path: Path) -> tuple[WorkflowConfig, str]:
     if not path.exists():
         return parse_config(builtin_config_text(), "built-in example"), "built-in example"
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read: {exc}")]) from None
+        text = read_utf8(path, MAX_CONFIG_BYTES)
+    except TextFileError as exc:
+        raise ConfigError([ConfigProblem(str(path), exc.line, "", exc.message)]) from None
     return parse_config(text, str(path)), str(path)
 
 
 def template_fields(text: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+    """The placeholders of a template. Raises ValueError for anything but a bare
+    `{field}`: a format spec (`{name:>999999999}`), a conversion (`{name!r}`), attribute
+    or index access (`{name.x}`, `{name[0]}`) or a positional `{}` could fail, or eat
+    memory, only when the text is rendered in the middle of a round."""
+    fields: set[str] = set()
+    for _, name, spec, conversion in string.Formatter().parse(text):
+        if name is None:
+            continue
+        whole = (
+            "{"
+            + name
+            + (f"!{conversion}" if conversion else "")
+            + (f":{spec}" if spec else "")
+            + "}"
+        )
+        if spec or conversion or not name.isidentifier():
+            raise ValueError(
+                f"{_shown(whole)}: only plain placeholders such as {{name}} are allowed "
+                "(no format specs, conversions, attributes, indexes or empty {})"
+            )
+        fields.add(name)
+    return fields
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -112,3 +113,164 @@ def test_config_check_exits_non_zero_and_lists_problems(
     good.write_text(builtin_config_text(), encoding="utf-8")
     assert main(["config", "check", str(good)]) == 0
     assert "OK" in capsys.readouterr().out
+
+
+# --- optional keys -----------------------------------------------------------------
+
+
+def test_help_words_concern_window_and_team_names_are_read() -> None:
+    text = builtin_config_text().replace(
+        'supplies: {channel: "telegram:-1001234", handles: [groceries]}',
+        'supplies: {channel: "telegram:-1001234", handles: [groceries], name: 物资组}',
+    )
+    text += "help_words:\n  urgent: [救命, ' 快来人 ']\n  fine: [挺好]\nconcern_window: 30m\n"
+    config = parse_config(text)
+    assert config.help_words == {"urgent": ("救命", "快来人"), "fine": ("挺好",)}
+    assert config.concern_window == timedelta(minutes=30)
+    assert config.teams["supplies"].display_name == "物资组"
+    # A team without a name is shown by its key.
+    assert config.teams["medicine"].display_name == "medicine"
+    defaults = parse_config(builtin_config_text())
+    assert defaults.help_words == {}
+    assert defaults.concern_window == timedelta(minutes=15)
+
+
+@pytest.mark.parametrize(
+    ("extra", "where", "what"),
+    [
+        ("help_words:\n  urgnet: [x]\n", ":23: help_words.urgnet", "unknown key"),
+        ("help_words:\n  urgent: ['  ']\n", ":23: help_words.urgent.0", "at least 1"),
+        ("help_words:\n  urgent: [" + "长" * 41 + "]\n", ":23: help_words.urgent.0", "at most 40"),
+        ("help_words:\n  urgent: [" + ",".join("x" * 201) + "]\n", ":23: help_words.urgent", "200"),
+        ("help_words:\n  concern: [3]\n", ":23: help_words.concern.0", "string"),
+        ("help_words: [救命]\n", ":22: help_words", "dictionary"),
+        ("concern_window: 0m\n", ":22: concern_window", "longer than zero"),
+        ("concern_window: 25h\n", ":22: concern_window", "at most 24h"),
+    ],
+)
+def test_bad_help_words_and_concern_windows_are_named_with_their_line(
+    extra: str, where: str, what: str
+) -> None:
+    (problem,) = problems(builtin_config_text() + extra)
+    assert problem.startswith("carecheck.yaml" + where) and what in problem, problem
+
+
+def test_a_team_name_must_be_short_printable_text() -> None:
+    for name in ('""', '"' + "组" * 65 + '"', '"药品\\n组"'):
+        text = builtin_config_text().replace(
+            "handles: [groceries]}", f"handles: [groceries], name: {name}}}"
+        )
+        (problem,) = problems(text)
+        assert problem.startswith("carecheck.yaml:19: teams.supplies.name"), problem
+
+
+# --- bad input is refused quickly, with its line -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["{name:>999999999}", "{name!r}", "{name.__class__}", "{name[0]}", "{}", "{0}"],
+)
+def test_a_template_may_only_hold_bare_placeholders(template: str) -> None:
+    text = builtin_config_text().replace("{name}，早上好", template + "，早上好")
+    (problem,) = problems(text)
+    assert problem.startswith("carecheck.yaml:21: templates.zh.checkin"), problem
+    assert "only plain placeholders" in problem
+
+
+def test_a_huge_duration_is_refused_clearly() -> None:
+    for value in ("99999999999999d", "3651d", "9" * 5000 + "s"):
+        text = builtin_config_text().replace("reply_window: 60m", f"reply_window: {value}")
+        (problem,) = problems(text)
+        assert problem.startswith("carecheck.yaml:6: plans.daily.reply_window"), problem
+        assert "too long (at most 3650d)" in problem and len(problem) < 200
+
+
+def billion_laughs(levels: int) -> str:
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for level in range(1, levels + 1):
+        aliases = ",".join([f"*a{level - 1}"] * 9)
+        lines.append(f"a{level}: &a{level} [{aliases}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_at_once_with_the_line_of_the_alias() -> None:
+    started = time.perf_counter()
+    found = problems(billion_laughs(9))
+    elapsed = time.perf_counter() - started
+    assert elapsed < 1.0
+    assert any(
+        p.startswith("carecheck.yaml:") and "expand to more than 100,000 values" in p for p in found
+    ), found
+
+
+def test_too_many_aliases_are_refused() -> None:
+    text = "a: &a x\nb: [" + ",".join(["*a"] * 101) + "]\n"
+    (problem,) = problems(text)
+    assert problem.startswith("carecheck.yaml:2") and "more than 100 aliases" in problem
+
+
+def test_an_alias_to_itself_is_refused_not_a_recursion_error() -> None:
+    (problem,) = problems("plans: &p [*p]\n")
+    assert problem.startswith("carecheck.yaml:1: plans") and "deeper than 50" in problem
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plans: " + "[" * 1000 + "]" * 1000 + "\n",
+        "plans: " + "{a: " * 1000 + "1" + "}" * 1000 + "\n",
+        "".join(" " * i + f"k{i}:\n" for i in range(200)) + " " * 200 + "x: 1\n",
+    ],
+)
+def test_deep_nesting_is_refused_at_once_with_a_line(text: str) -> None:
+    started = time.perf_counter()
+    (problem,) = problems(text)
+    assert time.perf_counter() - started < 1.0
+    assert problem.startswith("carecheck.yaml:") and "deeper than 50 levels" in problem
+    assert problem.split(":")[1].isdigit()
+
+
+def test_a_file_larger_than_256_kb_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_text(builtin_config_text() + "#" * 300_000 + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(big)
+    assert "at most 262,144 are accepted" in str(caught.value)
+    with pytest.raises(ConfigError):
+        parse_config(builtin_config_text() + "#" * 300_000)
+
+
+def test_a_file_that_is_not_utf8_names_the_line_of_the_first_bad_byte(tmp_path: Path) -> None:
+    gbk = tmp_path / "gbk.yaml"
+    gbk.write_bytes(builtin_config_text().replace("早上好", "早上好").encode("gbk"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(gbk)
+    (problem,) = caught.value.problems
+    assert problem.line == 21 and "not UTF-8" in problem.message
+
+
+def test_a_key_given_twice_is_refused() -> None:
+    (problem,) = problems(builtin_config_text() + "timezone: UTC\n")
+    assert problem.startswith("carecheck.yaml:22: timezone") and "first on line 2" in problem
+
+
+@pytest.mark.parametrize(
+    ("value", "what"),
+    [
+        ("!!python/object/apply:os.system [echo]", "not valid YAML"),
+        ("!!binary 'abc'", "not valid YAML"),
+        ("!!set {a: 1}", "the tag"),
+        ("9" * 5000, "cannot read this value"),
+        ("!!timestamp 2026-02-31", "cannot read this value"),
+    ],
+)
+def test_values_yaml_cannot_build_are_problems_with_their_line(value: str, what: str) -> None:
+    (problem,) = problems(builtin_config_text() + f"grids: {value}\n")
+    assert problem.startswith("carecheck.yaml:22: grids") and what in problem, problem
+    assert len(problem) < 300
+
+
+def test_many_problems_are_summarised_after_the_first_fifty() -> None:
+    found = problems(builtin_config_text() + "".join(f"k{i}: 1\n" for i in range(200)))
+    assert len(found) == 51 and "150 more problem(s)" in found[-1]
