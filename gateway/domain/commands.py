@@ -14,11 +14,15 @@ from gateway.domain.ids import ChatRef, OutboxId
 
 
 class Priority(enum.IntEnum):
-    """Lower goes first: an alert never waits behind a round of routine prompts."""
+    """Lower goes first: an alert never waits behind a round of routine prompts, and
+    nothing owed to the people in care waits behind answers to strangers."""
 
     ALERT = 0
     REPLY = 1
     ROUTINE = 2
+    # Answers to people who are not enrolled ("I do not know you"): anyone can make
+    # the bot write these, as many as they like.
+    BULK = 3
 
 
 @dataclass(frozen=True)
