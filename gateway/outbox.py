@@ -1,7 +1,9 @@
 """The outbox worker: one per platform, sending stored messages in priority order.
 
-Alerts go before routine prompts; a chat's messages go one at a time and in order;
-the adapter's declared limits are kept; transient failures are retried with backoff
+Alerts go before routine prompts (and these before answers to strangers); a chat's
+messages go one at a time and in order; a chat that is busy or has to wait for its
+rate limit holds back only its own messages, never another chat's; the adapter's
+declared limits are kept; transient failures are retried with backoff
 (or after the platform's own `retry_after`); permanent ones are handed back to the
 workflows, because an unreachable resident is itself something to escalate.
 """
@@ -75,11 +77,19 @@ class OutboxWorker:
             # just sent is recorded now all the same, not at the next read.
             await self.store.flush()
             return wait
+        # Chats that cannot take a message now are left out of the read: otherwise one
+        # chat's long queue (a leader's alerts, a stranger's flood) fills the page and
+        # every other chat waits behind it, whatever its priority.
+        blocked = self.limiter.blocked()
+        skip = self._in_flight.keys() | blocked.keys()
         async with self.store.read() as tx:
-            rows = await tx.sendable(self.platform, self.clock.now(), FETCH)
-        delay: float | None = None
+            rows = await tx.sendable(self.platform, self.clock.now(), FETCH, skip)
+        # A chat left out for its rate limit may have messages due at its next slot.
+        delay = min(blocked.values(), default=None)
         for row in rows:
             if row.chat in self._in_flight:
+                # Sent to just now, in this loop: the rest of its queue keeps its order
+                # and goes one at a time.
                 continue
             if len(self._in_flight) >= self.max_in_flight:
                 delay = 0.0
@@ -87,13 +97,9 @@ class OutboxWorker:
             wait = self.limiter.overall_wait()
             if wait > 0:
                 return wait
-            chat_wait = self.limiter.chat_wait(row.chat)
-            if chat_wait > 0:
-                delay = chat_wait if delay is None else min(delay, chat_wait)
-                continue
             self.limiter.take(row.chat)
             self._in_flight[row.chat] = asyncio.create_task(self._send(row))
-        if rows and delay is None and len(rows) == FETCH:
+        if len(rows) == FETCH:
             delay = 0.0
         return delay
 
@@ -110,8 +116,12 @@ class OutboxWorker:
                     # A limit says wait: wait (a little) rather than spin on the store.
                     await asyncio.sleep(min(delay, 0.05))
                 continue
-            await asyncio.gather(*list(self._in_flight.values()))
+            await self.finish_sends()
         return self.sent + self.failed - before
+
+    async def finish_sends(self) -> None:
+        """Wait until the sends started so far have finished (or failed)."""
+        await asyncio.gather(*list(self._in_flight.values()))
 
     async def _send(self, row: OutboxRow) -> None:
         try:
@@ -139,6 +149,10 @@ class OutboxWorker:
         now = self.clock.now()
         if exc.retry_after is not None and exc.whole_platform:
             self.limiter.pause(exc.retry_after)
+        elif exc.retry_after is not None:
+            # Only this chat must wait: its later messages wait too (they keep their
+            # order), and every other chat goes on.
+            self.limiter.hold(row.chat, exc.retry_after)
         # Being told to slow down (a flood wait) is not a failure of this message: only
         # real failures count towards giving up.
         gave_up = row.attempts + 1 >= MAX_ATTEMPTS and exc.retry_after is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -106,6 +106,13 @@ _ORIGINALS_SELECT = (
     "SELECT o.id, o.platform, o.chat, o.person_id, o.priority, o.purpose, o.ref, o.payload, "
     "o.edit_of, o.state, o.attempts, o.not_before, o.platform_message_id, "
     "NULL AS target_message_id, NULL AS target_state FROM outbox o "
+)
+
+
+# Read along the outbox_pending index in (priority, id) order.
+_SENDABLE = (
+    _OUTBOX_SELECT + "WHERE o.platform = ? AND o.state = 'pending' AND o.not_before <= ? "
+    "AND (o.edit_of IS NULL OR t.state != 'pending') "
 )
 
 
@@ -253,15 +260,24 @@ class DeliveryRepo(Repo):
         )
         return None if row is None else _outbox(row)
 
-    async def sendable(self, platform: str, now: datetime, limit: int) -> list[OutboxRow]:
+    async def sendable(
+        self, platform: str, now: datetime, limit: int, skip: Collection[str] = ()
+    ) -> list[OutboxRow]:
         """Pending rows in the order they should go: priority, then age. An edit waits
-        until the message it edits has been sent (or has failed)."""
-        rows = await self._all(
-            _OUTBOX_SELECT + "WHERE o.platform = ? AND o.state = 'pending' AND o.not_before <= ? "
-            "AND (o.edit_of IS NULL OR t.state != 'pending') "
-            "ORDER BY o.priority, o.id LIMIT ?",
-            (platform, ts(now), limit),
-        )
+        until the message it edits has been sent (or has failed). Rows for the chats in
+        `skip` (a send to them in flight, or their rate limit not yet open) are left
+        out: however many one chat has queued, they do not fill the page that the
+        other chats' messages are read from."""
+        if not skip:
+            rows = await self._all(
+                _SENDABLE + "ORDER BY o.priority, o.id LIMIT ?", (platform, ts(now), limit)
+            )
+        else:
+            rows = await self._all(
+                _SENDABLE + "AND o.chat NOT IN (SELECT value FROM json_each(?)) "
+                "ORDER BY o.priority, o.id LIMIT ?",
+                (platform, ts(now), json.dumps(list(skip)), limit),
+            )
         return [_outbox(r) for r in rows]
 
     async def next_not_before(self, platform: str, after: datetime) -> datetime | None:
