@@ -27,7 +27,9 @@ from gateway.store import Store, Tx
 from gateway.store.delivery import OutboxRow
 from workflows import router
 from workflows.actions import ActionSigner
+from workflows.checkin import RoundResult
 from workflows.context import Work
+from workflows.intent import help_words_with
 from workflows.texts import Texts
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,7 @@ class Engine:
         self.clock = clock
         self.config = config
         self.texts = Texts({lang.value: t for lang, t in config.templates.items()})
+        self.help_words = help_words_with(config.help_words)
         self.adapters = dict(adapters)
         self.signer: ActionSigner | None = None
         self.workers = {
@@ -109,6 +112,15 @@ class Engine:
                 await tx.kv_set("actions.key", key)
         self.signer = ActionSigner(bytes.fromhex(key))
         await self.ensure_rounds()
+        async with self.store.read() as tx:
+            leaderless = await tx.grids_without_reachable_leader(tuple(self.adapters))
+        for grid in leaderless:
+            log.warning(
+                "grid %s has no grid leader enrolled on a running chat platform (%s): "
+                "its alerts go straight to the next step",
+                grid or "-",
+                ", ".join(self.adapters) or "none",
+            )
 
     def _work(self, tx: Tx, now: datetime | None = None) -> Work:
         if self.signer is None:
@@ -120,6 +132,7 @@ class Engine:
             texts=self.texts,
             signer=self.signer,
             platforms=frozenset(self.adapters),
+            help_words=self.help_words,
         )
 
     def _after(self, work: Work) -> None:
@@ -137,12 +150,34 @@ class Engine:
         self._after(work)
         return added
 
-    async def start_round_now(self, plan: str | None = None) -> int:
+    async def start_round(
+        self, plan: str | None = None, *, grid: str = "", emergency: bool = False
+    ) -> RoundResult:
+        """A round started by hand: skips whoever was asked already in this round and
+        waits for the end of quiet hours unless it is an emergency round."""
         async with self.store.transaction() as tx:
             work = self._work(tx)
-            opened = await router.start_round_now(work, plan or self.config.plan_name_default)
+            result = await router.start_round(
+                work, plan or self.config.plan_name_default, grid=grid, emergency=emergency
+            )
         self._after(work)
-        return opened
+        return result
+
+    async def queue_round(
+        self, plan: str | None = None, *, grid: str = "", emergency: bool = False
+    ) -> list[tuple[str, datetime]]:
+        """A round for whichever gateway runs on this database to open (see
+        `router.queue_round`): (timezone, when) per timezone on the plan."""
+        async with self.store.transaction() as tx:
+            work = self._work(tx)
+            queued = await router.queue_round(
+                work, plan or self.config.plan_name_default, grid=grid, emergency=emergency
+            )
+        self._after(work)
+        return queued
+
+    async def start_round_now(self, plan: str | None = None) -> int:
+        return (await self.start_round(plan)).opened
 
     # -- inbound --------------------------------------------------------------------
 

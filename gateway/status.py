@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -30,6 +30,8 @@ class Status:
     open_alerts: int
     outbox_pending: int
     encrypted_rooms: list[str]
+    # Grids whose alerts would find no grid leader to tell.
+    grids_without_leader: list[str] = field(default_factory=list)
 
 
 def day_bounds(now: datetime, timezone: str) -> tuple[datetime, datetime, str]:
@@ -45,6 +47,7 @@ async def today(store: Store, now: datetime, timezone: str) -> Status:
         open_alerts = await tx.open_alert_count()
         depth = await tx.outbox_depth()
         encrypted = await tx.kv_get("matrix.encrypted_rooms")
+        leaderless = await tx.grids_without_reachable_leader()
     grids = [
         GridDay(
             grid=str(r["grid"]) or "-",
@@ -54,7 +57,9 @@ async def today(store: Store, now: datetime, timezone: str) -> Status:
         for r in rows
     ]
     rooms = json.loads(encrypted) if encrypted else []
-    return Status(label, grids, open_alerts, sum(depth.values()), [str(r) for r in rooms])
+    return Status(
+        label, grids, open_alerts, sum(depth.values()), [str(r) for r in rooms], leaderless
+    )
 
 
 def render_table(status: Status) -> str:
@@ -77,6 +82,11 @@ def render_table(status: Status) -> str:
     if not status.grids:
         lines.append("(no check-ins today yet)")
     lines.append(f"open alerts: {status.open_alerts}    outbox pending: {status.outbox_pending}")
+    for grid in status.grids_without_leader:
+        lines.append(
+            f"warning: grid {grid or '-'} has no grid leader enrolled on a chat platform; "
+            "its alerts go straight to the next step"
+        )
     for room in status.encrypted_rooms:
         lines.append(f"warning: Matrix room {room} is encrypted; the bot cannot read it")
     return "\n".join(lines)

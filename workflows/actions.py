@@ -26,6 +26,8 @@ class ActionKind(enum.StrEnum):
     ALERT_OUTCOME = "out"
     NEED_CLAIM = "ncl"
     NEED_DONE = "ndn"
+    CONCERN_YES = "cy"
+    CONCERN_NO = "cn"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from gateway.domain.commands import Button, Priority
 from gateway.domain.ids import CheckinId, PersonId, split_chat_ref
@@ -42,6 +43,8 @@ HELP_EMOJI = "🆘"
 # A round's prompts are built and written this many at a time, so a round for a
 # whole street never holds every message in memory at once.
 ROUND_CHUNK = 2000
+# A window that would end within this of now is not worth postponing.
+WINDOW_SLACK = timedelta(seconds=1)
 
 
 def prompt_buttons(work: Work, person: Person, checkin_id: int) -> tuple[tuple[Button, ...], ...]:
@@ -68,22 +71,40 @@ def _labels(work: Work, language: str) -> tuple[str, str]:
     return work.texts.render(language, "btn_ok"), work.texts.render(language, "btn_help")
 
 
-async def open_round(work: Work, plan_name: str, timezone: str, due_at: datetime) -> int:
+async def open_round(
+    work: Work,
+    plan_name: str,
+    timezone: str,
+    due_at: datetime,
+    *,
+    grid: str = "",
+    skip_asked_since: datetime | None = None,
+    emergency: bool = False,
+) -> RoundResult:
     """Open this round's check-ins for every enrolled, active resident on the plan.
 
-    The window counts from when the prompt really goes out: a round opened late
-    (the gateway was down at the due time) still gives residents their full window."""
+    The window counts from when this resident's prompt really went out (see
+    `on_window_closed`): a round opened late, or a prompt held up behind others,
+    still gives each resident their full window. With `skip_asked_since`, residents
+    who already have an open check-in or were asked since then are left out (a round
+    started by hand on top of the scheduled one)."""
     plan = work.config.plans.get(plan_name)
     if plan is None:
         log.warning("round for unknown plan %r skipped", plan_name)
-        return 0
+        return RoundResult()
     # One row per identity: a resident reachable on two platforms is asked on both.
-    targets = await work.tx.round_residents(plan_name, timezone)
+    targets = await work.tx.round_residents(plan_name, timezone, grid)
     people = sorted({target[0] for target in targets})
+    skipped = 0
+    if skip_asked_since is not None:
+        asked = await work.tx.asked_since(skip_asked_since)
+        skipped = sum(1 for p in people if p in asked)
+        people = [p for p in people if p not in asked]
+    await escalation.remind_unresolved(work, set(people))
     deadline = work.now + plan.reply_window
     opened = await work.tx.open_checkins(plan_name, due_at, work.now, deadline, people)
     if not opened:
-        return 0
+        return RoundResult(skipped=skipped)
     # Every check-in of a round has its reminders at the same moments: whether one
     # lands in quiet hours is decided once.
     each: list[tuple[datetime, str, str]] = []
@@ -107,6 +128,7 @@ async def open_round(work: Work, plan_name: str, timezone: str, due_at: datetime
     work.timers_added = True
 
     labels: dict[str, tuple[str, str]] = {}
+    greeting = "checkin_emergency" if emergency else "checkin"
     for start in range(0, len(targets), ROUND_CHUNK):
         rows = []
         for person_id, chat, name, language in targets[start : start + ROUND_CHUNK]:
@@ -122,7 +144,7 @@ async def open_round(work: Work, plan_name: str, timezone: str, due_at: datetime
                     platform,
                     NewMessage(
                         chat=chat,
-                        text=work.texts.render(language, "checkin", name=name),
+                        text=work.texts.render(language, greeting, name=name),
                         priority=Priority.ROUTINE,
                         person_id=person_id,
                         purpose=PURPOSE_PROMPT,
@@ -132,12 +154,53 @@ async def open_round(work: Work, plan_name: str, timezone: str, due_at: datetime
                 )
             )
         await work.tx.enqueue_many(rows, work.now)
-    return len(opened)
+    return RoundResult(opened=len(opened), skipped=skipped)
 
 
-async def on_reminder_due(work: Work, checkin_id: int) -> None:
+@dataclass(frozen=True)
+class RoundResult:
+    opened: int = 0
+    skipped: int = 0  # already asked in this round
+    deferred_until: datetime | None = None  # started inside quiet hours: queued until then
+
+
+async def _window_start(work: Work, checkin: Checkin) -> datetime | None:
+    """When the resident could first see the prompt: its delivery. None while it is
+    still queued (a backlog, a platform retrying)."""
+    delivered = await work.tx.prompt_delivered_at(checkin.id)
+    if delivered is not None:
+        return max(delivered, checkin.sent_at)
+    for row in await work.tx.outbox_for(PURPOSE_PROMPT, checkin.id):
+        if row.state == "pending":
+            return None
+    # Nothing can still arrive (refused, cancelled): the window is as it was opened.
+    return checkin.sent_at
+
+
+async def _postponed(work: Work, checkin: Checkin, kind: str, arg: str, after: timedelta) -> bool:
+    """Move a check-in's timer so it counts from delivery; True when it was moved."""
+    start = await _window_start(work, checkin)
+    due = (work.now if start is None else start) + after
+    if start is not None and due <= work.now + WINDOW_SLACK:
+        return False
+    await work.tx.add_timer(due, kind, checkin.id, arg, work.now)
+    work.timers_added = True
+    if kind == TIMER_CLOSE:
+        await work.tx.set_deadline(checkin.id, due)
+    return True
+
+
+async def on_reminder_due(work: Work, checkin_id: int, arg: str = "") -> None:
     checkin = await work.tx.checkin(checkin_id)
     if checkin is None or checkin.state not in OPEN_CHECKIN_STATES:
+        return
+    plan = work.config.plans.get(checkin.plan)
+    index = int(arg) if arg.isdigit() else -1
+    if (
+        plan is not None
+        and 0 <= index < len(plan.reminders)
+        and await _postponed(work, checkin, TIMER_REMIND, arg, plan.reminders[index])
+    ):
         return
     person = await work.tx.person(checkin.person_id)
     if person is None:
@@ -156,7 +219,10 @@ async def on_reminder_due(work: Work, checkin_id: int) -> None:
 
 async def on_window_closed(work: Work, checkin_id: int) -> None:
     checkin = await work.tx.checkin(checkin_id)
-    if checkin is None:
+    if checkin is None or checkin.state not in OPEN_CHECKIN_STATES:
+        return
+    plan = work.config.plans.get(checkin.plan)
+    if plan is not None and await _postponed(work, checkin, TIMER_CLOSE, "", plan.reply_window):
         return
     if not await work.tx.set_checkin_state(
         checkin.id, CheckinState.MISSED, only_if=OPEN_CHECKIN_STATES
@@ -166,24 +232,20 @@ async def on_window_closed(work: Work, checkin_id: int) -> None:
     if person is None:
         return
     await work.tx.audit(work.now, "checkin.missed", f"checkin:{checkin.id}", None)
-    await escalation.open_alert(
-        work,
-        person,
-        AlertReason.MISSED,
-        checkin_id=checkin.id,
-        checkin=checkin,
-    )
+    await escalation.open_alert(work, person, AlertReason.MISSED, checkin_id=checkin.id)
 
 
 async def record_answer(
-    work: Work, person: Person, *, help_wanted: bool, said: str, via: str
-) -> None:
-    """Any sign of life from a resident. Answers an open check-in; after a missed
+    work: Work, person: Person, *, help_wanted: bool, said: str, via: str, quiet: bool = False
+) -> bool:
+    """Any sign of life from a resident. Answers their open check-in; after a missed
     one, calls off the alert that silence opened; a call for help opens an alert
-    whether or not a check-in is open."""
-    checkin = await work.tx.open_checkin_of(person.id)
-    if checkin is not None:
-        state = CheckinState.HELP if help_wanted else CheckinState.OK
+    whether or not a check-in is open. Returns whether it answered or called off
+    anything (otherwise it was a sign of life outside any round)."""
+    answered = False
+    state = CheckinState.HELP if help_wanted else CheckinState.OK
+    # Normally one; several only if rounds overlapped: one answer covers them all.
+    for checkin in await work.tx.open_checkins_of(person.id):
         if await work.tx.set_checkin_state(
             checkin.id,
             state,
@@ -191,32 +253,27 @@ async def record_answer(
             answered_at=work.now,
             answer=via,
         ):
+            answered = True
             await work.tx.cancel_timers(checkin.id, (TIMER_REMIND, TIMER_CLOSE))
             await _mark_prompts_answered(work, person, checkin, help_wanted)
             await work.tx.audit(
                 work.now, f"checkin.{state.value}", f"checkin:{checkin.id}", person.id, via
             )
     if help_wanted:
-        await escalation.open_alert(
-            work,
-            person,
-            AlertReason.HELP,
-            checkin_id=None if checkin is None else checkin.id,
-            checkin=checkin,
-            said=said,
-        )
-        return
+        await escalation.open_alert(work, person, AlertReason.HELP, checkin_id=None, said=said)
+        return True
     called_off = await escalation.call_off_silence_alert(work, person)
-    if checkin is None and called_off is not None and called_off.checkin_id is not None:
+    if not answered and called_off is not None and called_off.checkin_id is not None:
         # Answered after the window closed: the missed prompt shows it, and the
         # resident hears that it counted.
         late = await work.tx.checkin(called_off.checkin_id)
         if late is not None:
             await _mark_prompts_answered(work, person, late, help_wanted=False)
-    if (checkin is not None or called_off is not None) and via != "button":
+    if (answered or called_off is not None) and via != "button" and not quiet:
         await to_person(
             work, person, work.texts.render(person.language, "thanks"), priority=Priority.REPLY
         )
+    return answered or called_off is not None
 
 
 @functools.lru_cache(maxsize=64)
@@ -250,10 +307,30 @@ async def on_prompt_undeliverable(work: Work, checkin_id: int, reason: str) -> N
     person = await work.tx.person(checkin.person_id)
     if person is not None:
         await escalation.open_alert(
+            work, person, AlertReason.UNREACHABLE, checkin_id=CheckinId(checkin.id), said=reason
+        )
+
+
+async def stop(work: Work, person: Person) -> None:
+    """The resident opts out of routine check-ins (/stop): the open one counts as
+    answered, and their grid leaders are told."""
+    await work.tx.set_active(person.id, False)
+    for open_checkin in await work.tx.open_checkins_of(person.id):
+        await work.tx.set_checkin_state(
+            open_checkin.id,
+            CheckinState.OK,
+            only_if=OPEN_CHECKIN_STATES,
+            answered_at=work.now,
+            answer="stop",
+        )
+        await work.tx.cancel_timers(open_checkin.id, (TIMER_REMIND, TIMER_CLOSE))
+    await work.tx.audit(work.now, "person.stopped", f"person:{person.id}", person.id)
+    for leader in await work.tx.responders(person.grid, "grid_leader"):
+        await to_person(
             work,
-            person,
-            AlertReason.UNREACHABLE,
-            checkin_id=CheckinId(checkin.id),
-            checkin=checkin,
-            said=reason,
+            leader,
+            work.texts.render(
+                leader.language, "stop_notice", name=person.name, place=person.place or "-"
+            ),
+            priority=Priority.REPLY,
         )

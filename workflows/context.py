@@ -8,6 +8,7 @@ from datetime import datetime
 from gateway.config import WorkflowConfig
 from gateway.store import Tx
 from workflows.actions import ActionSigner
+from workflows.intent import DEFAULT_HELP_WORDS, HelpWords
 from workflows.texts import Texts
 
 
@@ -23,6 +24,8 @@ class Work:
     timers_added: bool = False
     # Platforms with a running adapter; empty means "do not filter" (tools, tests).
     platforms: frozenset[str] = frozenset()
+    # The built-in words plus the workflow file's `help_words`.
+    help_words: HelpWords = DEFAULT_HELP_WORDS
 
     def reachable(self, platform: str) -> bool:
         return not self.platforms or platform in self.platforms

@@ -35,6 +35,8 @@ async def redeem(work: Work, code: str, sender: Sender, chat: ChatRef, is_group:
     # A team's code belongs in the team's group: spent in a private chat, it would make
     # that private chat the team's channel.
     team_code_in_private = not is_group and await work.tx.invite_is_for_team(code)
+    if not team_code_in_private and await _would_take_identity(work, code, sender, chat):
+        return False
     invite_row = (
         None if team_code_in_private else await work.tx.spend_invite(code, work.now, sender.address)
     )
@@ -93,3 +95,42 @@ def _describe_schedule(cron: str) -> str:
     if minute.isdigit() and hour.isdigit():
         return f"{int(hour):02d}:{int(minute):02d}"
     return cron
+
+
+async def _would_take_identity(work: Work, code: str, sender: Sender, chat: ChatRef) -> bool:
+    """An invitation never moves a chat account away from the person it belongs to:
+    a leader opening a resident's link would lose their own alerts, and the resident
+    whose account it was would drop out of check-ins. Refuse, say why, keep the code."""
+    invite_row = await work.tx.open_invite(code, work.now)
+    if invite_row is None or invite_row.person_id is None:
+        return False
+    existing = await work.tx.identity(sender.platform, sender.address)
+    if existing is None:
+        return False
+    holder = await work.tx.person(existing.person_id)
+    if holder is None:
+        return False
+    if existing.person_id == invite_row.person_id:
+        await to_chat(
+            work,
+            chat,
+            work.texts.render(holder.language, "invite_already_bound", name=holder.name),
+            priority=Priority.REPLY,
+            person=holder,
+        )
+        return True
+    await work.tx.audit(
+        work.now,
+        "invite.refused",
+        f"person:{invite_row.person_id}",
+        holder.id,
+        f"{sender.platform} account already enrolled as person {holder.id}",
+    )
+    await to_chat(
+        work,
+        chat,
+        work.texts.render(holder.language, "identity_taken", other=holder.name),
+        priority=Priority.REPLY,
+        person=holder,
+    )
+    return True

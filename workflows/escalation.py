@@ -1,18 +1,28 @@
 """Alerts: open, walk the escalation policy on durable timers, acknowledge, resolve.
 
 A walk notifies the responders of one step, waits, and moves on: grid leader, care
-lead, family, and again `repeat` more times, until someone acknowledges. A step
-whose role has nobody is passed over at once rather than waited out.
+lead, family, and again `repeat` more times, until someone acknowledges. A step whose
+people cannot be reached (nobody in the role, nobody enrolled on a running platform,
+every copy refused by the platform) is passed on at once rather than waited out, and
+the alert says so.
+
+Nothing is silent twice: a new miss while an alert is still unresolved walks that
+alert again from its first step ("missed 2 rounds in a row"), and an alert that ran
+out of steps is sent again to the grid leader and the grid's operators at each
+following round until someone closes it. Each person holds one live copy of an alert:
+a newer copy takes the buttons away from the older ones.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
-from gateway.config import Role
+from gateway.config import EscalationPolicy, Role
 from gateway.domain.commands import Button, Priority
-from gateway.domain.ids import AlertId, CheckinId, OutboxId
-from gateway.domain.records import Alert, AlertReason, AlertState, Checkin, Person
+from gateway.domain.ids import AlertId, CheckinId, PersonId
+from gateway.domain.records import Alert, AlertReason, AlertState, Notification, Person
+from gateway.store.delivery import OutboxRow
 from workflows.actions import ActionKind
 from workflows.context import Work
 from workflows.messaging import edit, to_person
@@ -28,6 +38,10 @@ OUTCOME_EMOJI = {"ok": "🙂", "visited": "🚪", "hospital": "🏥", "unreachab
 ACK_EMOJI = "👀"
 RESOLVE_EMOJI = "✅"
 LATE_ANSWER = "late_answer"
+# Misses counted in an alert's "how often lately" line.
+RECENT = timedelta(days=7)
+# Silence-like reasons: a new one on top of an unresolved alert is a repeated miss.
+_SILENCE = (AlertReason.MISSED, AlertReason.UNREACHABLE)
 
 
 def outcome_label(work: Work, language: str, outcome: str) -> str:
@@ -36,36 +50,43 @@ def outcome_label(work: Work, language: str, outcome: str) -> str:
     return outcome
 
 
+def _policy(work: Work, resident: Person) -> str:
+    plan = work.config.plans.get(resident.plan)
+    return plan.escalation if plan else next(iter(work.config.escalation_policies))
+
+
+def _total_steps(policy: EscalationPolicy) -> int:
+    return len(policy.steps) * (policy.repeat + 1)
+
+
 async def open_alert(
     work: Work,
     resident: Person,
     reason: AlertReason,
     *,
     checkin_id: CheckinId | None,
-    checkin: Checkin | None = None,
     said: str = "",
 ) -> AlertId:
-    """Open an alert, or join the one already open for this resident: a call for help
-    on top of an unanswered check-in makes that alert urgent rather than a second one."""
+    """Open an alert, or add to the one already open for this resident.
+
+    On top of an unresolved alert: a new miss walks it again from step 1; a call for
+    help makes it urgent and walks it again; anything else is a note on it."""
     existing = await work.tx.unresolved_alert_of(resident.id)
-    urgent = reason is AlertReason.HELP
     if existing is not None:
-        if urgent and not existing.urgent:
-            await work.tx.mark_urgent(existing.id)
-            await work.tx.audit(work.now, "alert.urgent", f"alert:{existing.id}", resident.id, said)
-            refreshed = await work.tx.alert(existing.id)
-            assert refreshed is not None
-            for person, _ in await _notified_people(work, refreshed):
-                await _send_alert(work, refreshed, resident, person, said=said)
+        await _add_to_existing(work, existing, resident, reason, checkin_id, said)
         return existing.id
 
-    plan = work.config.plans.get(resident.plan)
-    policy = plan.escalation if plan else next(iter(work.config.escalation_policies))
-    detail = said
-    if checkin is not None and reason is AlertReason.MISSED:
-        detail = f"{checkin.due_at.timestamp()}|{checkin.deadline.timestamp()}"
+    urgent = reason is AlertReason.HELP
+    repeated = reason in _SILENCE and checkin_id is not None
     alert_id = await work.tx.create_alert(
-        resident.id, checkin_id, reason, urgent, policy, work.now, detail
+        resident.id,
+        checkin_id,
+        reason,
+        urgent,
+        _policy(work, resident),
+        work.now,
+        said,
+        misses=1 if repeated else 0,
     )
     await work.tx.audit(work.now, f"alert.opened.{reason.value}", f"alert:{alert_id}", None, said)
     log.info(
@@ -79,15 +100,63 @@ async def open_alert(
     assert alert is not None
     await walk(work, alert)
     if reason is AlertReason.HELP:
-        leaders = await work.tx.responders(resident.grid, Role.GRID_LEADER)
-        key = "help_on_the_way" if leaders else "help_on_the_way_nobody"
-        await to_person(
-            work,
-            resident,
-            work.texts.render(resident.language, key, leader=leaders[0].name if leaders else ""),
-            priority=Priority.ALERT,
-        )
+        await _tell_resident_help_is_sought(work, alert, resident)
     return alert_id
+
+
+async def _add_to_existing(
+    work: Work,
+    alert: Alert,
+    resident: Person,
+    reason: AlertReason,
+    checkin_id: CheckinId | None,
+    said: str,
+) -> None:
+    subject = f"alert:{alert.id}"
+    if reason in _SILENCE and checkin_id is not None and checkin_id != alert.checkin_id:
+        misses = alert.misses + 1 if alert.misses else 1
+        await work.tx.reescalate_alert(alert.id, checkin_id, misses)
+        await work.tx.audit(work.now, "alert.missed_again", subject, None, str(misses))
+        log.info("alert %s: person %s missed %d rounds in a row", alert.id, resident.id, misses)
+        await _walk_again(work, alert.id)
+        return
+    if reason is AlertReason.HELP and not alert.urgent:
+        await work.tx.mark_urgent(alert.id)
+        await work.tx.audit(work.now, "alert.urgent", subject, resident.id, said)
+        if said:
+            await work.tx.add_alert_note(alert.id, resident.id, work.now, said)
+        await work.tx.reescalate_alert(alert.id, None, alert.misses)
+        await _walk_again(work, alert.id)
+        refreshed = await work.tx.alert(alert.id)
+        assert refreshed is not None
+        await _tell_resident_help_is_sought(work, refreshed, resident)
+        return
+    # Already urgent, or something worrying said meanwhile: every copy shows it.
+    if said:
+        await work.tx.add_alert_note(alert.id, resident.id, work.now, said)
+        await work.tx.audit(work.now, "alert.note", subject, resident.id, said)
+        await refresh_copies(work, alert.id)
+
+
+async def _walk_again(work: Work, alert_id: AlertId) -> None:
+    await work.tx.cancel_timers(alert_id, (TIMER_STEP,))
+    alert = await work.tx.alert(alert_id)
+    assert alert is not None
+    # People not on the first step still see the new state on their copies.
+    await refresh_copies(work, alert_id)
+    await walk(work, alert)
+
+
+async def _tell_resident_help_is_sought(work: Work, alert: Alert, resident: Person) -> None:
+    """Only what is true: who is being contacted, not that they have been."""
+    notified = [p for p, _ in await _live_copies(work, alert) if p.id != resident.id]
+    if notified:
+        text = work.texts.render(
+            resident.language, "help_contacting", who=", ".join(p.name for p in notified[:2])
+        )
+    else:
+        text = work.texts.render(resident.language, "help_contacting_community")
+    await to_person(work, resident, text, priority=Priority.ALERT)
 
 
 async def recipients(work: Work, resident: Person, role: Role) -> list[Person]:
@@ -96,39 +165,41 @@ async def recipients(work: Work, resident: Person, role: Role) -> list[Person]:
     return await work.tx.responders(resident.grid, role.value)
 
 
+async def reachable(work: Work, person: Person) -> bool:
+    """Enrolled on a platform this gateway runs."""
+    return any(work.reachable(i.platform) for i in await work.tx.identities_of(person.id))
+
+
 async def walk(work: Work, alert: Alert) -> None:
-    """Notify the next step with somebody in it, then set the timer for the one after."""
+    """Notify the next step with somebody reachable in it, then set the timer for the
+    one after. Steps with nobody reachable are passed on at once, and noted."""
     policy = work.config.escalation_policies.get(alert.policy)
     resident = await work.tx.person(alert.person_id)
     if policy is None or resident is None:
         log.error("alert %s cannot walk: policy %r or resident missing", alert.id, alert.policy)
         return
-    total = len(policy.steps) * (policy.repeat + 1)
+    total = _total_steps(policy)
     position = alert.position
     while position < total:
         step = policy.steps[position % len(policy.steps)]
         people = await recipients(work, resident, step.notify)
         position += 1
-        if not people:
-            await work.tx.audit(
-                work.now, "alert.step_empty", f"alert:{alert.id}", None, step.notify.value
-            )
+        live = [p for p in people if await reachable(work, p)]
+        if not live:
+            await _note_step_skipped(work, alert, resident, step.notify, people, position)
             continue
-        for person in people:
-            for outbox_id in await _send_alert(work, alert, resident, person):
-                await work.tx.add_notification(
-                    alert.id, person.id, outbox_id, position, step.notify.value, work.now
-                )
+        for person in live:
+            await _send_copy(work, alert, resident, person, position, step.notify.value)
         await work.tx.advance_alert(alert.id, position)
         await work.tx.audit(
             work.now,
             "alert.notified",
             f"alert:{alert.id}",
             None,
-            f"step {position}: {step.notify.value}",
+            f"step {position}: {step.notify.value} ({', '.join(p.name for p in live)})",
         )
         log.info(
-            "alert %s step %d: %d %s notified", alert.id, position, len(people), step.notify.value
+            "alert %s step %d: %d %s notified", alert.id, position, len(live), step.notify.value
         )
         wait = step.wait or policy.default_wait
         await work.tx.add_timer(work.now + wait, TIMER_STEP, alert.id, str(position), work.now)
@@ -138,11 +209,35 @@ async def walk(work: Work, alert: Alert) -> None:
     await _exhausted(work, alert, resident)
 
 
+async def _note_step_skipped(
+    work: Work,
+    alert: Alert,
+    resident: Person,
+    role: Role,
+    people: list[Person],
+    position: int,
+) -> None:
+    names = ", ".join(p.name for p in people)
+    await work.tx.audit(
+        work.now,
+        "alert.step_unreachable" if people else "alert.step_empty",
+        f"alert:{alert.id}",
+        None,
+        f"step {position}: {role.value} ({names})" if people else f"step {position}: {role.value}",
+    )
+    if people:
+        # Shown on every copy: the next person knows the one before never got it.
+        await work.tx.add_alert_note(
+            alert.id, None, work.now, f"step_unreachable|{role.value}|{names}"
+        )
+        log.warning("alert %s step %d: no %s can be reached", alert.id, position, role.value)
+
+
 async def _exhausted(work: Work, alert: Alert, resident: Person) -> None:
     """Every step has been tried: say so to operators and everyone notified. The
-    alert stays open on the dashboard; it is never dropped."""
+    alert stays open on the dashboard and is sent again at each following round."""
     await work.tx.audit(work.now, "alert.exhausted", f"alert:{alert.id}")
-    told = {p.id: p for p, _ in await _notified_people(work, alert)}
+    told = {p.id: p for p, _ in await _live_copies(work, alert)}
     for operator in await work.tx.responders(resident.grid, Role.OPERATOR.value):
         told.setdefault(operator.id, operator)
     for person in told.values():
@@ -160,6 +255,31 @@ async def _exhausted(work: Work, alert: Alert, resident: Person) -> None:
         )
 
 
+async def remind_unresolved(work: Work, residents: set[PersonId]) -> int:
+    """At a round's time: every alert of these residents that ran out of steps and is
+    still unresolved goes again to the grid leader and the grid's operators."""
+    sent = 0
+    for alert in await work.tx.unresolved_alerts():
+        if alert.person_id not in residents:
+            continue
+        policy = work.config.escalation_policies.get(alert.policy)
+        if policy is None or alert.position < _total_steps(policy):
+            continue
+        resident = await work.tx.person(alert.person_id)
+        if resident is None:
+            continue
+        people = [
+            *await work.tx.responders(resident.grid, Role.GRID_LEADER.value),
+            *await work.tx.responders(resident.grid, Role.OPERATOR.value),
+        ]
+        for person in {p.id: p for p in people}.values():
+            if await reachable(work, person):
+                await _send_copy(work, alert, resident, person, alert.position, "unresolved")
+                sent += 1
+        await work.tx.audit(work.now, "alert.still_unresolved", f"alert:{alert.id}")
+    return sent
+
+
 async def on_step_due(work: Work, alert_id: int) -> None:
     alert = await work.tx.alert(alert_id)
     if alert is None or alert.state is not AlertState.OPEN:
@@ -167,23 +287,118 @@ async def on_step_due(work: Work, alert_id: int) -> None:
     await walk(work, alert)
 
 
-def _alert_body(work: Work, alert: Alert, resident: Person, language: str, said: str) -> str:
+async def on_copy_undeliverable(work: Work, row: OutboxRow, error: str) -> None:
+    """A copy was refused for good (blocked bot, unknown chat). When no copy of the
+    current step can still arrive, the step is passed on now, not after its wait."""
+    alert = await work.tx.alert(row.ref)
+    if alert is None or alert.state is not AlertState.OPEN:
+        return
+    copies = [n for n in await work.tx.notifications(alert.id) if n.step == alert.position]
+    if not copies or row.id not in {n.outbox_id for n in copies}:
+        return
+    for copy in copies:
+        other = await work.tx.outbox_row(copy.outbox_id)
+        if other is not None and other.state in ("pending", "sent"):
+            return
+    resident = await work.tx.person(alert.person_id)
+    if resident is None:
+        return
+    names = []
+    for copy in copies:
+        person = None if copy.person_id is None else await work.tx.person(copy.person_id)
+        if person is not None and person.name not in names:
+            names.append(person.name)
+    await work.tx.audit(
+        work.now,
+        "alert.step_unreachable",
+        f"alert:{alert.id}",
+        None,
+        f"step {alert.position}: {copies[0].role} ({', '.join(names)}): {error}",
+    )
+    await work.tx.add_alert_note(
+        alert.id, None, work.now, f"step_unreachable|{copies[0].role}|{', '.join(names)}"
+    )
+    await work.tx.cancel_timers(alert.id, (TIMER_STEP,))
+    await walk(work, alert)
+
+
+# -- what a copy says -----------------------------------------------------------------
+
+
+async def _alert_body(work: Work, alert: Alert, resident: Person, language: str) -> str:
     fields: dict[str, object] = {
         "alert": alert.id,
         "name": resident.name,
         "place": resident.place or "-",
         "phone": resident.phone or "-",
         "time": hm(alert.opened_at, resident.timezone),
-        "said": said or alert.detail or "-",
-        "reason": said or alert.detail,
+        "said": alert.detail or "-",
+        "reason": alert.detail or "-",
+        "due": "-",
+        "deadline": "-",
     }
-    if alert.reason is AlertReason.MISSED and "|" in alert.detail:
-        due, deadline = (float(x) for x in alert.detail.split("|"))
-        from gateway.store.base import from_ts
+    if alert.checkin_id is not None:
+        checkin = await work.tx.checkin(alert.checkin_id)
+        if checkin is not None:
+            fields["due"] = day_hm(checkin.due_at, resident.timezone)
+            fields["deadline"] = hm(checkin.deadline, resident.timezone)
+    lines = [work.texts.render(language, f"alert_{alert.reason.value}", **fields)]
+    if alert.urgent and alert.reason is not AlertReason.HELP:
+        lines.insert(0, work.texts.render(language, "alert_now_urgent"))
+    if alert.misses >= 2:
+        lines.append(work.texts.render(language, "alert_misses_in_a_row", count=alert.misses))
+    lines.append(await _details(work, resident, language))
+    for note in await work.tx.alert_notes(alert.id):
+        lines.append(await _note_line(work, note.person_id, note.text, language, resident))
+    return "\n".join(lines)
 
-        fields["due"] = day_hm(from_ts(due), resident.timezone)
-        fields["deadline"] = hm(from_ts(deadline), resident.timezone)
-    return work.texts.render(language, f"alert_{alert.reason.value}", **fields)
+
+async def _details(work: Work, resident: Person, language: str) -> str:
+    """What the person who goes needs without looking anything up."""
+    family = await work.tx.family_of(resident.id)
+    contacts = "；".join(f"{p.name} {p.phone}".strip() for p in family) or "-"
+    heard = await work.tx.last_heard(resident.id)
+    last = (
+        work.texts.render(language, "never")
+        if heard is None
+        else f"{day_hm(heard, resident.timezone)}（{ago(work, language, work.now - heard)}）"
+    )
+    missed = await work.tx.misses_since(resident.id, work.now - RECENT)
+    return work.texts.render(
+        language,
+        "alert_details",
+        address=resident.address or "-",
+        phone=resident.phone or "-",
+        family=contacts,
+        last_heard=last,
+        missed=missed,
+    )
+
+
+def ago(work: Work, language: str, delta: timedelta) -> str:
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    if minutes < 60:
+        return work.texts.render(language, "minutes_ago", n=minutes)
+    if minutes < 48 * 60:
+        return work.texts.render(language, "hours_ago", n=minutes // 60)
+    return work.texts.render(language, "days_ago", n=minutes // (24 * 60))
+
+
+async def _note_line(
+    work: Work, author: PersonId | None, text: str, language: str, resident: Person
+) -> str:
+    if author is None and text.startswith("step_unreachable|"):
+        _, role, names = text.split("|", 2)
+        return work.texts.render(
+            language,
+            "alert_step_unreachable",
+            role=work.texts.render(language, f"role_{role}"),
+            names=names,
+        )
+    who = await _name(work, author)
+    if author == resident.id:
+        return work.texts.render(language, "alert_resident_said", name=who, text=text)
+    return work.texts.render(language, "alert_note", who=who, text=text)
 
 
 def _alert_buttons(work: Work, alert: Alert, person: Person) -> tuple[tuple[Button, ...], ...]:
@@ -238,68 +453,112 @@ async def _name(work: Work, person_id: int | None) -> str:
     return person.name if person else "-"
 
 
-async def _send_alert(
-    work: Work, alert: Alert, resident: Person, person: Person, said: str = ""
-) -> list[OutboxId]:
-    text = _alert_body(work, alert, resident, person.language, said)
-    text += "\n" + await _footer(work, alert, resident, person.language)
-    return list(
-        await to_person(
-            work,
-            person,
-            text,
-            priority=Priority.ALERT,
-            buttons=_alert_buttons(work, alert, person),
-            purpose=PURPOSE_ALERT,
-            ref=alert.id,
-        )
+async def _text(work: Work, alert: Alert, resident: Person, language: str) -> str:
+    body = await _alert_body(work, alert, resident, language)
+    return body + "\n" + await _footer(work, alert, resident, language)
+
+
+# -- copies -----------------------------------------------------------------------
+
+
+async def _send_copy(
+    work: Work, alert: Alert, resident: Person, person: Person, step: int, role: str
+) -> None:
+    """Send the person a fresh copy; the copies they had lose their buttons."""
+    for earlier in [
+        c for p, copies in await _live_copies(work, alert) if p.id == person.id for c in copies
+    ]:
+        await _supersede(work, alert, person, earlier)
+    for outbox_id in await to_person(
+        work,
+        person,
+        await _text(work, alert, resident, person.language),
+        priority=Priority.ALERT,
+        buttons=_alert_buttons(work, alert, person),
+        purpose=PURPOSE_ALERT,
+        ref=alert.id,
+    ):
+        await work.tx.add_notification(alert.id, person.id, outbox_id, step, role, work.now)
+
+
+async def _supersede(work: Work, alert: Alert, person: Person, copy: Notification) -> None:
+    row = await work.tx.outbox_row(copy.outbox_id)
+    if row is None or row.state == "failed":
+        return
+    if row.state == "pending" and await work.tx.cancel_pending([row.id]):
+        return  # never shown: nothing to take back
+    await edit(
+        work,
+        row,
+        work.texts.render(person.language, "alert_superseded", alert=alert.id),
+        priority=Priority.ALERT,
     )
 
 
-async def _notified_people(work: Work, alert: Alert) -> list[tuple[Person, list[int]]]:
-    by_person: dict[int, tuple[Person, list[int]]] = {}
-    for person_id, outbox_id in await work.tx.notifications(alert.id):
-        if person_id is None:
+async def _live_copies(work: Work, alert: Alert) -> list[tuple[Person, list[Notification]]]:
+    """Per person, the copies of their latest notification (one per chat they use)."""
+    latest: dict[PersonId, list[Notification]] = {}
+    for copy in await work.tx.notifications(alert.id):
+        if copy.person_id is None:
             continue
-        if person_id not in by_person:
-            person = await work.tx.person(person_id)
-            if person is None:
-                continue
-            by_person[person_id] = (person, [])
-        by_person[person_id][1].append(outbox_id)
-    return list(by_person.values())
+        batch = latest.get(copy.person_id)
+        if batch and (batch[0].at, batch[0].step) == (copy.at, copy.step):
+            batch.append(copy)
+        else:
+            latest[copy.person_id] = [copy]
+    result = []
+    for person_id, copies in latest.items():
+        person = await work.tx.person(person_id)
+        if person is not None:
+            result.append((person, copies))
+    return result
 
 
 async def refresh_copies(work: Work, alert_id: AlertId) -> None:
-    """Edit every copy of the alert so each responder sees who did what, and when."""
+    """Edit every live copy so each responder sees who did what, and when."""
     alert = await work.tx.alert(alert_id)
     if alert is None:
         return
     resident = await work.tx.person(alert.person_id)
     if resident is None:
         return
-    for person, outbox_ids in await _notified_people(work, alert):
-        text = _alert_body(work, alert, resident, person.language, "")
-        text += "\n" + await _footer(work, alert, resident, person.language)
-        for outbox_id in outbox_ids:
-            row = await work.tx.outbox_row(outbox_id)
-            if row is not None:
-                await edit(
-                    work,
-                    row,
-                    text,
-                    buttons=_alert_buttons(work, alert, person),
-                    priority=Priority.ALERT,
+    for person, copies in await _live_copies(work, alert):
+        text = await _text(work, alert, resident, person.language)
+        for copy in copies:
+            row = await work.tx.outbox_row(copy.outbox_id)
+            if row is None or row.state in ("failed", "cancelled"):
+                continue
+            replaced = await edit(
+                work,
+                row,
+                text,
+                buttons=_alert_buttons(work, alert, person),
+                priority=Priority.ALERT,
+            )
+            if replaced is not None and row.state == "pending":
+                # The unsent copy was replaced by a new message: that one is live now.
+                await work.tx.add_notification(
+                    alert.id, person.id, replaced, copy.step, copy.role, copy.at
                 )
 
 
+# -- who may act, and acting ----------------------------------------------------------
+
+
 def may_act(alert: Alert, resident: Person, person: Person) -> bool:
-    """Responders of the resident's grid (or of every grid), and the resident's family."""
-    if person.role == Role.FAMILY:
-        return person.family_of == resident.id
-    if person.role == Role.RESIDENT:
-        return False
-    return person.grid in ("", resident.grid)
+    """The one rule for acting on an alert: the resident's own family, and responders
+    of the resident's grid (grid leaders, care leads and operators without a grid serve
+    every grid). Team members handle needs; they act on alerts only of their own grid."""
+    del alert  # the same rule for every alert of a resident
+    match person.role:
+        case Role.FAMILY:
+            return person.family_of == resident.id
+        case Role.GRID_LEADER | Role.CARE_LEAD | Role.OPERATOR:
+            return person.grid in ("", resident.grid)
+        case Role.TEAM_MEMBER:
+            return person.grid != "" and person.grid == resident.grid
+        case _:
+            return False
 
 
 async def acknowledge(work: Work, alert: Alert, by: Person) -> str:
@@ -334,6 +593,14 @@ async def resolve(work: Work, alert: Alert, by: Person, outcome: str) -> str:
     )
 
 
+async def add_note(work: Work, alert: Alert, by: Person, text: str) -> str:
+    """A responder's words on an alert (a reply to its message): shown on every copy."""
+    await work.tx.add_alert_note(alert.id, by.id, work.now, text)
+    await work.tx.audit(work.now, "alert.note", f"alert:{alert.id}", by.id, text)
+    await refresh_copies(work, alert.id)
+    return work.texts.render(by.language, "note_added", alert=alert.id)
+
+
 async def send_outcome_menu(work: Work, alert: Alert, by: Person, resident: Person) -> None:
     lang = by.language
     buttons = tuple(
@@ -362,7 +629,7 @@ async def call_off_silence_alert(work: Work, resident: Person) -> Alert | None:
     undeliverable prompt) opened and tell everyone who was notified to stand down.
     Returns the alert called off, if there was one."""
     alert = await work.tx.unresolved_alert_of(resident.id)
-    if alert is None or alert.reason is AlertReason.HELP:
+    if alert is None or alert.reason not in _SILENCE or alert.urgent:
         return None
     if not await work.tx.resolve_alert(alert.id, None, work.now, LATE_ANSWER):
         return None
@@ -370,7 +637,7 @@ async def call_off_silence_alert(work: Work, resident: Person) -> Alert | None:
     await work.tx.audit(work.now, "alert.stand_down", f"alert:{alert.id}", resident.id)
     log.info("alert %s called off: person %s answered late", alert.id, resident.id)
     await refresh_copies(work, alert.id)
-    for person, _ in await _notified_people(work, alert):
+    for person, _ in await _live_copies(work, alert):
         await to_person(
             work,
             person,
@@ -383,8 +650,17 @@ async def call_off_silence_alert(work: Work, resident: Person) -> Alert | None:
             + f" (#{alert.id})",
             priority=Priority.ALERT,
         )
-
     return alert
+
+
+async def alert_of_message(work: Work, platform: str, message_id: str) -> Alert | None:
+    """The alert a chat message (one of its copies) belongs to."""
+    row = await work.tx.outbox_by_message(platform, message_id)
+    while row is not None and row.purpose == "edit" and row.edit_of is not None:
+        row = await work.tx.outbox_row(row.edit_of)
+    if row is None or row.purpose != PURPOSE_ALERT:
+        return None
+    return await work.tx.alert(row.ref)
 
 
 async def list_open(work: Work, person: Person) -> str:

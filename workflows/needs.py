@@ -76,8 +76,7 @@ async def record(work: Work, by: Person, args: list[str], chat: ChatRef) -> None
     log.info(
         "need %s (%s) for person %s routed to %s", need_id, kind, resident.id, team or "grid leader"
     )
-    await _post(work, need, resident)
-    team_label = team or work.texts.render(lang, "team_grid_leader")
+    team_label = await _post(work, need, resident, lang)
     await to_chat(
         work,
         chat,
@@ -139,7 +138,9 @@ def _buttons(work: Work, need: Need, language: str) -> tuple[tuple[Button, ...],
     return ()
 
 
-async def _post(work: Work, need: Need, resident: Person) -> None:
+async def _post(work: Work, need: Need, resident: Person, reader_language: str) -> str:
+    """Post the need where it is handled; returns who has it, in the reader's words:
+    the team's name, or the grid leaders it went to when the team cannot be reached."""
     language = resident.language
     chats: list[ChatRef] = []
     if need.team:
@@ -159,17 +160,22 @@ async def _post(work: Work, need: Need, resident: Person) -> None:
             purpose=PURPOSE_NEED,
             ref=need.id,
         )
-    if not chats:
-        for leader in await work.tx.responders(resident.grid, Role.GRID_LEADER):
-            await to_person(
-                work,
-                leader,
-                await _body(work, need, resident, leader.language),
-                priority=Priority.ALERT,
-                buttons=_buttons(work, need, leader.language),
-                purpose=PURPOSE_NEED,
-                ref=need.id,
-            )
+    if chats:
+        return work.config.teams[need.team].display_name
+    leaders = await work.tx.responders(resident.grid, Role.GRID_LEADER)
+    for leader in leaders:
+        await to_person(
+            work,
+            leader,
+            await _body(work, need, resident, leader.language),
+            priority=Priority.ALERT,
+            buttons=_buttons(work, need, leader.language),
+            purpose=PURPOSE_NEED,
+            ref=need.id,
+        )
+    return work.texts.render(
+        reader_language, "team_grid_leader", name="、".join(p.name for p in leaders) or "-"
+    )
 
 
 async def act(work: Work, need_id: int, person: Person, action: str) -> str:

@@ -43,3 +43,34 @@ def next_round(plan: Plan, timezone: str, after: datetime) -> datetime:
         fire = end_of_quiet(fire, plan.quiet_hours, timezone)
     result: datetime = fire.astimezone(after.tzinfo)
     return result
+
+
+def manual_round_key(plan: str, timezone: str, grid: str, emergency: bool) -> str:
+    return f"{plan}|{timezone}|{grid}|{'emergency' if emergency else ''}"
+
+
+def parse_manual_round_key(key: str) -> tuple[str, str, str, bool]:
+    plan, timezone, grid, flag = ([*key.split("|"), "", "", ""])[:4]
+    return plan, timezone, grid, flag == "emergency"
+
+
+# How far back to look for the round a hand-started one belongs to: a week covers
+# weekly schedules; a schedule rarer than that makes every hand-started round new.
+_LOOK_BACK = timedelta(days=8)
+_MAX_FIRES = 20_000
+
+
+def previous_round(plan: Plan, timezone: str, now: datetime) -> datetime:
+    """The latest scheduled round time at or before `now` (its start, before any shift
+    out of quiet hours); `now - 8 days` when there was none that recently."""
+    trigger = plan.trigger(timezone)
+    start = now - _LOOK_BACK
+    latest = start
+    fire = trigger.get_next_fire_time(None, start)
+    for _ in range(_MAX_FIRES):
+        if fire is None or fire > now:
+            break
+        latest = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    result: datetime = latest.astimezone(now.tzinfo)
+    return result

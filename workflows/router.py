@@ -3,25 +3,34 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from gateway.config import Role
 from gateway.domain.commands import Priority
 from gateway.domain.events import ButtonPressed, ChatLeft, InboundEvent, MessageReceived
 from gateway.domain.records import Alert, AlertReason, AlertState, CheckinState, Person, Timer
 from gateway.store.delivery import OutboxRow
-from workflows import checkin, enrollment, escalation, needs
+from workflows import checkin, enrollment, escalation, needs, said
 from workflows.actions import ActionKind
 from workflows.context import Work
-from workflows.messaging import answer_press, to_chat, to_person
-from workflows.rounds import end_of_quiet, next_round, parse_round_key, round_key
-from workflows.texts.help_words import is_call_for_help
+from workflows.messaging import answer_press, to_chat
+from workflows.rounds import (
+    end_of_quiet,
+    manual_round_key,
+    next_round,
+    parse_manual_round_key,
+    parse_round_key,
+    previous_round,
+    round_key,
+)
 from workflows.timefmt import hm
 
 log = logging.getLogger(__name__)
 
 TIMER_ROUND = "round"
+TIMER_MANUAL_ROUND = "round_manual"
 MERGE_CAUGHT_UP_ROUND = timedelta(hours=6)
+STRANGER_REPLY_EVERY = timedelta(hours=1)
 
 
 def parse_command(text: str) -> tuple[str, list[str]] | None:
@@ -53,14 +62,7 @@ async def _on_message(work: Work, event: MessageReceived) -> None:
     identity = await work.tx.identity(sender.platform, sender.address)
     if identity is None:
         if not event.is_group:
-            await to_chat(
-                work,
-                event.chat,
-                work.texts.render("zh", "not_enrolled")
-                + "\n"
-                + work.texts.render("en", "not_enrolled"),
-                priority=Priority.REPLY,
-            )
+            await _answer_stranger(work, event)
         return
     person = await work.tx.person(identity.person_id)
     if person is None:
@@ -76,18 +78,46 @@ async def _on_message(work: Work, event: MessageReceived) -> None:
     if command is not None:
         await _on_command(work, person, event, command[0], command[1])
         return
-    if (event.is_group and not own_chat) or person.role != Role.RESIDENT:
+    if person.role != Role.RESIDENT:
+        await _on_responder_text(work, person, event)
         return
-    text = event.text.strip()
-    open_checkin = await work.tx.open_checkin_of(person.id)
-    help_wanted = is_call_for_help(text) or (open_checkin is not None and text == "2")
-    await checkin.record_answer(
+    if event.is_group and not own_chat:
+        return
+    await said.on_resident_message(work, person, event)
+
+
+async def _answer_stranger(work: Work, event: MessageReceived) -> None:
+    """Someone not enrolled: tell them how to join — once an hour per chat, at the
+    lowest priority, so a flood from one stranger cannot hold up anyone's alert."""
+    key = f"stranger:{event.chat}"
+    last = await work.tx.kv_get(key)
+    if last is not None and work.now - datetime.fromisoformat(last) < STRANGER_REPLY_EVERY:
+        return
+    await work.tx.kv_set(key, work.now.isoformat())
+    await to_chat(
         work,
-        person,
-        help_wanted=help_wanted,
-        said=text or event.kind.value,
-        via=event.kind.value,
+        event.chat,
+        work.texts.render("zh", "not_enrolled") + "\n" + work.texts.render("en", "not_enrolled"),
+        priority=Priority.ROUTINE,
     )
+
+
+async def _on_responder_text(work: Work, person: Person, event: MessageReceived) -> None:
+    """A reply to an alert's message is a note on that alert; other words get a hint."""
+    text = event.text.strip()
+    if event.reply_to and text:
+        alert = await escalation.alert_of_message(work, event.sender.platform, event.reply_to)
+        resident = None if alert is None else await work.tx.person(alert.person_id)
+        if alert is not None and resident is not None:
+            if not escalation.may_act(alert, resident, person):
+                await _reply(work, event, person, "not_allowed")
+                return
+            reply = await escalation.add_note(work, alert, person, text)
+            await to_chat(work, event.chat, reply, priority=Priority.REPLY, person=person)
+            return
+    if event.is_group:
+        return  # team groups talk among themselves
+    await _reply(work, event, person, "responder_hint")
 
 
 async def _reply(
@@ -110,30 +140,8 @@ async def _on_command(
         case "help":
             await _reply(work, event, person, "help_resident" if resident else "help_responder")
         case "stop" if resident:
-            await work.tx.set_active(person.id, False)
-            open_checkin = await work.tx.open_checkin_of(person.id)
-            if open_checkin is not None:
-                await work.tx.set_checkin_state(
-                    open_checkin.id,
-                    CheckinState.OK,
-                    only_if=(CheckinState.SENT, CheckinState.REMINDED),
-                    answered_at=work.now,
-                    answer="stop",
-                )
-                await work.tx.cancel_timers(
-                    open_checkin.id, (checkin.TIMER_REMIND, checkin.TIMER_CLOSE)
-                )
-            await work.tx.audit(work.now, "person.stopped", f"person:{person.id}", person.id)
+            await checkin.stop(work, person)
             await _reply(work, event, person, "stopped")
-            for leader in await work.tx.responders(person.grid, Role.GRID_LEADER):
-                await to_person(
-                    work,
-                    leader,
-                    work.texts.render(
-                        leader.language, "stop_notice", name=person.name, place=person.place or "-"
-                    ),
-                    priority=Priority.REPLY,
-                )
         case "start" if resident:
             await work.tx.set_active(person.id, True)
             await work.tx.audit(work.now, "person.restarted", f"person:{person.id}", person.id)
@@ -168,12 +176,20 @@ async def _on_command(
                 await to_chat(work, event.chat, text, priority=Priority.REPLY, person=person)
         case _:
             if resident:
-                # Anything else a resident sends is still a sign of life.
+                # Still a sign of life, and the resident learns what they can send.
                 await checkin.record_answer(
-                    work, person, help_wanted=False, said=event.text, via="text"
+                    work, person, help_wanted=False, said=event.text, via="text", quiet=True
                 )
-            else:
-                await _reply(work, event, person, "help_responder")
+            help_key = "help_resident" if resident else "help_responder"
+            await to_chat(
+                work,
+                event.chat,
+                work.texts.render(person.language, "unknown_command")
+                + "\n"
+                + work.texts.render(person.language, help_key),
+                priority=Priority.REPLY,
+                person=person,
+            )
 
 
 async def _alert_arg(
@@ -276,6 +292,22 @@ async def _on_button(work: Work, event: ButtonPressed) -> None:
                     time=hm(work.now, person.timezone),
                 ),
             )
+        case ActionKind.CONCERN_YES | ActionKind.CONCERN_NO:
+            if action.issued_to != person.id:
+                await _feedback(work, event, person, work.texts.render(lang, "not_allowed"))
+                return
+            if action.kind is ActionKind.CONCERN_YES:
+                done = await said.concern_confirmed(work, person, action.ref)
+            else:
+                done = await said.concern_dismissed(work, person, action.ref)
+            text = work.texts.render(
+                lang,
+                "recorded_help" if action.kind is ActionKind.CONCERN_YES else "recorded_ok",
+                time=hm(work.now, person.timezone),
+            )
+            await _feedback(
+                work, event, person, text if done else work.texts.render(lang, "stale_button")
+            )
         case ActionKind.NEED_CLAIM | ActionKind.NEED_DONE:
             action_name = "claimed" if action.kind is ActionKind.NEED_CLAIM else "done"
             await _feedback(
@@ -287,7 +319,6 @@ async def _on_button(work: Work, event: ButtonPressed) -> None:
             allowed = (
                 alert is not None
                 and resident is not None
-                and (action.issued_to == person.id or person.role != Role.FAMILY)
                 and escalation.may_act(alert, resident, person)
             )
             if not allowed or alert is None or resident is None:
@@ -330,13 +361,17 @@ async def _on_chat_left(work: Work, event: ChatLeft) -> None:
 async def fire_timer(work: Work, timer: Timer) -> None:
     match timer.kind:
         case checkin.TIMER_REMIND:
-            await checkin.on_reminder_due(work, timer.ref)
+            await checkin.on_reminder_due(work, timer.ref, timer.arg)
         case checkin.TIMER_CLOSE:
             await checkin.on_window_closed(work, timer.ref)
         case escalation.TIMER_STEP:
             await escalation.on_step_due(work, timer.ref)
+        case said.TIMER_CONCERN:
+            await said.on_concern_due(work, timer.ref)
         case "round":
             await _on_round_due(work, timer)
+        case "round_manual":  # TIMER_MANUAL_ROUND
+            await _on_manual_round_due(work, timer)
         case _:
             log.error("unknown timer kind %r dropped", timer.kind)
 
@@ -367,9 +402,11 @@ async def _on_round_due(work: Work, timer: Timer) -> None:
             )
             work.timers_added = True
             return
-    opened = await checkin.open_round(work, plan_name, timezone, timer.due_at)
-    await work.tx.audit(work.now, "round.opened", timer.arg, None, str(opened))
-    log.info("round %s opened: %d check-ins", timer.arg, opened)
+    result = await checkin.open_round(
+        work, plan_name, timezone, timer.due_at, skip_asked_since=timer.due_at
+    )
+    await work.tx.audit(work.now, "round.opened", timer.arg, None, str(result.opened))
+    log.info("round %s opened: %d check-ins", timer.arg, result.opened)
     # Several rounds missed while the gateway was down collapse into this one.
     await work.tx.add_timer(
         next_round(plan, timezone, work.now), TIMER_ROUND, 0, timer.arg, work.now
@@ -393,16 +430,94 @@ async def ensure_round_timers(work: Work) -> int:
     return added
 
 
-async def start_round_now(work: Work, plan_name: str) -> int:
-    """Open a round at once for every timezone on the plan (dashboard, demo)."""
-    total = 0
+async def start_round(
+    work: Work, plan_name: str, *, grid: str = "", emergency: bool = False
+) -> checkin.RoundResult:
+    """A round started by hand (dashboard, `carecheck round start`). Residents already
+    asked in this round are skipped; inside quiet hours it waits for their end unless
+    it is an emergency round, which says so in the prompt."""
+    opened = skipped = 0
+    deferred: datetime | None = None
+    plan = work.config.plans.get(plan_name)
+    if plan is None:
+        return checkin.RoundResult()
     for name, timezone in await work.tx.round_keys():
-        if name == plan_name:
-            total += await checkin.open_round(work, plan_name, timezone, work.now)
-    return total
+        if name != plan_name:
+            continue
+        if plan.quiet_hours is not None and not emergency:
+            quiet_end = end_of_quiet(work.now, plan.quiet_hours, timezone)
+            if quiet_end > work.now:
+                key = manual_round_key(plan_name, timezone, grid, emergency=False)
+                await work.tx.add_timer(quiet_end, TIMER_MANUAL_ROUND, 0, key, work.now)
+                await work.tx.audit(work.now, "round.deferred", key, None, "quiet hours")
+                work.timers_added = True
+                deferred = quiet_end if deferred is None else min(deferred, quiet_end)
+                continue
+        result = await checkin.open_round(
+            work,
+            plan_name,
+            timezone,
+            work.now,
+            grid=grid,
+            skip_asked_since=previous_round(plan, timezone, work.now),
+            emergency=emergency,
+        )
+        opened += result.opened
+        skipped += result.skipped
+    await work.tx.audit(
+        work.now,
+        "round.started_by_hand",
+        plan_name,
+        None,
+        f"grid={grid or '*'} emergency={emergency} opened={opened} skipped={skipped}",
+    )
+    return checkin.RoundResult(opened=opened, skipped=skipped, deferred_until=deferred)
+
+
+async def queue_round(
+    work: Work, plan_name: str, *, grid: str = "", emergency: bool = False
+) -> list[tuple[str, datetime]]:
+    """A round asked for from outside the running gateway (`carecheck round start`):
+    a timer per timezone, due now — or at the end of quiet hours unless it is an
+    emergency — that the gateway's timer loop fires. Returns (timezone, when)."""
+    plan = work.config.plans.get(plan_name)
+    if plan is None:
+        raise ValueError(f"no plan {plan_name!r} in the workflow file")
+    queued = []
+    for name, timezone in await work.tx.round_keys():
+        if name != plan_name:
+            continue
+        when = work.now
+        if plan.quiet_hours is not None and not emergency:
+            when = end_of_quiet(work.now, plan.quiet_hours, timezone)
+        key = manual_round_key(plan_name, timezone, grid, emergency)
+        await work.tx.add_timer(when, TIMER_MANUAL_ROUND, 0, key, work.now)
+        await work.tx.audit(work.now, "round.queued", key, None, when.isoformat())
+        queued.append((timezone, when))
+    return queued
+
+
+async def _on_manual_round_due(work: Work, timer: Timer) -> None:
+    plan_name, timezone, grid, emergency = parse_manual_round_key(timer.arg)
+    plan = work.config.plans.get(plan_name)
+    if plan is None:
+        return
+    result = await checkin.open_round(
+        work,
+        plan_name,
+        timezone,
+        work.now,
+        grid=grid,
+        skip_asked_since=previous_round(plan, timezone, work.now),
+        emergency=emergency,
+    )
+    await work.tx.audit(work.now, "round.opened", timer.arg, None, str(result.opened))
+    log.info("round %s (started by hand) opened: %d check-ins", timer.arg, result.opened)
 
 
 async def on_delivery_failed(work: Work, row: OutboxRow, error: str) -> None:
     await work.tx.audit(work.now, "delivery.failed", f"outbox:{row.id}", row.person_id, error)
     if row.purpose in (checkin.PURPOSE_PROMPT, checkin.PURPOSE_REMINDER):
         await checkin.on_prompt_undeliverable(work, row.ref, error)
+    elif row.purpose == escalation.PURPOSE_ALERT:
+        await escalation.on_copy_undeliverable(work, row, error)

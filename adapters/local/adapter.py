@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import secrets
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -59,6 +60,9 @@ class LocalChatAdapter:
 
     def __init__(self) -> None:
         self._chats: dict[str, _Chat] = {}
+        # Ids are unique across restarts: the inbox drops an event id it has seen, and
+        # a reply names the message it answers.
+        self._boot = secrets.token_hex(4)
         self._ids = itertools.count(1)
         self._context: AdapterContext | None = None
 
@@ -106,7 +110,7 @@ class LocalChatAdapter:
                     self._publish(chat, message)
                     return message.id
         message = LocalMessage(
-            id=str(next(self._ids)),
+            id=self._next_id(),
             chat=chat,
             from_bot=True,
             text=delivery.text,
@@ -121,10 +125,13 @@ class LocalChatAdapter:
     def _sender(self, chat: str, name: str) -> Sender:
         return Sender(PLATFORM, chat, ChatRef(f"{PLATFORM}:{chat}"), name)
 
-    async def post(self, chat: str, text: str, name: str = "") -> None:
-        """A person typed `text` in the web chat."""
+    def _next_id(self) -> str:
+        return f"{self._boot}-{next(self._ids)}"
+
+    async def post(self, chat: str, text: str, name: str = "", reply_to: str = "") -> None:
+        """A person typed `text` in the web chat (as a reply to `reply_to`, if given)."""
         message = LocalMessage(
-            id=str(next(self._ids)),
+            id=self._next_id(),
             chat=chat,
             from_bot=False,
             text=text,
@@ -139,6 +146,7 @@ class LocalChatAdapter:
                 chat=ChatRef(f"{PLATFORM}:{chat}"),
                 kind=MessageKind.TEXT,
                 text=text,
+                reply_to=reply_to,
             )
         )
 
@@ -146,7 +154,7 @@ class LocalChatAdapter:
         """A person tapped a button in the web chat."""
         await self._inbox().receive(
             ButtonPressed(
-                event_id=f"local:press:{next(self._ids)}",
+                event_id=f"local:press:{self._next_id()}",
                 sender=self._sender(chat, name),
                 chat=ChatRef(f"{PLATFORM}:{chat}"),
                 token=token,

@@ -44,6 +44,9 @@ class MessageReceived:
     kind: MessageKind
     text: str = ""
     is_group: bool = False
+    # The platform message id this one answers (a Telegram reply, a Matrix
+    # m.in_reply_to, the local chat's reply), so a note lands on the right alert.
+    reply_to: str = ""
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,8 @@ class AlertReason(enum.StrEnum):
     MISSED = "missed"
     HELP = "help"
     UNREACHABLE = "unreachable"
+    # Something worrying was said, and the resident did not answer "do you need someone?"
+    CONCERN = "concern"
 
 
 class AlertState(enum.StrEnum):
@@ -91,6 +93,19 @@ class Alert:
     resolved_by: PersonId | None
     resolved_at: datetime | None
     outcome: str
+    misses: int = 0  # rounds missed in a row while this alert was open (0: not silence)
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One copy of an alert sent to one person; `seq` orders copies."""
+
+    seq: int
+    person_id: PersonId | None
+    outbox_id: OutboxId
+    step: int
+    role: str
+    at: datetime
 
 
 @dataclass(frozen=True)

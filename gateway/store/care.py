@@ -14,6 +14,7 @@ from gateway.domain.records import (
     AlertState,
     Checkin,
     CheckinState,
+    Notification,
     Timer,
 )
 from gateway.store.base import Repo, from_ts, opt_ts, ts
@@ -21,7 +22,7 @@ from gateway.store.base import Repo, from_ts, opt_ts, ts
 _CHECKIN_COLUMNS = "id, person_id, plan, due_at, sent_at, deadline, state, answered_at"
 _ALERT_COLUMNS = (
     "id, person_id, checkin_id, reason, urgent, state, policy, position, opened_at, detail, "
-    "acked_by, acked_at, resolved_by, resolved_at, outcome"
+    "acked_by, acked_at, resolved_by, resolved_at, outcome, misses"
 )
 _OPEN_STATES = tuple(s.value for s in OPEN_CHECKIN_STATES)
 
@@ -57,6 +58,7 @@ def _alert(row: sqlite3.Row) -> Alert:
         resolved_by=None if row["resolved_by"] is None else PersonId(row["resolved_by"]),
         resolved_at=opt_ts(row["resolved_at"]),
         outcome=row["outcome"],
+        misses=row["misses"],
     )
 
 
@@ -133,6 +135,38 @@ class CareRepo(Repo):
         )
         return changed == 1
 
+    async def asked_since(self, since: datetime) -> set[PersonId]:
+        """Residents already asked in this round: a check-in still open, or one sent at or
+        after `since` (the round's scheduled time), whatever its answer."""
+        recent = await self._all(
+            "SELECT person_id FROM checkins WHERE sent_at >= ?", (ts(since),), bulk=True
+        )
+        # Literal states, so the partial index checkins_pending serves this.
+        pending = await self._all(
+            "SELECT person_id FROM checkins WHERE state IN ('sent', 'reminded')", bulk=True
+        )
+        return {PersonId(r["person_id"]) for r in (*recent, *pending)}
+
+    async def open_checkins_of(self, person_id: PersonId) -> list[Checkin]:
+        rows = await self._all(
+            f"SELECT {_CHECKIN_COLUMNS} FROM checkins WHERE person_id = ? "
+            f"AND state IN ({','.join('?' * len(_OPEN_STATES))}) ORDER BY due_at DESC",
+            (person_id, *_OPEN_STATES),
+        )
+        return [_checkin(r) for r in rows]
+
+    async def prompt_delivered_at(self, checkin_id: CheckinId) -> datetime | None:
+        """When the platform first accepted this check-in's prompt (None: not yet)."""
+        row = await self._one(
+            "SELECT min(sent_at) AS at FROM outbox WHERE ref = ? AND purpose = 'checkin' "
+            "AND sent_at IS NOT NULL",
+            (checkin_id,),
+        )
+        return None if row is None or row["at"] is None else from_ts(row["at"])
+
+    async def set_deadline(self, checkin_id: CheckinId, deadline: datetime) -> None:
+        await self._run("UPDATE checkins SET deadline = ? WHERE id = ?", (ts(deadline), checkin_id))
+
     async def count_reminder(self, checkin_id: CheckinId) -> None:
         await self._run(
             "UPDATE checkins SET reminders_sent = reminders_sent + 1, state = 'reminded' "
@@ -161,11 +195,12 @@ class CareRepo(Repo):
         policy: str,
         now: datetime,
         detail: str,
+        misses: int = 0,
     ) -> AlertId:
         return AlertId(
             await self._run(
                 "INSERT INTO alerts (person_id, checkin_id, reason, urgent, state, policy, "
-                "opened_at, detail) VALUES (?,?,?,?,?,?,?,?)",
+                "opened_at, detail, misses) VALUES (?,?,?,?,?,?,?,?,?)",
                 (
                     person_id,
                     checkin_id,
@@ -175,6 +210,7 @@ class CareRepo(Repo):
                     policy,
                     ts(now),
                     detail,
+                    misses,
                 ),
             )
         )
@@ -214,6 +250,28 @@ class CareRepo(Repo):
     async def advance_alert(self, alert_id: AlertId, position: int) -> None:
         await self._run("UPDATE alerts SET position = ? WHERE id = ?", (position, alert_id))
 
+    async def reescalate_alert(
+        self, alert_id: AlertId, checkin_id: CheckinId | None, misses: int
+    ) -> bool:
+        """Walk an unresolved alert again from its first step (a new miss on top of it):
+        open again even if someone had acknowledged it and then nothing happened."""
+        changed = await self._run(
+            "UPDATE alerts SET state = 'open', position = 0, misses = ?, "
+            "checkin_id = coalesce(?, checkin_id), acked_by = NULL, acked_at = NULL "
+            "WHERE id = ? AND state != 'resolved'",
+            (misses, checkin_id, alert_id),
+        )
+        return changed == 1
+
+    async def exhausted_alerts(self) -> list[Alert]:
+        """Unresolved alerts whose every step has been walked (position past the end is
+        decided by the workflow; this returns the unresolved ones with their position)."""
+        rows = await self._all(
+            f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE state != 'resolved' AND position > 0 "
+            "ORDER BY id"
+        )
+        return [_alert(r) for r in rows]
+
     async def mark_urgent(self, alert_id: AlertId) -> None:
         await self._run("UPDATE alerts SET urgent = 1 WHERE id = ?", (alert_id,))
 
@@ -251,13 +309,22 @@ class CareRepo(Repo):
             (alert_id, person_id, outbox_id, step, role, ts(now)),
         )
 
-    async def notifications(self, alert_id: AlertId) -> list[tuple[PersonId | None, OutboxId]]:
+    async def notifications(self, alert_id: AlertId) -> list[Notification]:
+        """Every copy of the alert sent, oldest first."""
         rows = await self._all(
-            "SELECT person_id, outbox_id FROM alert_notifications WHERE alert_id = ? ORDER BY at",
+            "SELECT rowid, person_id, outbox_id, step, role, at FROM alert_notifications "
+            "WHERE alert_id = ? ORDER BY rowid",
             (alert_id,),
         )
         return [
-            (None if r["person_id"] is None else PersonId(r["person_id"]), OutboxId(r["outbox_id"]))
+            Notification(
+                seq=r["rowid"],
+                person_id=None if r["person_id"] is None else PersonId(r["person_id"]),
+                outbox_id=OutboxId(r["outbox_id"]),
+                step=r["step"],
+                role=r["role"],
+                at=from_ts(r["at"]),
+            )
             for r in rows
         ]
 

@@ -135,19 +135,32 @@ class PeopleRepo(Repo):
         return [r["grid"] for r in rows]
 
     async def round_residents(
-        self, plan: str, timezone: str
+        self, plan: str, timezone: str, grid: str = ""
     ) -> list[tuple[PersonId, ChatRef, str, str]]:
-        """Active residents on a plan in a timezone, one row per identity, with what a
-        prompt needs: (id, chat, name, language), in id order."""
+        """Active residents on a plan in a timezone (and a grid, if given), one row per
+        identity, with what a prompt needs: (id, chat, name, language), in id order."""
         rows = await self._all(
             "SELECT p.id, i.chat, p.name, p.language FROM people p "
             "JOIN identities i ON i.person_id = p.id "
             "WHERE p.role = 'resident' AND p.active = 1 AND p.plan = ? AND p.timezone = ? "
-            "ORDER BY p.id",
-            (plan, timezone),
+            "AND (? = '' OR p.grid = ?) ORDER BY p.id",
+            (plan, timezone, grid, grid),
             bulk=True,
         )
         return [(PersonId(r[0]), ChatRef(r[1]), r[2], r[3]) for r in rows]
+
+    async def grids_without_reachable_leader(self, platforms: Sequence[str] = ()) -> list[str]:
+        """Grids with active residents but no active grid leader (of the grid, or of
+        every grid) enrolled on a chat platform — on one of `platforms`, if given."""
+        only = f"AND i.platform IN ({','.join('?' * len(platforms))})" if platforms else ""
+        rows = await self._all(
+            "SELECT DISTINCT r.grid FROM people r WHERE r.role = 'resident' AND r.active = 1 "
+            "AND NOT EXISTS (SELECT 1 FROM people l JOIN identities i ON i.person_id = l.id "
+            "WHERE l.role = 'grid_leader' AND l.active = 1 AND (l.grid = r.grid OR l.grid = '') "
+            f"{only}) ORDER BY r.grid",
+            tuple(platforms),
+        )
+        return [str(r["grid"]) for r in rows]
 
     async def round_keys(self) -> list[tuple[str, str]]:
         rows = await self._all(
@@ -212,6 +225,23 @@ class PeopleRepo(Repo):
             "INSERT INTO invites (code, person_id, team, created_at, expires_at) "
             "VALUES (?,?,?,?,?)",
             (code, person_id, team, ts(now), ts(expires_at)),
+        )
+
+    async def open_invite(self, code: str, now: datetime) -> Invite | None:
+        """The invitation if it could still be used, without using it."""
+        row = await self._one(
+            "SELECT code, person_id, team, expires_at, used_at FROM invites "
+            "WHERE code = ? AND used_at IS NULL AND expires_at > ?",
+            (code, ts(now)),
+        )
+        if row is None:
+            return None
+        return Invite(
+            code=row["code"],
+            person_id=None if row["person_id"] is None else PersonId(row["person_id"]),
+            team=row["team"],
+            expires_at=from_ts(row["expires_at"]),
+            used_at=None,
         )
 
     async def spend_invite(self, code: str, now: datetime, used_by: str) -> Invite | None:

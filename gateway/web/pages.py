@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from html import escape
 
@@ -35,6 +36,10 @@ background:#fff;box-shadow:0 1px 2px rgba(0,0,0,.08)}
 .msg .edited{color:#6b7785;font-size:12px}
 .msg .buttons{margin-top:8px;display:flex;gap:8px;flex-wrap:wrap}
 form.send{display:flex;gap:8px;margin-top:10px}
+a.reply{display:block;font-size:15px;margin-top:4px}
+.hint{color:#555;font-size:16px;margin:6px 0}
+.card.warn{border-left:6px solid #c0392b}
+button.danger{border-color:#b3261e;color:#b3261e;margin-top:8px}
 form.send input{flex:1;font-size:18px;padding:10px;border-radius:8px;border:1px solid #c5ced8}
 .urgent{color:#b3261e;font-weight:700}
 """
@@ -83,8 +88,13 @@ def dashboard(status: Status, alerts: list[AlertLine], lang: str, notice: str = 
         )
         or f'<tr><td colspan="5">{escape(ui(lang, "none"))}</td></tr>'
     )
+    warnings = "".join(
+        f'<div class="card warn">{escape(ui(lang, "grid_without_leader", grid=grid or "-"))}</div>'
+        for grid in status.grids_without_leader
+    )
     body = (
         (f'<div class="card">{escape(notice)}</div>' if notice else "")
+        + warnings
         + f"<h2>{escape(ui(lang, 'today'))} · {escape(status.day)}</h2>"
         + f"<table><tr><th>{escape(ui(lang, 'grid'))}</th>{head}</tr>{rows}</table>"
         + f"<h2>{escape(ui(lang, 'open_alerts'))} ({status.open_alerts})</h2>"
@@ -94,6 +104,10 @@ def dashboard(status: Status, alerts: list[AlertLine], lang: str, notice: str = 
         + f"<p>{escape(ui(lang, 'outbox'))}: {status.outbox_pending}</p>"
         + '<form method="post" action="/rounds"><button class="primary">'
         + f"{escape(ui(lang, 'start_round'))}</button></form>"
+        + '<form method="post" action="/rounds" '
+        + f"onsubmit=\"return confirm('{escape(ui(lang, 'emergency_confirm'))}')\">"
+        + '<input type="hidden" name="emergency" value="1">'
+        + f'<button class="danger">{escape(ui(lang, "start_emergency_round"))}</button></form>'
     )
     return page(ui(lang, "title"), body, lang)
 
@@ -114,7 +128,10 @@ def chat_picker(people: list[Person], role_names: dict[str, str], lang: str) -> 
 
 CHAT_SCRIPT = """
 const log = document.getElementById('log');
+const hint = document.getElementById('replying');
+const labels = JSON.parse(document.getElementById('labels').textContent);
 const base = location.pathname;
+let replyTo = '';
 function render(m) {
   let el = document.getElementById('m' + m.id);
   if (!el) { el = document.createElement('div'); el.id = 'm' + m.id; log.appendChild(el); }
@@ -133,6 +150,13 @@ function render(m) {
     }
     el.appendChild(box);
   }
+  if (m.from_bot && !m.toast) {
+    const r = document.createElement('a'); r.href = '#'; r.className = 'reply';
+    r.textContent = labels.reply;
+    r.onclick = ev => { ev.preventDefault(); replyTo = m.id;
+      hint.textContent = labels.replying + ' ' + m.text.split('\\n')[0]; hint.hidden = false; };
+    el.appendChild(r);
+  }
   log.scrollTop = log.scrollHeight;
 }
 fetch(base + '/history').then(r => r.json()).then(ms => ms.forEach(render));
@@ -143,18 +167,25 @@ document.getElementById('send').onsubmit = e => {
   const input = document.getElementById('text');
   if (!input.value.trim()) return;
   fetch(base + '/send', {method: 'POST', headers: {'Content-Type': 'application/json'},
-    body: JSON.stringify({text: input.value})});
-  input.value = '';
+    body: JSON.stringify({text: input.value, reply_to: replyTo})});
+  input.value = ''; replyTo = ''; hint.hidden = true;
 };
 """
 
 
 def chat_room(person: Person, role_name: str, lang: str) -> str:
+    # JSON inside <script>: "<" escaped so no label can close the element.
+    labels = json.dumps(
+        {"reply": ui(lang, "chat_reply"), "replying": ui(lang, "chat_replying")},
+        ensure_ascii=False,
+    ).replace("<", "\\u003c")
     body = (
         f'<p><a href="/chat">{escape(ui(lang, "chat_back"))}</a></p>'
         f"<h2>{escape(person.name)}</h2>"
         f"<p>{escape(ui(lang, 'chat_intro', name=person.name, role=role_name))}</p>"
         f'<div id="log"></div>'
+        f'<p id="replying" class="hint" hidden></p>'
+        f'<script id="labels" type="application/json">{labels}</script>'
         f'<form id="send" class="send"><input id="text" autocomplete="off" '
         f'placeholder="{escape(ui(lang, "chat_placeholder"))}">'
         f'<button class="primary">{escape(ui(lang, "chat_send"))}</button></form>'

@@ -124,3 +124,58 @@ TEXTS.update(
         "need_state_cancelled": "cancelled",
     }
 )
+
+# Alerts people can act on without looking anything up; every message answered.
+TEXTS.update(
+    {
+        "alert_missed": "⚠️ No answer #{alert}\n{name} ({place})\nThe check-in of {due} was not answered by {deadline}.",
+        "alert_help": "🆘 Call for help #{alert}\n{name} ({place})\n{time}: \u201c{said}\u201d",
+        "alert_unreachable": "⚠️ Unreachable #{alert}\n{name} ({place})\n{time} a message could not be delivered ({reason}).",
+        "alert_concern": "❓ Needs a look #{alert}\n{name} ({place})\n{time} said: \u201c{said}\u201d\nAsked whether someone should come; no answer.",
+        "reason_concern": "needs a look",
+        "alert_now_urgent": "🆘 Now an urgent call for help",
+        "alert_misses_in_a_row": "⚠️ Missed {count} rounds in a row",
+        "alert_details": "Address: {address}\nPhone: {phone}\nFamily: {family}\nLast heard: {last_heard}\nMissed in the last 7 days: {missed}",
+        "never": "never",
+        "minutes_ago": "{n} min ago",
+        "hours_ago": "{n} h ago",
+        "days_ago": "{n} days ago",
+        "alert_step_unreachable": "⚠️ {role} {names} cannot be reached (no chat enrolled, or messages refused): passed on to the next step.",
+        "alert_resident_said": "💬 {name} said: \u201c{text}\u201d",
+        "alert_note": "📝 {who}: {text}",
+        "alert_superseded": "(#{alert} was updated: see the newest message below.)",
+        "alert_still_unresolved": "❗ #{alert} is still unresolved: please deal with it.",
+        "note_added": "Added to #{alert}; everyone who has this alert sees it.",
+        "help_contacting": "Contacting {who} now. Keep your phone near you. In danger, call 120.",
+        "help_contacting_community": "Contacting the community workers now. Keep your phone near you. In danger, call 120.",
+        "help_delivered": "{who} has your call for help; someone will contact you shortly.",
+        "concern_question": "{name}, shall someone come and see you?",
+        "btn_concern_yes": "🆘 Yes, please come",
+        "btn_concern_no": "🙂 No, I'm all right",
+        "concern_dismissed": "All right, take care. Tell me any time you need something.",
+        "concern_escalated": "We did not hear back, so we have asked someone from the community to contact you.",
+        "concern_answered": "— Answered ({time})",
+        "noted": "Got it, thank you!",
+        "unknown_command": "I don't know that command.",
+        "responder_hint": "To add a note to an alert, reply to the alert's message. Commands: /alerts, /ack NUMBER, /resolve NUMBER OUTCOME, /help for all.",
+        "checkin_emergency": "[Urgent check-in] {name}, the community is making sure everyone is safe. Please tap a button or send any message.",
+        "team_grid_leader": "grid leader {name}",
+        "need_recorded": "Need #{need} ({kind}) recorded and passed to {team}.",
+        "grid_unreachable": "⚠️ Grid {grid} has no grid leader who can be reached: alerts there go straight to the next step.",
+        "identity_taken": "This chat account is already enrolled as {other}. Nothing was changed, so that {other} keeps getting messages. Ask a community worker if it must change.",
+        "identity_moved_notice": "⚠️ {name} can no longer be reached by chat ({why}): check-ins and alerts cannot arrive. Please contact them.",
+        "invite_already_bound": "{name} is already enrolled with this chat account.",
+    }
+)
+
+UI.update(
+    {
+        "grid_without_leader": "⚠️ Grid {grid} has no grid leader enrolled on a chat platform: its alerts go straight to the next step. Invite its leader soon.",
+        "round_started": "Round started: {count} residents",
+        "round_result": "Round started: {count} residents; {skipped} already asked in this round were skipped.",
+        "round_deferred": "It is quiet hours: the check-in goes out at {time}. For an emergency use the urgent check-in.",
+        "start_emergency_round": "Urgent check-in (also in quiet hours)",
+        "emergency_confirm": "Send an urgent check-in to everyone now, even in quiet hours?",
+    }
+)
+UI.update({"chat_reply": "↩ Reply", "chat_replying": "Replying to:"})

@@ -122,3 +122,58 @@ TEXTS.update(
         "need_state_cancelled": "已取消",
     }
 )
+
+# Alerts people can act on without looking anything up; every message answered.
+TEXTS.update(
+    {
+        "alert_missed": "⚠️ 未回复问候 #{alert}\n{name}（{place}）\n{due}的问候，{deadline}前没有回复。",
+        "alert_help": "🆘 求助 #{alert}\n{name}（{place}）\n{time}：“{said}”",
+        "alert_unreachable": "⚠️ 联系不上 #{alert}\n{name}（{place}）\n{time} 消息发不出去（{reason}）。",
+        "alert_concern": "❓ 需要关注 #{alert}\n{name}（{place}）\n{time}说：“{said}”\n问过是否需要有人来看看，没有回答。",
+        "reason_concern": "需要关注",
+        "alert_now_urgent": "🆘 已升级为紧急求助",
+        "alert_misses_in_a_row": "⚠️ 连续第{count}次未回复",
+        "alert_details": "地址：{address}\n电话：{phone}\n家属：{family}\n最后联系：{last_heard}\n近7天未回复：{missed}次",
+        "never": "从未",
+        "minutes_ago": "{n}分钟前",
+        "hours_ago": "{n}小时前",
+        "days_ago": "{n}天前",
+        "alert_step_unreachable": "⚠️ {role}{names}联系不上（没有登记聊天或消息发不到），已直接转给下一位。",
+        "alert_resident_said": "💬 {name}说：“{text}”",
+        "alert_note": "📝 {who}：{text}",
+        "alert_superseded": "（#{alert} 有更新，请看下面最新的一条。）",
+        "alert_still_unresolved": "❗ #{alert} 仍未解决，请尽快处理。",
+        "note_added": "已记到 #{alert} 上，所有收到这条提醒的人都能看到。",
+        "help_contacting": "正在联系{who}，请保持电话畅通。情况危急请直接拨打 120。",
+        "help_contacting_community": "正在联系社区工作人员，请保持电话畅通。情况危急请直接拨打 120。",
+        "help_delivered": "{who}已收到您的求助，马上会有人联系您。",
+        "concern_question": "{name}，需要有人来看看您吗？",
+        "btn_concern_yes": "🆘 是，请来人",
+        "btn_concern_no": "🙂 不用，我没事",
+        "concern_dismissed": "好的，请多保重。有需要随时告诉我。",
+        "concern_escalated": "没等到您的回答，我们请社区的人联系您一下。",
+        "concern_answered": "—— 已回答（{time}）",
+        "noted": "收到，谢谢您！",
+        "unknown_command": "没有这个命令。",
+        "responder_hint": "要在提醒上留言，请“回复”那条提醒消息。命令：/alerts 查看提醒，/ack 编号 确认，/resolve 编号 结果 关闭，/help 全部命令。",
+        "checkin_emergency": "【紧急问候】{name}，您好！社区正在确认大家是否平安，请点一下按钮或回一句话。",
+        "team_grid_leader": "网格长{name}",
+        "need_recorded": "已记录需求 #{need}（{kind}），已转给{team}。",
+        "grid_unreachable": "⚠️ 网格 {grid} 没有能联系上的网格长：有人求助或没回复时，提醒会直接转给下一位。",
+        "identity_taken": "这个聊天账号已经登记为“{other}”。为了不让{other}收不到消息，这次没有改动。如确需更换，请联系社区工作人员。",
+        "identity_moved_notice": "⚠️ {name}已没有可联系的聊天账号（{why}），每日问候和提醒到不了，请尽快联系。",
+        "invite_already_bound": "{name}已经登记过这个聊天账号了。",
+    }
+)
+
+UI.update(
+    {
+        "grid_without_leader": "⚠️ 网格 {grid} 没有已登记聊天的网格长：这里的提醒会直接转给下一位。请尽快邀请网格长登记。",
+        "round_started": "已发起问候：{count} 位居民",
+        "round_result": "已发起问候：{count} 位居民；{skipped} 位本轮已问过，跳过。",
+        "round_deferred": "现在是免打扰时段，问候将在 {time} 发出。紧急情况请用“紧急问候”。",
+        "start_emergency_round": "紧急问候（免打扰时段也发送）",
+        "emergency_confirm": "确定现在就给所有人发紧急问候吗？免打扰时段也会发出。",
+    }
+)
+UI.update({"chat_reply": "↩ 回复", "chat_replying": "回复："})

@@ -1,0 +1,119 @@
+"""What residents said and when they were last heard from; notes on alerts."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.domain.ids import AlertId, PersonId
+from gateway.store.base import Repo, from_ts, ts
+
+
+@dataclass(frozen=True)
+class Said:
+    """One message a resident sent, with what it was taken to mean."""
+
+    id: int
+    person_id: PersonId
+    at: datetime
+    kind: str
+    text: str
+    intent: str
+
+
+@dataclass(frozen=True)
+class AlertNote:
+    alert_id: AlertId
+    person_id: PersonId | None
+    at: datetime
+    text: str
+
+
+class HistoryRepo(Repo):
+    async def add_message(
+        self, person_id: PersonId, at: datetime, kind: str, text: str, intent: str
+    ) -> int:
+        return await self._run(
+            "INSERT INTO messages (person_id, at, kind, text, intent) VALUES (?,?,?,?,?)",
+            (person_id, ts(at), kind, text, intent),
+        )
+
+    async def message(self, message_id: int) -> Said | None:
+        row = await self._one(
+            "SELECT id, person_id, at, kind, text, intent FROM messages WHERE id = ?",
+            (message_id,),
+        )
+        return None if row is None else _said(row)
+
+    async def messages_of(self, person_id: PersonId, limit: int = 50) -> list[Said]:
+        rows = await self._all(
+            "SELECT id, person_id, at, kind, text, intent FROM messages WHERE person_id = ? "
+            "ORDER BY at DESC, id DESC LIMIT ?",
+            (person_id, limit),
+        )
+        return [_said(r) for r in rows]
+
+    async def last_heard(self, person_id: PersonId) -> datetime | None:
+        """The last sign of life: a message, or a check-in answered (a button, a reaction)."""
+        row = await self._one(
+            "SELECT max(at) AS at FROM ("
+            " SELECT max(at) AS at FROM messages WHERE person_id = ?"
+            " UNION ALL SELECT max(answered_at) FROM checkins WHERE person_id = ?"
+            "  AND state IN ('ok', 'help'))",
+            (person_id, person_id),
+        )
+        return None if row is None or row["at"] is None else from_ts(row["at"])
+
+    async def misses_since(self, person_id: PersonId, since: datetime) -> int:
+        row = await self._one(
+            "SELECT count(*) AS n FROM checkins WHERE person_id = ? AND due_at >= ? "
+            "AND state IN ('missed', 'unreachable')",
+            (person_id, ts(since)),
+        )
+        return int(row["n"]) if row else 0
+
+    async def pending_concern(self, person_id: PersonId) -> int | None:
+        """The message whose "shall someone come?" question still waits for an answer."""
+        row = await self._one(
+            "SELECT m.id FROM messages m WHERE m.person_id = ? AND m.intent = 'concern' "
+            "AND EXISTS (SELECT 1 FROM timers t WHERE t.ref = m.id AND t.kind = 'concern') "
+            "ORDER BY m.at DESC, m.id DESC LIMIT 1",
+            (person_id,),
+        )
+        return None if row is None else int(row["id"])
+
+    async def add_alert_note(
+        self, alert_id: AlertId, person_id: PersonId | None, at: datetime, text: str
+    ) -> None:
+        await self._run(
+            "INSERT INTO alert_notes (alert_id, person_id, at, text) VALUES (?,?,?,?)",
+            (alert_id, person_id, ts(at), text),
+        )
+
+    async def alert_notes(self, alert_id: AlertId) -> list[AlertNote]:
+        rows = await self._all(
+            "SELECT alert_id, person_id, at, text FROM alert_notes WHERE alert_id = ? "
+            "ORDER BY at, id",
+            (alert_id,),
+        )
+        return [
+            AlertNote(
+                AlertId(r["alert_id"]),
+                None if r["person_id"] is None else PersonId(r["person_id"]),
+                from_ts(r["at"]),
+                r["text"],
+            )
+            for r in rows
+        ]
+
+
+def _said(r: sqlite3.Row) -> Said:
+    return Said(
+        id=r["id"],
+        person_id=PersonId(r["person_id"]),
+        at=from_ts(r["at"]),
+        kind=r["kind"],
+        text=r["text"],
+        intent=r["intent"],
+    )
