@@ -8,6 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from gateway.store import Store
+from gateway.textfiles import spreadsheet_safe
 
 COLUMNS = [
     "id",
@@ -44,5 +45,9 @@ async def export_needs(store: Store, timezone: str) -> str:
                 if value is not None
                 else ""
             )
-        writer.writerow({c: "" if row.get(c) is None else row[c] for c in COLUMNS})
+        # Needs carry what residents and volunteers typed: a spreadsheet must show it,
+        # never run it.
+        writer.writerow(
+            {c: "" if row.get(c) is None else spreadsheet_safe(str(row[c])) for c in COLUMNS}
+        )
     return out.getvalue()

@@ -10,6 +10,7 @@ import csv
 import io
 import re
 import sys
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,7 @@ from tqdm import tqdm
 from gateway.config import Role, WorkflowConfig, check_timezone
 from gateway.store import Store
 from gateway.store.people import NewPerson
+from gateway.textfiles import TextFileError, decode_utf8, from_spreadsheet, spreadsheet_safe
 
 COLUMNS = [
     "name",
@@ -34,8 +36,28 @@ COLUMNS = [
     "matrix",
 ]
 OPTIONAL_COLUMNS = ["family_of"]
-_TELEGRAM_ID = re.compile(r"^-?\d{1,20}$")
-_MATRIX_ID = re.compile(r"^@[a-z0-9._=/+-]+:[A-Za-z0-9.-]+(:\d+)?$")
+# Longest value each column takes: enough for any real entry, short enough that a
+# pasted document or a wrong file is caught here and not on the dashboard.
+MAX_LENGTHS = {
+    "name": 64,
+    "role": 32,
+    "grid": 64,
+    "building": 64,
+    "language": 8,
+    "timezone": 64,
+    "phone": 32,
+    "address": 200,
+    "plan": 64,
+    "telegram": 200,
+    "matrix": 1000,
+    "family_of": 64,
+}
+# Telegram chat ids: people are positive, groups negative (supergroups -100…); none has
+# more than 52 significant bits. Leading zeros would never match what Telegram sends.
+_TELEGRAM_ID = re.compile(r"-?[1-9][0-9]{0,15}")
+_TELEGRAM_ID_MAX = 2**52
+_MATRIX_ID = re.compile(r"@[a-z0-9._=/+-]+:[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+_MATRIX_ID_MAX = 255  # the Matrix specification's limit on a user id
 
 
 @dataclass(frozen=True)
@@ -63,6 +85,37 @@ def _identities(value: str) -> list[str]:
     return [v for v in re.split(r"[\s;]+", value.strip()) if v]
 
 
+def _shown(value: str, limit: int = 40) -> str:
+    return repr(value if len(value) <= limit else value[:limit] + "…")
+
+
+def _valid_identity(platform: str, address: str) -> bool:
+    if platform == "telegram":
+        return bool(_TELEGRAM_ID.fullmatch(address)) and abs(int(address)) <= _TELEGRAM_ID_MAX
+    return len(address) <= _MATRIX_ID_MAX and bool(_MATRIX_ID.fullmatch(address))
+
+
+def _field_problems(row: dict[str, str]) -> list[str]:
+    problems = []
+    for column, value in row.items():
+        limit = MAX_LENGTHS.get(column)
+        if limit is not None and len(value) > limit:
+            problems.append(f"{column} is longer than {limit} characters ({len(value):,})")
+        # Line breaks are kept only in an address (a spreadsheet cell may hold two lines).
+        allowed = "\n\r\t" if column == "address" else ""
+        if any(unicodedata.category(c) == "Cc" and c not in allowed for c in value):
+            problems.append(f"{column} contains a control character")
+    return problems
+
+
+def decode_people_file(data: bytes, file: str = "<csv>") -> str:
+    """The text of a people file; raises PeopleFileError when it is not UTF-8."""
+    try:
+        return decode_utf8(data)
+    except TextFileError as exc:
+        raise PeopleFileError(file, [RowProblem(exc.line or 1, exc.message)]) from None
+
+
 def parse_people_csv(
     text: str,
     config: WorkflowConfig,
@@ -74,29 +127,57 @@ def parse_people_csv(
     """Check every row. `known_*` describe the database: names to roles, identities to
     the name that holds them, grids that already have a grid leader."""
     problems: list[RowProblem] = []
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    text = text.lstrip("\ufeff")
+    nul = text.find("\x00")
+    if nul >= 0:
+        # Not a text file, or one saved as UTF-16 ("Unicode text" in some spreadsheets).
+        line = text.count("\n", 0, nul) + 1
+        message = "contains a NUL byte: not a CSV text file (save it as “CSV UTF-8”)"
+        return ParsedPeople([], []), [RowProblem(line, message)]
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        return ParsedPeople([], []), [RowProblem(reader.line_num or 1, f"cannot read: {exc}")]
     missing = [c for c in COLUMNS if c not in header]
     unknown = [c for c in header if c not in COLUMNS + OPTIONAL_COLUMNS]
-    if missing or unknown:
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if missing or unknown or twice:
         parts = []
         if missing:
             parts.append(f"missing column(s): {', '.join(missing)}")
         if unknown:
-            parts.append(f"unknown column(s): {', '.join(unknown)}")
+            parts.append(f"unknown column(s): {', '.join(_shown(c) for c in unknown[:5])}")
+        if twice:
+            parts.append(f"column(s) given twice: {', '.join(twice)}")
         parts.append(f"expected header: {','.join(COLUMNS)}[,family_of]")
         return ParsedPeople([], []), [RowProblem(1, "; ".join(parts))]
 
     rows: list[tuple[int, dict[str, str]]] = []
-    for record in reader:
-        line = reader.line_num
-        clean = {k.strip(): (v or "").strip() for k, v in record.items() if k is not None}
-        if None in record:
-            problems.append(RowProblem(line, "more values than columns"))
-            continue
-        if not any(clean.values()):
-            continue
-        rows.append((line, clean))
+    try:
+        for record in reader:
+            line = reader.line_num
+            clean = {
+                k.strip(): from_spreadsheet((v or "").strip())
+                for k, v in record.items()
+                if k is not None
+            }
+            if None in record:
+                problems.append(RowProblem(line, "more values than columns"))
+                continue
+            if not any(clean.values()):
+                continue
+            field_problems = _field_problems(clean)
+            if field_problems:
+                problems.extend(RowProblem(line, p) for p in field_problems)
+                continue
+            rows.append((line, clean))
+    except csv.Error as exc:
+        # A value of more than 128 KB, or a quote left open to the end of the file: the
+        # rest cannot be read reliably, so reading stops here.
+        # DictReader's own count stops at the last good row; its reader's is the line.
+        problems.append(RowProblem(reader.reader.line_num, f"cannot read: {exc}"))
+        return ParsedPeople([], []), problems
 
     names_in_file: dict[str, int] = {}
     roles_in_file: dict[str, str] = {}
@@ -134,10 +215,10 @@ def parse_people_csv(
         if not name:
             errors.append("name is empty")
         if role not in {r.value for r in Role}:
-            errors.append(f"role {role!r} is not one of {', '.join(r.value for r in Role)}")
+            errors.append(f"role {_shown(role)} is not one of {', '.join(r.value for r in Role)}")
         language = row["language"] or "zh"
         if language not in ("zh", "en"):
-            errors.append(f"language {language!r} is not zh or en")
+            errors.append(f"language {_shown(language)} is not zh or en")
         timezone = row["timezone"] or config.timezone
         try:
             check_timezone(timezone)
@@ -149,14 +230,14 @@ def parse_people_csv(
             if not grid:
                 errors.append("a resident needs a grid")
         if plan and plan not in config.plans:
-            errors.append(f"unknown plan {plan!r} (known: {', '.join(sorted(config.plans))})")
+            errors.append(f"unknown plan {_shown(plan)} (known: {', '.join(sorted(config.plans))})")
         if grid and config.grids and grid not in config.grids:
             errors.append(
-                f"unknown grid {grid!r} (the workflow file lists: {', '.join(config.grids)})"
+                f"unknown grid {_shown(grid)} (the workflow file lists: {', '.join(config.grids)})"
             )
         elif role == Role.RESIDENT and grid and not config.grids and grid not in leader_grids:
             errors.append(
-                f"unknown grid {grid!r}: no grid_leader for it in this file or the database"
+                f"unknown grid {_shown(grid)}: no grid_leader for it in this file or the database"
             )
         family_of = row.get("family_of", "")
         if role == Role.FAMILY:
@@ -164,16 +245,19 @@ def parse_people_csv(
                 errors.append("a family row needs family_of (the resident's name)")
             elif all_roles.get(family_of) != Role.RESIDENT:
                 errors.append(
-                    f"family_of {family_of!r} is not a resident in this file or the database"
+                    f"family_of {_shown(family_of)} is not a resident in this file or the database"
                 )
         elif family_of:
             errors.append("family_of is only for family rows")
         for platform, value in (("telegram", row["telegram"]), ("matrix", row["matrix"])):
             for address in _identities(value):
-                pattern = _TELEGRAM_ID if platform == "telegram" else _MATRIX_ID
-                if not pattern.match(address):
-                    example = "a numeric chat id" if platform == "telegram" else "@user:server"
-                    errors.append(f"{platform} {address!r} is not {example}")
+                if not _valid_identity(platform, address):
+                    example = (
+                        "a Telegram chat id (a number such as 123456789, at most 16 digits)"
+                        if platform == "telegram"
+                        else "@user:server"
+                    )
+                    errors.append(f"{platform} {_shown(address)} is not {example}")
                     continue
                 key = (platform, address)
                 if key in seen_ids:
@@ -245,5 +329,7 @@ def rows_to_csv(rows: Iterable[dict[str, object]]) -> str:
     writer = csv.DictWriter(out, fieldnames=COLUMNS + OPTIONAL_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({c: row.get(c) or "" for c in COLUMNS + OPTIONAL_COLUMNS})
+        writer.writerow(
+            {c: spreadsheet_safe(str(row.get(c) or "")) for c in COLUMNS + OPTIONAL_COLUMNS}
+        )
     return out.getvalue()

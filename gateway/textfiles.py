@@ -44,3 +44,25 @@ def read_utf8(path: Path, max_bytes: int) -> str:
     if len(data) > max_bytes:  # it grew between the two looks
         raise TextFileError(None, f"the file is larger than {max_bytes:,} bytes")
     return decode_utf8(data)
+
+
+# Spreadsheet programs run a cell that starts with one of these as a formula (OWASP's
+# advice on CSV injection): a name like `=HYPERLINK(...)` typed into a chat must not
+# become a link, or a command, in the operator's spreadsheet.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """`value` for a CSV cell: a leading apostrophe makes the spreadsheet show it as
+    text. A value that already starts with apostrophes before such a character gets one
+    more, so that `from_spreadsheet` gives back exactly what was written."""
+    if value.lstrip("'").startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def from_spreadsheet(value: str) -> str:
+    """The inverse of `spreadsheet_safe`, for a file coming back to be imported."""
+    if value.startswith("'") and value.lstrip("'").startswith(FORMULA_STARTS):
+        return value[1:]
+    return value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,7 +11,7 @@ import pytest
 
 from gateway.cli import main
 from gateway.config import WorkflowConfig
-from gateway.people import PeopleFileError, export_people, import_people
+from gateway.people import PeopleFileError, decode_people_file, export_people, import_people
 from gateway.store import Store
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
@@ -30,7 +32,7 @@ async def test_a_clean_file_is_imported_and_exported_in_the_same_format(
     lines = exported.splitlines()
     assert lines[0] == HEADER.strip()
     assert (
-        "王秀英,resident,G1,3栋,zh,Asia/Shanghai,138011,3-402,daily,1011,@wang:example.org,"
+        "王秀英,resident,G1,3栋,zh,Asia/Shanghai,138011,3-402,daily,1011,'@wang:example.org,"
         in lines
     )
     assert lines[-1].endswith(",王秀英")
@@ -126,3 +128,134 @@ def test_the_cli_reports_bad_rows_with_file_and_line(
     assert main(["people", "import", str(people)]) == 2
     err = capsys.readouterr().err
     assert "nothing imported" in err and f"{people}:2: unknown grid 'G1'" in err
+
+
+# --- bad input ----------------------------------------------------------------------
+
+
+async def rejected(tmp_path: Path, config: WorkflowConfig, text: str) -> list[str]:
+    """The problems of an import of `text` into a database that holds GOOD, which the
+    failed import must leave exactly as it was."""
+    async with Store(tmp_path / "db.sqlite") as store:
+        if not await export_people(store) or (await export_people(store)).count("\n") < 2:
+            await import_people(store, config, GOOD, NOW)
+        before = await export_people(store)
+        with pytest.raises(PeopleFileError) as caught:
+            await import_people(store, config, text, NOW, "people.csv")
+        assert await export_people(store) == before
+    assert str(caught.value).startswith("people.csv: line ")
+    return [str(p) for p in caught.value.problems]
+
+
+async def test_a_field_of_a_megabyte_is_refused_with_its_line(
+    tmp_path: Path, config: WorkflowConfig
+) -> None:
+    text = GOOD + '"' + "王" * 1_000_000 + '",resident,G1,,zh,,,,,,,\n'
+    (problem,) = await rejected(tmp_path, config, text)
+    assert problem.startswith("line 5: cannot read: field larger than field limit"), problem
+
+
+async def test_a_nul_byte_is_refused_with_its_line(tmp_path: Path, config: WorkflowConfig) -> None:
+    text = GOOD + "陈德福\x00,resident,G1,,zh,,,,,,,\n"
+    (problem,) = await rejected(tmp_path, config, text)
+    assert problem.startswith("line 5: contains a NUL byte"), problem
+    # A UTF-16 file read as UTF-8 is full of them: the same clear answer, on line 1.
+    (problem,) = await rejected(tmp_path, config, HEADER.encode("utf-16-le").decode("utf-8"))
+    assert problem.startswith("line 1: contains a NUL byte"), problem
+
+
+@pytest.mark.parametrize(
+    "telegram",
+    ["12345678901234567890", "-12345678901234567890", "4503599627370497", "0", "0123", "١٢٣", "+1"],
+)
+async def test_an_implausible_telegram_id_is_refused(
+    tmp_path: Path, config: WorkflowConfig, telegram: str
+) -> None:
+    (problem,) = await rejected(
+        tmp_path, config, GOOD + f"陈德福,resident,G1,,zh,,,,,{telegram},,\n"
+    )
+    assert problem.startswith("line 5: telegram") and "is not a Telegram chat id" in problem
+
+
+async def test_people_and_group_ids_telegram_really_uses_are_accepted(
+    tmp_path: Path, config: WorkflowConfig
+) -> None:
+    text = GOOD + "陈德福,resident,G1,,zh,,,,,4503599627370496 -1001234567890 -4012345,,\n"
+    async with Store(tmp_path / "db.sqlite") as store:
+        assert await import_people(store, config, text, NOW) == 4
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "what"),
+    [
+        ("name", "王" * 65, "name is longer than 64 characters"),
+        ("address", "路" * 201, "address is longer than 200 characters"),
+        ("phone", "1" * 33, "phone is longer than 32 characters"),
+        ("building", "楼" * 65, "building is longer than 64 characters"),
+        ("name", "王\x1b[2J秀英", "name contains a control character"),
+        ("matrix", "@" + "a" * 250 + ":example.org", "is not @user:server"),
+    ],
+)
+async def test_overlong_or_unprintable_values_are_refused(
+    tmp_path: Path, config: WorkflowConfig, column: str, value: str, what: str
+) -> None:
+    row = dict.fromkeys(HEADER.strip().split(","), "")
+    row.update(name="陈德福", role="resident", grid="G1", language="zh")
+    row[column] = value
+    line = ",".join(f'"{v}"' for v in row.values()) + "\n"
+    found = await rejected(tmp_path, config, GOOD + line)
+    assert any(p.startswith("line 5:") and what in p for p in found), found
+    assert all(len(p) < 200 for p in found)
+
+
+async def test_an_address_may_have_two_lines(tmp_path: Path, config: WorkflowConfig) -> None:
+    text = GOOD + '陈德福,resident,G1,,zh,,,"3栋2单元\n402室",,,,\n'
+    async with Store(tmp_path / "db.sqlite") as store:
+        assert await import_people(store, config, text, NOW) == 4
+
+
+async def test_a_column_given_twice_is_refused(tmp_path: Path, config: WorkflowConfig) -> None:
+    (problem,) = await rejected(tmp_path, config, HEADER.strip() + ",phone\n")
+    assert problem.startswith("line 1:") and "given twice: phone" in problem
+
+
+def test_a_file_that_is_not_utf8_names_the_line_and_byte() -> None:
+    # What a spreadsheet on Chinese Windows writes unless told to save as UTF-8.
+    with pytest.raises(PeopleFileError) as caught:
+        decode_people_file(GOOD.encode("gbk"), "people.csv")
+    (problem,) = caught.value.problems
+    assert str(problem).startswith("line 2: not UTF-8 text: byte 0xc0 at offset 87"), problem
+    assert decode_people_file(GOOD.encode("utf-8-sig")) == GOOD
+
+
+# --- spreadsheet formulas -------------------------------------------------------------
+
+
+async def test_the_export_neutralises_formulas_and_imports_back_unchanged(
+    tmp_path: Path, config: WorkflowConfig
+) -> None:
+    text = HEADER + (
+        "李建国,grid_leader,G1,,zh,,+8613800000001,,,1001,,\n"
+        '"=HYPERLINK(""http://x"",""点我"")",resident,G1,,zh,,,@SUM(A1),,-1001234567890,,\n'
+        "'=quoted once,resident,G1,,zh,,-5,'plain,,,,\n"
+        "''=quoted twice,resident,G1,,zh,,,,,,,\n"
+    )
+    async with Store(tmp_path / "db.sqlite") as store:
+        assert await import_people(store, config, text, NOW) == 4
+        exported = await export_people(store)
+        async with store.transaction() as tx:
+            people = {p.name: p for p in await tx.people()}
+    assert people["=quoted once"].phone == "-5" and people["=quoted once"].address == "'plain"
+    assert "'=quoted twice" in people
+    assert people["李建国"].phone == "+8613800000001"
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    cells = [value for row in rows for value in row.values() if value]
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))], cells
+    assert "'+8613800000001" in cells and "'-1001234567890" in cells and "'@SUM(A1)" in cells
+    assert "'=quoted once" in cells and "''=quoted twice" in cells and "'plain" in cells
+    # Exported, edited in a spreadsheet, imported again: the same people.
+    async with Store(tmp_path / "db.sqlite") as store:
+        assert await import_people(store, config, exported, NOW) == 4
+        assert await export_people(store) == exported
+        async with store.transaction() as tx:
+            assert {p.name: p for p in await tx.people()} == people
