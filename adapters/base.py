@@ -9,6 +9,7 @@ edge, into `DeliveryError(permanent=...)`; nothing above an adapter sees an HTTP
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -38,7 +39,9 @@ class DeliveryError(Exception):
 
 
 class AdapterStartError(Exception):
-    """The adapter cannot start (bad token, unreachable server): one clear line."""
+    """The adapter cannot start until an operator fixes something (a refused token or
+    password, a refused webhook): one clear line. A platform that is only unreachable
+    is not this: the adapter keeps trying in the background instead."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,42 @@ class StateStore(Protocol):
     async def set(self, key: str, value: str) -> None: ...
 
 
+class DeadLetterSink(Protocol):
+    async def dead_letter(self, platform: str, ref: str, raw: str, reason: str) -> None:
+        """Keep an update that could not be read (`ref`: the platform's id for it, or
+        ""). When this returns, the adapter may move its cursor past the update."""
+
+
+class ReceiveHealth:
+    """For adapters with a receiving loop: whether it works, as /healthz asks.
+
+    The adapter calls `_receive_ok` after each successful poll or sync and
+    `_receive_failed` with one line when one fails. Time is `self._monotonic`, which
+    the adapter sets (injectable, so tests move time instead of sleeping)."""
+
+    _monotonic: Callable[[], float]
+    _received_at: float | None = None
+    _receive_error: str = ""
+
+    def _receive_ok(self) -> None:
+        self._received_at = self._monotonic()
+        self._receive_error = ""
+
+    def _receive_failed(self, error: str) -> None:
+        self._receive_error = error
+
+    def receive_problem(self, stale_after: float) -> str | None:
+        """None while receiving works; else one line: never connected yet, or no
+        successful poll or sync for more than `stale_after` seconds."""
+        if self._received_at is None:
+            return f"not connected: {self._receive_error or 'not started'}"
+        idle = self._monotonic() - self._received_at
+        if idle <= stale_after:
+            return None
+        why = f": {self._receive_error}" if self._receive_error else ""
+        return f"nothing received for {idle:.0f} s{why}"
+
+
 @dataclass(frozen=True)
 class AdapterContext:
     inbox: InboundSink
@@ -87,7 +126,8 @@ class Adapter(Protocol):
     limits: RateLimits
 
     async def start(self, context: AdapterContext) -> None:
-        """Connect and begin receiving in the background; raise AdapterStartError."""
+        """Connect and begin receiving in the background; raise AdapterStartError for
+        a configuration that cannot work, retry an unreachable platform meanwhile."""
 
     async def stop(self) -> None: ...
 

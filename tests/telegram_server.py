@@ -18,7 +18,6 @@ import enum
 import itertools
 import json
 import math
-import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -53,10 +52,6 @@ class Fault(enum.Enum):
     BLOCKED = "403 bot was blocked by the user"
     CHAT_NOT_FOUND = "400 chat not found"
     NOT_EDITABLE = "400 message can't be edited"
-    # The connection drops: before the call is handled, or after (the message is sent
-    # and kept, but the bot never hears so and will likely send it again).
-    CONNECTION_RESET = "connection reset before the call is handled"
-    RESPONSE_LOST = "handled, then the connection drops before the answer"
 
 
 @dataclass
@@ -67,8 +62,6 @@ class Call:
     params: dict[str, Any]
     at: float
     status: int = 200
-    # The fault injected into this call, if any (see `fail` and `fail_at_random`).
-    fault: Fault | None = None
 
     @property
     def chat_id(self) -> Any:
@@ -100,15 +93,6 @@ class SentMessage:
             if button["text"] == label:
                 return button
         raise LookupError(f"no button {label!r} on message {self.message_id}: {self.labels}")
-
-
-@dataclass
-class _RandomFaults:
-    rng: random.Random
-    share: float
-    kinds: dict[Fault, float]
-    methods: frozenset[str] | None
-    retry_after: int
 
 
 @dataclass
@@ -153,8 +137,11 @@ class TelegramTestServer:
         *,
         username: str = BOT_USERNAME,
         enforce_limits: bool = False,
+        port: int = 0,
     ) -> None:
         self.token = token
+        # 0: any free port. A given one brings a server back where a stopped one was.
+        self.port = port
         self.bot_id = int(token.partition(":")[0])
         self.username = username
         self.enforce_limits = enforce_limits
@@ -165,15 +152,15 @@ class TelegramTestServer:
         self.webhook_secret = ""
         # The highest offset the bot confirmed with getUpdates.
         self.confirmed_offset = 0
-        self._updates: list[dict[str, Any]] = []
+        # Each queued update with the number it is confirmed by: its update_id, or for
+        # a raw one without a usable update_id, a number of the server's own.
+        self._updates: list[tuple[int, Any]] = []
         self._update_ids = itertools.count(700_001)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._callback_ids = itertools.count(1)
         self._chats: dict[int, list[SentMessage]] = {}
         self._blocked: set[int] = set()
         self._faults: list[_FaultRule] = []
-        self._random_faults: _RandomFaults | None = None
-        self.faults_injected: dict[Fault, int] = {}
         self._per_chat: dict[int, _LimitWindow] = {}
         self._overall = _LimitWindow()
         self._changed = _Signal()
@@ -188,9 +175,10 @@ class TelegramTestServer:
         app.router.add_post("/bot{token}/{method}", self._handle)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         host, port = self._runner.addresses[0][:2]
+        self.port = port
         self.base_url = f"http://{host}:{port}"
 
     async def close(self) -> None:
@@ -218,7 +206,22 @@ class TelegramTestServer:
     def queue_update(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Queue any update body (`{"message": {...}}`); the server adds update_id."""
         update = {"update_id": next(self._update_ids), **payload}
-        self._updates.append(update)
+        self._updates.append((update["update_id"], update))
+        self._changed.fire()
+        return update
+
+    def next_update_id(self) -> int:
+        """An update_id in sequence, for a raw update (`queue_raw`)."""
+        return next(self._update_ids)
+
+    def queue_raw(self, update: Any) -> Any:
+        """Queue any JSON value exactly as given, as one element of a getUpdates page:
+        nothing is checked or added, so it may be malformed the way a real update
+        once was (`{"update_id": server.next_update_id(), "message": {...}}`)."""
+        update_id = update.get("update_id") if isinstance(update, dict) else None
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            update_id = next(self._update_ids)
+        self._updates.append((update_id, update))
         self._changed.fire()
         return update
 
@@ -328,9 +331,9 @@ class TelegramTestServer:
         return sent[-1]
 
     @property
-    def pending_updates(self) -> list[dict[str, Any]]:
+    def pending_updates(self) -> list[Any]:
         """Updates the bot has not confirmed yet."""
-        return [u for u in self._updates if u["update_id"] >= self.confirmed_offset]
+        return [u for n, u in self._updates if n >= self.confirmed_offset]
 
     async def wait_for_call(self, method: str, count: int = 1, *, within: float = 5.0) -> Call:
         """Wait (at most `within` seconds) until the bot made `count` calls of `method`."""
@@ -356,79 +359,29 @@ class TelegramTestServer:
         """The next `times` calls of `method` (to `chat_id`, if given) fail with `fault`."""
         self._faults.append(_FaultRule(method.lower(), fault, times, chat_id, retry_after))
 
-    # --- faults at random (chaos runs) ---------------------------------------------
-
-    def fail_at_random(
-        self,
-        share: float,
-        kinds: dict[Fault, float],
-        *,
-        seed: int = 0,
-        methods: frozenset[str] | None = None,
-        retry_after: int = 1,
-    ) -> None:
-        """From now on a `share` of calls (of `methods`, lowercase; None: all) fail, the
-        fault drawn from `kinds` by weight, reproducibly for a `seed`. 0 stops it."""
-        total = sum(kinds.values())
-        if share <= 0 or total <= 0:
-            self._random_faults = None
-            return
-        self._random_faults = _RandomFaults(random.Random(seed), share, kinds, methods, retry_after)
-
-    def _take_fault_here(self, method: str, chat_id: Any) -> Fault | None:
-        """A fault answered here rather than in `_answer`: a dropped connection (queued
-        with `fail`), or one drawn by `fail_at_random`."""
-        for rule in self._faults:
-            if rule.method == method and rule.chat_id in (None, chat_id):
-                if rule.fault not in (Fault.CONNECTION_RESET, Fault.RESPONSE_LOST):
-                    return None  # the first matching rule is answered by `_answer`
-                rule.times -= 1
-                if rule.times <= 0:
-                    self._faults.remove(rule)
-                return rule.fault
-        chaos = self._random_faults
-        if chaos is None or (chaos.methods is not None and method not in chaos.methods):
-            return None
-        if chaos.rng.random() >= chaos.share:
-            return None
-        kinds = list(chaos.kinds)
-        fault = chaos.rng.choices(kinds, weights=[chaos.kinds[k] for k in kinds])[0]
-        self.faults_injected[fault] = self.faults_injected.get(fault, 0) + 1
-        return fault
-
-    async def _answer_fault(self, request: web.Request, call: Call, fault: Fault) -> web.Response:
-        call.fault = fault
-        if fault is Fault.CONNECTION_RESET:
-            call.status = 0
-            _drop_connection(request)
-            self._changed.fire()
-            return web.Response(status=500)  # never written: the connection is gone
-        retry_after = self._random_faults.retry_after if self._random_faults else 7
-        response = await self._fault_response(_FaultRule(call.method, fault, 1, None, retry_after))
-        call.status = response.status
-        self._changed.fire()
-        return response
-
     # --- webhook -------------------------------------------------------------------
 
     async def push_webhook(
         self,
-        update: dict[str, Any],
+        update: Any,
         *,
         url: str | None = None,
         secret: str | None = None,
     ) -> int:
         """POST an update to the webhook (the one the bot set, unless `url` is given)
         with the secret header (the bot's own, unless `secret` is given; "" sends none).
+        `update` is sent as JSON; bytes are sent exactly as given (a raw body).
         Returns the HTTP status the bot answered."""
         target = url or self.webhook_url
         if not target:
             raise LookupError("no webhook is set")
         header = self.webhook_secret if secret is None else secret
         headers = {"X-Telegram-Bot-Api-Secret-Token": header} if header else {}
+        headers["Content-Type"] = "application/json"
+        body = update if isinstance(update, bytes) else json.dumps(update).encode()
         async with (
             aiohttp.ClientSession() as session,
-            session.post(target, json=update, headers=headers) as response,
+            session.post(target, data=body, headers=headers) as response,
         ):
             return response.status
 
@@ -440,25 +393,15 @@ class TelegramTestServer:
         call = Call(method=method, params=params, at=time.monotonic())
         self.calls.append(call)
         self._changed.fire()
-        fault = self._take_fault_here(method.lower(), params.get("chat_id"))
-        if fault is not None and fault is not Fault.RESPONSE_LOST:
-            return await self._answer_fault(request, call, fault)
-        response = await self._answer(
-            request.match_info["token"], method.lower(), params, take_fault=fault is None
-        )
+        response = await self._answer(request.match_info["token"], method.lower(), params)
         call.status = response.status
         self._changed.fire()
-        if fault is Fault.RESPONSE_LOST:
-            call.fault = fault
-            _drop_connection(request)
         return response
 
-    async def _answer(
-        self, token: str, method: str, params: dict[str, Any], *, take_fault: bool = True
-    ) -> web.Response:
+    async def _answer(self, token: str, method: str, params: dict[str, Any]) -> web.Response:
         if token != self.token:
             return _error(401, "Unauthorized")
-        rule = self._take_fault(method, params.get("chat_id")) if take_fault else None
+        rule = self._take_fault(method, params.get("chat_id"))
         if rule is not None:
             return await self._fault_response(rule)
         chat_id = params.get("chat_id")
@@ -505,13 +448,13 @@ class TelegramTestServer:
         offset = int(params.get("offset", 0))
         self.confirmed_offset = max(self.confirmed_offset, offset)
         # Like Telegram, an offset confirms (forgets) every update before it.
-        self._updates = [u for u in self._updates if u["update_id"] >= self.confirmed_offset]
+        self._updates = [(n, u) for n, u in self._updates if n >= self.confirmed_offset]
         limit = int(params.get("limit", 100))
         allowed = params.get("allowed_updates") or []
         deadline = time.monotonic() + float(params.get("timeout", 0))
 
-        def ready() -> list[dict[str, Any]]:
-            return [u for u in self._updates if _allowed(u, allowed)][:limit]
+        def ready() -> list[Any]:
+            return [u for _, u in self._updates if _allowed(u, allowed)][:limit]
 
         while not (batch := ready()) and not self._closing.is_set():
             remaining = deadline - time.monotonic()
@@ -689,15 +632,11 @@ def _markup(value: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _allowed(update: dict[str, Any], allowed: list[str]) -> bool:
+def _allowed(update: Any, allowed: list[str]) -> bool:
+    # Something that is not even an object is served as it is, like any raw update.
+    if not isinstance(update, dict):
+        return True
     return not allowed or any(kind in update for kind in allowed)
-
-
-def _drop_connection(request: web.Request) -> None:
-    # The answer the handler returns next is then never written: the client sees the
-    # server disconnect, as when a proxy or the network loses a connection.
-    if request.transport is not None:
-        request.transport.close()
 
 
 def _ok(result: Any) -> web.Response:

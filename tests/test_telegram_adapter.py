@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import json
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -108,16 +110,128 @@ async def test_it_refuses_a_malformed_token(
         await adapter.start(context)
 
 
-async def test_it_says_when_the_bot_api_cannot_be_reached(context: AdapterContext) -> None:
+async def test_it_keeps_trying_in_the_background_while_the_bot_api_cannot_be_reached(
+    context: AdapterContext,
+) -> None:
     async with TelegramTestServer() as gone:
         pass  # a port that was just ours and now has nobody listening
-    adapter = TelegramAdapter(gone.token, gone.base_url, request_timeout=1.0)
-    with pytest.raises(AdapterStartError, match="cannot start the Telegram bot") as caught:
-        await adapter.start(context)
-    assert gone.token.partition(":")[2] not in str(caught.value)
+    adapter = make_adapter(gone)
+    # Starting does not fail (nor hang): the rest of the gateway can run meanwhile.
+    await asyncio.wait_for(adapter.start(context), 5)
+    try:
+        problem = adapter.receive_problem(120)
+        assert problem is not None and problem.startswith("not connected: ")
+        assert "Cannot connect" in problem
+        assert gone.token.partition(":")[2] not in problem
+        async with TelegramTestServer(port=gone.port) as back:
+            update = back.send_text(MEI, "还在吗")
+            events = await inbox_of(context).wait_for(1)
+            assert [e.event_id for e in events] == [f"tg:{update['update_id']}"]
+            assert adapter.username == back.username
+            assert adapter.receive_problem(120) is None
+            await adapter.stop()
+    finally:
+        await adapter.stop()
+
+
+async def test_it_says_so_when_the_token_is_refused_once_the_bot_api_is_back(
+    context: AdapterContext,
+) -> None:
+    async with TelegramTestServer() as gone:
+        pass
+    adapter = make_adapter(gone)
+    await adapter.start(context)
+    try:
+        async with TelegramTestServer("42:another-bots-token", port=gone.port) as back:
+            await back.wait_for_call("getMe")
+            await back.wait_for_call("getMe", 2)
+            problem = adapter.receive_problem(120)
+            assert problem is not None and "401 Unauthorized" in problem
+            assert not back.calls_of("getUpdates")
+            await adapter.stop()
+    finally:
+        await adapter.stop()
 
 
 # --- receiving by long polling ---------------------------------------------------
+
+
+class RecordingDeadLetters:
+    """The dead-letter seam: keeps what was set aside, in the shared journal."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.kept: list[tuple[str, str, str, str]] = []
+
+    async def dead_letter(self, platform: str, ref: str, raw: str, reason: str) -> None:
+        self.kept.append((platform, ref, raw, reason))
+        self.journal.add("dead", ref)
+
+
+def malformed(server: TelegramTestServer) -> dict[str, Any]:
+    """An update Telegram's schema does not allow: aiogram cannot read it."""
+    return {
+        "update_id": server.next_update_id(),
+        "message": {"message_id": "not-a-number", "date": "x", "chat": {"id": 1}, "text": 5},
+    }
+
+
+async def test_it_sets_an_unreadable_update_aside_and_reads_on_past_it(
+    server: TelegramTestServer, context: AdapterContext
+) -> None:
+    journal = inbox_of(context).journal
+    dead = RecordingDeadLetters(journal)
+    adapter = make_adapter(server, dead_letters=dead)
+    before = server.send_text(MEI, "早上好")
+    poison = server.queue_raw(malformed(server))
+    after = server.send_text(MEI, "救命")
+    await adapter.start(context)
+    try:
+        await journal.wait_until(OFFSET_KEY, str(after["update_id"] + 1))
+    finally:
+        await adapter.stop()
+
+    assert [e.event_id for e in inbox_of(context).events] == [
+        f"tg:{before['update_id']}",
+        f"tg:{after['update_id']}",
+    ]
+    ((platform, ref, raw, reason),) = dead.kept
+    assert (platform, ref) == ("telegram", f"tg:{poison['update_id']}")
+    assert json.loads(raw) == poison
+    assert "message.message_id" in reason and "not-a-number" not in reason
+    # Set aside before the offset moved past it, and the offset did move past it.
+    entries = journal.entries
+    assert entries.index(("dead", ref)) < entries.index((OFFSET_KEY, str(after["update_id"] + 1)))
+    assert server.confirmed_offset == after["update_id"] + 1
+    assert adapter.receive_problem(120) is None
+
+
+async def test_it_sets_aside_a_page_entry_that_is_not_even_an_object(
+    server: TelegramTestServer, context: AdapterContext
+) -> None:
+    dead = RecordingDeadLetters(inbox_of(context).journal)
+    adapter = make_adapter(server, dead_letters=dead)
+    server.queue_raw(["not", "an", "update"])
+    after = server.send_text(MEI, "hello")
+    await adapter.start(context)
+    try:
+        await inbox_of(context).wait_for(1)
+    finally:
+        await adapter.stop()
+    assert [(ref, raw) for _, ref, raw, _ in dead.kept] == [("", '["not", "an", "update"]')]
+    assert inbox_of(context).events[0].event_id == f"tg:{after['update_id']}"
+
+
+async def test_the_bot_api_test_server_serves_a_raw_update_as_given(
+    server: TelegramTestServer,
+) -> None:
+    poison = server.queue_raw(malformed(server))
+    async with aiohttp.ClientSession() as session:
+        url = f"{server.base_url}/bot{server.token}/getUpdates"
+        async with session.post(url, json={"timeout": 0}) as response:
+            page = await response.json()
+    assert page == {"ok": True, "result": [poison]}
+    assert server.pending_updates == [poison]
 
 
 async def test_it_stores_updates_before_it_advances_the_offset(
@@ -467,6 +581,39 @@ async def test_it_takes_webhook_updates_only_with_the_right_secret(
         assert await server.push_webhook(update) == 200
         assert [e.event_id for e in inbox_of(context).events] == ["tg:4242"]
         assert not server.calls_of("getUpdates")
+    finally:
+        await adapter.stop()
+        await runner.cleanup()
+
+
+async def test_a_malformed_webhook_update_is_set_aside_and_answered_200(
+    server: TelegramTestServer,
+    context: AdapterContext,
+    webhook_app: tuple[socket.socket, str],
+) -> None:
+    sock, url = webhook_app
+    dead = RecordingDeadLetters(inbox_of(context).journal)
+    adapter = make_adapter(
+        server, webhook_url=url, webhook_secret="s3cret-Value_1", dead_letters=dead
+    )
+    app = web.Application()
+    app.add_routes(adapter.routes())
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    try:
+        await adapter.start(context)
+        poison = malformed(server)
+        # 200, or Telegram would send it again and again ahead of everything else.
+        assert await server.push_webhook(poison) == 200
+        assert await server.push_webhook(b"{not json") == 200
+        assert inbox_of(context).events == []
+        assert [(ref, reason) for _, ref, _, reason in dead.kept] == [
+            (f"tg:{poison['update_id']}", dead.kept[0][3]),
+            ("", "not JSON"),
+        ]
+        assert dead.kept[1][2] == "{not json"
+        assert adapter.receive_problem(120) is None  # a quiet webhook is not a failure
     finally:
         await adapter.stop()
         await runner.cleanup()

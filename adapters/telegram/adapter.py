@@ -3,28 +3,52 @@
 We do not use aiogram's Dispatcher: its polling confirms an update (moves the offset)
 before the handler has finished. Here every update of a batch is stored through the
 gateway's inbox first, and only then is the next offset saved.
+
+Pages are fetched as raw JSON and read update by update: aiogram's GetUpdates
+validates a page as a whole, so one malformed update would fail the page, and the
+same offset would be asked for forever. An update that cannot be read is set aside as
+a dead letter instead, and the offset moves past it.
+
+Start-up tells apart what an operator must fix (a refused token, a refused webhook),
+which stops the gateway, from a Bot API that cannot be reached right now, which is
+retried in the background with backoff while the rest of the gateway runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import re
+import time
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramBadRequest, TelegramUnauthorizedError
+from aiogram.methods.base import TelegramMethod
 from aiogram.types import InlineKeyboardMarkup, Update
 from aiogram.utils.token import TokenValidationError, validate_token
 from aiohttp import web
 from pydantic import ValidationError
 
-from adapters.base import AdapterContext, AdapterStartError, DeliveryError, Rate, RateLimits
+from adapters.base import (
+    AdapterContext,
+    AdapterStartError,
+    DeadLetterSink,
+    DeliveryError,
+    Rate,
+    RateLimits,
+    ReceiveHealth,
+)
 from adapters.telegram.convert import (
     ALLOWED_UPDATES,
+    EVENT_ID_PREFIX,
+    PLATFORM,
     CallbackDataTooLong,
     callback_answer_text,
     chat_id_of,
@@ -54,8 +78,24 @@ _SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _STOP_GRACE = 5.0
 
 
-class TelegramAdapter:
-    platform = "telegram"
+class _RawGetUpdates(TelegramMethod[list[Any]]):
+    """getUpdates answering each update as plain JSON, to be read one by one."""
+
+    __returning__ = list[Any]
+    __api_method__ = "getUpdates"
+
+    offset: int | None = None
+    limit: int | None = None
+    timeout: int | None = None
+    allowed_updates: list[str] | None = None
+
+
+class _Unreachable(Exception):
+    """The Bot API could not be reached or was unwell (network, timeout, 5xx, 429)."""
+
+
+class TelegramAdapter(ReceiveHealth):
+    platform = PLATFORM
     # Telegram's documented limits: about 30 messages/s per bot, 1/s per chat and
     # 20/min per group. A few sends in flight keep a round of prompts moving while one
     # slow request waits.
@@ -76,6 +116,8 @@ class TelegramAdapter:
         webhook_secret: str | None = None,
         request_timeout: float = 30.0,
         poll_backoff: tuple[float, float] = (1.0, 60.0),
+        dead_letters: DeadLetterSink | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         # Without a secret anyone who finds the URL could post fake check-in answers.
         if webhook_url is not None and not _SECRET_PATTERN.fullmatch(webhook_secret or ""):
@@ -90,14 +132,17 @@ class TelegramAdapter:
         self._webhook_secret = webhook_secret or ""
         self._request_timeout = request_timeout
         self._backoff_first, self._backoff_cap = poll_backoff
+        self._dead_letters = dead_letters
+        self._monotonic = monotonic
         self._scrub = TokenScrubber(token)
-        # Known after start(): the bot's @username (deep links) and numeric id.
+        # Known once connected: the bot's @username (deep links) and numeric id.
         self.username = ""
         self.bot_id = 0
         self._bot: Bot | None = None
         self._context: AdapterContext | None = None
-        self._poller: asyncio.Task[None] | None = None
+        self._runner: asyncio.Task[None] | None = None
         self._stopping = False
+        self._connected = False
         # True while a fetched batch is being stored; stop() then waits instead of
         # cancelling, so the inbox is never interrupted half-way through an update.
         self._storing = False
@@ -105,56 +150,55 @@ class TelegramAdapter:
     # --- lifecycle ---------------------------------------------------------------
 
     async def start(self, context: AdapterContext) -> None:
+        """Connect, then receive in the background. Raises AdapterStartError only for
+        what an operator must fix; an unreachable Bot API is retried in the background."""
         bot = self._make_bot()
-        try:
-            me = await bot.get_me()
-            if self._webhook_url is not None:
-                await bot.set_webhook(
-                    self._webhook_url,
-                    secret_token=self._webhook_secret,
-                    allowed_updates=list(ALLOWED_UPDATES),
-                )
-            else:
-                # A webhook left set by an earlier run makes getUpdates fail with 409.
-                await bot.delete_webhook(drop_pending_updates=False)
-        except TelegramUnauthorizedError:
-            await bot.session.close()
-            raise AdapterStartError(
-                "Telegram refused the bot token (401 Unauthorized); check the token"
-            ) from None
-        except Exception as exc:
-            await bot.session.close()
-            error = delivery_error(exc, self._scrub)
-            if error is None:
-                raise
-            raise AdapterStartError(f"cannot start the Telegram bot: {error}") from None
-        self.username = me.username or ""
-        self.bot_id = me.id
-        self._context = context
         self._stopping = False
-        if self._webhook_url is None:
-            offset = await self._stored_offset(context)
-            self._poller = asyncio.create_task(self._poll(bot, context, offset))
-        log.info("Telegram bot @%s started (%s)", self.username, self._mode)
+        self._connected = False
+        try:
+            await self._connect(bot)
+        except AdapterStartError:
+            await bot.session.close()
+            raise
+        except _Unreachable as exc:
+            self._receive_failed(str(exc))
+            log.warning(
+                "cannot reach Telegram (%s); retrying in the background, from %.0fs up to "
+                "every %.0fs",
+                exc,
+                self._backoff_first,
+                self._backoff_cap,
+            )
+        self._context = context
+        if self._connected and self._webhook_url is not None:
+            return  # Telegram pushes to the webhook route; there is no loop to run
+        self._runner = asyncio.create_task(self._run(bot, context), name="telegram")
 
     async def stop(self) -> None:
         self._stopping = True
-        poller, self._poller = self._poller, None
-        if poller is not None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
             if not self._storing:
-                poller.cancel()
-            done, _ = await asyncio.wait({poller}, timeout=_STOP_GRACE)
+                runner.cancel()
+            done, _ = await asyncio.wait({runner}, timeout=_STOP_GRACE)
             if not done:
-                poller.cancel()
-                await asyncio.wait({poller})
-            if not poller.cancelled() and (exc := poller.exception()) is not None:
+                runner.cancel()
+                await asyncio.wait({runner})
+            if not runner.cancelled() and (exc := runner.exception()) is not None:
                 log.error("Telegram polling ended with %s", describe(exc, self._scrub))
         self._context = None
+        self._connected = False
         if self._bot is not None:
             await self._bot.session.close()
 
     def is_group(self, chat: ChatRef) -> bool:
         return is_group_chat(chat)
+
+    def receive_problem(self, stale_after: float) -> str | None:
+        if self._webhook_url is not None and self._connected:
+            # Telegram pushes to us: a quiet webhook only means nobody wrote.
+            return None
+        return super().receive_problem(stale_after)
 
     @property
     def _mode(self) -> str:
@@ -179,6 +223,56 @@ class TelegramAdapter:
             self._bot = Bot(self._token, session=session)
         return self._bot
 
+    async def _connect(self, bot: Bot) -> None:
+        """getMe and the webhook set-up. AdapterStartError: an operator must fix
+        something; _Unreachable: it may work later."""
+        try:
+            me = await bot.get_me()
+            if self._webhook_url is not None:
+                await bot.set_webhook(
+                    self._webhook_url,
+                    secret_token=self._webhook_secret,
+                    allowed_updates=list(ALLOWED_UPDATES),
+                )
+            else:
+                # A webhook left set by an earlier run makes getUpdates fail with 409.
+                await bot.delete_webhook(drop_pending_updates=False)
+        except TelegramUnauthorizedError:
+            raise AdapterStartError(
+                "Telegram refused the bot token (401 Unauthorized); check the token"
+            ) from None
+        except Exception as exc:
+            error = delivery_error(exc, self._scrub)
+            if error is None:
+                raise
+            if error.permanent:  # 404 (wrong API base or token), 400 (a refused webhook)
+                raise AdapterStartError(f"cannot start the Telegram bot: {error}") from None
+            raise _Unreachable(str(error)) from None
+        self.username = me.username or ""
+        self.bot_id = me.id
+        self._connected = True
+        self._receive_ok()
+        log.info("Telegram bot @%s connected (%s)", self.username, self._mode)
+
+    async def _run(self, bot: Bot, context: AdapterContext) -> None:
+        delay = self._backoff_first
+        while not self._connected and not self._stopping:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._backoff_cap)
+            try:
+                await self._connect(bot)
+            except AdapterStartError as exc:
+                # Found only now (Telegram was unreachable at start), or the token was
+                # revoked since: nothing gets through until an operator acts, and
+                # /healthz says so. Trying on costs one request a minute.
+                self._receive_failed(str(exc))
+                log.error("%s; trying again in %.0fs", exc, delay)
+            except _Unreachable as exc:
+                self._receive_failed(str(exc))
+                log.warning("cannot reach Telegram (%s); trying again in %.0fs", exc, delay)
+        if self._webhook_url is None and not self._stopping:
+            await self._poll(bot, context, await self._stored_offset(context))
+
     # --- receiving: long polling -------------------------------------------------
 
     async def _stored_offset(self, context: AdapterContext) -> int | None:
@@ -197,52 +291,89 @@ class TelegramAdapter:
         request_timeout = int(self._polling_timeout + self._request_timeout) + 1
         while not self._stopping:
             try:
-                updates = await bot.get_updates(
-                    offset=offset,
-                    timeout=self._polling_timeout,
-                    allowed_updates=list(ALLOWED_UPDATES),
+                page = await bot(
+                    _RawGetUpdates(
+                        offset=offset,
+                        timeout=self._polling_timeout,
+                        allowed_updates=list(ALLOWED_UPDATES),
+                    ),
                     request_timeout=request_timeout,
                 )
             except Exception as exc:
-                log.warning(
-                    "Telegram getUpdates failed (%s); retrying in %.1fs",
-                    describe(exc, self._scrub),
-                    delay,
-                )
+                error = describe(exc, self._scrub)
+                self._receive_failed(f"getUpdates failed: {error}")
+                log.warning("Telegram getUpdates failed (%s); retrying in %.1fs", error, delay)
             else:
                 self._storing = True
                 try:
-                    offset = await self._store_batch(context, updates, offset)
+                    offset = await self._store_page(bot, context, page, offset)
+                    self._receive_ok()
                     delay = self._backoff_first
                     continue
-                except Exception:
+                except Exception as exc:
                     # The offset did not move, so the same batch comes again; the
                     # inbox drops the updates it already stored.
+                    self._receive_failed(f"storing updates failed: {type(exc).__name__}")
                     log.exception("storing Telegram updates failed; retrying in %.1fs", delay)
                 finally:
                     self._storing = False
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._backoff_cap)
 
-    async def _store_batch(
-        self, context: AdapterContext, updates: list[Update], offset: int | None
+    async def _store_page(
+        self, bot: Bot, context: AdapterContext, page: list[Any], offset: int | None
     ) -> int | None:
-        for update in updates:
-            await self._store(context, update)
-            offset = update.update_id + 1
-        if updates:
+        ids = [_update_id(raw) for raw in page]
+        if page and all(update_id is None for update_id in ids):
+            # Nothing to move the offset past: setting these aside would only set
+            # them aside again on every poll.
+            raise ValueError("getUpdates answered updates without an update_id")
+        start = offset
+        for raw, update_id in zip(page, ids, strict=True):
+            await self._store_raw(bot, context, raw, update_id)
+            if update_id is not None:
+                offset = max(offset or 0, update_id + 1)
+        if offset != start:
             await context.state.set(OFFSET_KEY, str(offset))
         return offset
 
-    async def _store(self, context: AdapterContext, update: Update) -> None:
+    async def _store_raw(
+        self, bot: Bot, context: AdapterContext, raw: Any, update_id: int | None
+    ) -> None:
+        """Read one update and hand it to the inbox, or set it aside as a dead letter."""
+        try:
+            update = Update.model_validate(raw, context={"bot": bot})
+        except ValidationError as exc:
+            await self._dead_letter(update_id, raw, f"not a valid update: {_errors(exc)}")
+            return
+        await self._store(context, update, raw)
+
+    async def _store(self, context: AdapterContext, update: Update, raw: Any) -> None:
         try:
             event = event_from_update(update)
-        except Exception:
-            # One malformed update must not stop every later one from arriving.
-            log.exception("skipping Telegram update %d that could not be read", update.update_id)
+        except Exception as exc:
+            await self._dead_letter(
+                update.update_id, raw, f"could not be converted: {type(exc).__name__}: {exc}"
+            )
             return
         if event is not None:
             await context.inbox.receive(event)
+
+    async def _dead_letter(self, update_id: int | None, raw: Any, reason: str) -> None:
+        ref = f"{EVENT_ID_PREFIX}{update_id}" if update_id is not None else ""
+        reason = self._scrub(" ".join(reason.split()))
+        # One malformed update must not stop every later one from arriving; it is
+        # kept for an operator instead of being retried forever.
+        log.warning(
+            "Telegram update %s could not be read (%s); set aside as a dead letter",
+            update_id if update_id is not None else "(no update_id)",
+            reason,
+        )
+        if self._dead_letters is None:
+            log.error("no dead-letter store: Telegram update %s is dropped", update_id)
+            return
+        text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, default=str)
+        await self._dead_letters.dead_letter(self.platform, ref, text, reason)
 
     # --- receiving: webhook ------------------------------------------------------
 
@@ -263,19 +394,27 @@ class TelegramAdapter:
         if not hmac.compare_digest(secret.encode(), self._webhook_secret.encode()):
             return web.Response(status=403, text="wrong secret token")
         context, bot = self._context, self._bot
-        if context is None or bot is None:
+        if context is None or bot is None or not self._connected:
             # Telegram retries later; the update is not lost.
             return web.Response(status=503, text="not started")
+        body = await request.read()
+        raw: Any
         try:
-            update = Update.model_validate(await request.json(), context={"bot": bot})
-        except (ValueError, ValidationError):
-            return web.Response(status=400, text="not a Telegram update")
+            raw = json.loads(body)
+        except ValueError:
+            raw = body.decode("utf-8", "replace")
+        update_id = _update_id(raw)
         try:
-            await self._store(context, update)
+            if isinstance(raw, str):
+                await self._dead_letter(update_id, raw, "not JSON")
+            else:
+                await self._store_raw(bot, context, raw, update_id)
         except Exception:
-            log.exception("storing Telegram update %d failed", update.update_id)
+            log.exception("storing Telegram update %s failed", update_id)
             # A non-200 answer makes Telegram deliver the update again.
             return web.Response(status=500, text="not stored")
+        # Also for a dead letter: an error answer would make Telegram send it again
+        # and again, holding up the updates behind it.
         return web.Response(status=200)
 
     # --- sending -----------------------------------------------------------------
@@ -351,3 +490,19 @@ class TelegramAdapter:
                 log.info("Telegram message %s cannot be edited; sending anew", edit_of)
         sent = await bot.send_message(chat_id, text, reply_markup=markup)
         return str(sent.message_id)
+
+
+def _update_id(raw: Any) -> int | None:
+    """The update_id of a raw update, if it has a usable one."""
+    value = raw.get("update_id") if isinstance(raw, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _errors(exc: ValidationError) -> str:
+    """Where the update is malformed, without the values (they are people's messages)."""
+    problems = [
+        f"{'.'.join(str(part) for part in error['loc']) or 'update'}: {error['msg']}"
+        for error in exc.errors()[:5]
+    ]
+    more = exc.error_count() - len(problems)
+    return "; ".join(problems) + (f"; and {more} more" if more > 0 else "")
