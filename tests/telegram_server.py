@@ -18,6 +18,7 @@ import enum
 import itertools
 import json
 import math
+import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -52,6 +53,10 @@ class Fault(enum.Enum):
     BLOCKED = "403 bot was blocked by the user"
     CHAT_NOT_FOUND = "400 chat not found"
     NOT_EDITABLE = "400 message can't be edited"
+    # The connection drops: before the call is handled, or after (the message is sent
+    # and kept, but the bot never hears so and will likely send it again).
+    CONNECTION_RESET = "connection reset before the call is handled"
+    RESPONSE_LOST = "handled, then the connection drops before the answer"
 
 
 @dataclass
@@ -62,6 +67,8 @@ class Call:
     params: dict[str, Any]
     at: float
     status: int = 200
+    # The fault injected into this call, if any (see `fail` and `fail_at_random`).
+    fault: Fault | None = None
 
     @property
     def chat_id(self) -> Any:
@@ -93,6 +100,15 @@ class SentMessage:
             if button["text"] == label:
                 return button
         raise LookupError(f"no button {label!r} on message {self.message_id}: {self.labels}")
+
+
+@dataclass
+class _RandomFaults:
+    rng: random.Random
+    share: float
+    kinds: dict[Fault, float]
+    methods: frozenset[str] | None
+    retry_after: int
 
 
 @dataclass
@@ -161,6 +177,8 @@ class TelegramTestServer:
         self._chats: dict[int, list[SentMessage]] = {}
         self._blocked: set[int] = set()
         self._faults: list[_FaultRule] = []
+        self._random_faults: _RandomFaults | None = None
+        self.faults_injected: dict[Fault, int] = {}
         self._per_chat: dict[int, _LimitWindow] = {}
         self._overall = _LimitWindow()
         self._changed = _Signal()
@@ -359,6 +377,59 @@ class TelegramTestServer:
         """The next `times` calls of `method` (to `chat_id`, if given) fail with `fault`."""
         self._faults.append(_FaultRule(method.lower(), fault, times, chat_id, retry_after))
 
+    # --- faults at random (chaos runs) ---------------------------------------------
+
+    def fail_at_random(
+        self,
+        share: float,
+        kinds: dict[Fault, float],
+        *,
+        seed: int = 0,
+        methods: frozenset[str] | None = None,
+        retry_after: int = 1,
+    ) -> None:
+        """From now on a `share` of calls (of `methods`, lowercase; None: all) fail, the
+        fault drawn from `kinds` by weight, reproducibly for a `seed`. 0 stops it."""
+        total = sum(kinds.values())
+        if share <= 0 or total <= 0:
+            self._random_faults = None
+            return
+        self._random_faults = _RandomFaults(random.Random(seed), share, kinds, methods, retry_after)
+
+    def _take_fault_here(self, method: str, chat_id: Any) -> Fault | None:
+        """A fault answered here rather than in `_answer`: a dropped connection (queued
+        with `fail`), or one drawn by `fail_at_random`."""
+        for rule in self._faults:
+            if rule.method == method and rule.chat_id in (None, chat_id):
+                if rule.fault not in (Fault.CONNECTION_RESET, Fault.RESPONSE_LOST):
+                    return None  # the first matching rule is answered by `_answer`
+                rule.times -= 1
+                if rule.times <= 0:
+                    self._faults.remove(rule)
+                return rule.fault
+        chaos = self._random_faults
+        if chaos is None or (chaos.methods is not None and method not in chaos.methods):
+            return None
+        if chaos.rng.random() >= chaos.share:
+            return None
+        kinds = list(chaos.kinds)
+        fault = chaos.rng.choices(kinds, weights=[chaos.kinds[k] for k in kinds])[0]
+        self.faults_injected[fault] = self.faults_injected.get(fault, 0) + 1
+        return fault
+
+    async def _answer_fault(self, request: web.Request, call: Call, fault: Fault) -> web.Response:
+        call.fault = fault
+        if fault is Fault.CONNECTION_RESET:
+            call.status = 0
+            _drop_connection(request)
+            self._changed.fire()
+            return web.Response(status=500)  # never written: the connection is gone
+        retry_after = self._random_faults.retry_after if self._random_faults else 7
+        response = await self._fault_response(_FaultRule(call.method, fault, 1, None, retry_after))
+        call.status = response.status
+        self._changed.fire()
+        return response
+
     # --- webhook -------------------------------------------------------------------
 
     async def push_webhook(
@@ -393,15 +464,25 @@ class TelegramTestServer:
         call = Call(method=method, params=params, at=time.monotonic())
         self.calls.append(call)
         self._changed.fire()
-        response = await self._answer(request.match_info["token"], method.lower(), params)
+        fault = self._take_fault_here(method.lower(), params.get("chat_id"))
+        if fault is not None and fault is not Fault.RESPONSE_LOST:
+            return await self._answer_fault(request, call, fault)
+        response = await self._answer(
+            request.match_info["token"], method.lower(), params, take_fault=fault is None
+        )
         call.status = response.status
         self._changed.fire()
+        if fault is Fault.RESPONSE_LOST:
+            call.fault = fault
+            _drop_connection(request)
         return response
 
-    async def _answer(self, token: str, method: str, params: dict[str, Any]) -> web.Response:
+    async def _answer(
+        self, token: str, method: str, params: dict[str, Any], *, take_fault: bool = True
+    ) -> web.Response:
         if token != self.token:
             return _error(401, "Unauthorized")
-        rule = self._take_fault(method, params.get("chat_id"))
+        rule = self._take_fault(method, params.get("chat_id")) if take_fault else None
         if rule is not None:
             return await self._fault_response(rule)
         chat_id = params.get("chat_id")
@@ -637,6 +718,13 @@ def _allowed(update: Any, allowed: list[str]) -> bool:
     if not isinstance(update, dict):
         return True
     return not allowed or any(kind in update for kind in allowed)
+
+
+def _drop_connection(request: web.Request) -> None:
+    # The answer the handler returns next is then never written: the client sees the
+    # server disconnect, as when a proxy or the network loses a connection.
+    if request.transport is not None:
+        request.transport.close()
 
 
 def _ok(result: Any) -> web.Response:
