@@ -32,6 +32,8 @@ class RecordingAdapter:
     limits: RateLimits = field(default_factory=lambda: RateLimits(max_in_flight=4))
     sent: list[Delivery] = field(default_factory=list)
     failures: dict[str, Failure] = field(default_factory=dict)
+    # The platform message id each delivered outbox row got (for replies to it).
+    message_ids: dict[int, str] = field(default_factory=dict)
     context: AdapterContext | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _events: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -51,7 +53,10 @@ class RecordingAdapter:
             failure.times -= 1
             raise failure.error
         self.sent.append(delivery)
-        return str(next(self._ids))
+        # An edit keeps the message's id, as on the real platforms.
+        message_id = delivery.edit_of or str(next(self._ids))
+        self.message_ids[delivery.outbox_id] = message_id
+        return message_id
 
     def to(self, chat: str) -> list[Delivery]:
         return [d for d in self.sent if d.chat == chat]
@@ -65,6 +70,7 @@ class RecordingAdapter:
         text: str,
         kind: MessageKind = MessageKind.TEXT,
         event_id: str | None = None,
+        reply_to: str = "",
     ) -> bool:
         assert self.context is not None
         return await self.context.inbox.receive(
@@ -74,6 +80,7 @@ class RecordingAdapter:
                 chat=ChatRef(f"{self.platform}:{user}"),
                 kind=kind,
                 text=text,
+                reply_to=reply_to,
             )
         )
 

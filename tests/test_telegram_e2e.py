@@ -355,21 +355,35 @@ async def test_a_whole_day_of_answers_silence_help_and_a_blocked_bot(line: Line)
     await line.settle()
     help_alert = await line.open_alert("赵大爷")
     assert help_alert is not None and help_alert.urgent
-    assert line.about(LEADER, "赵大爷").text == (
-        line.text(
-            "en",
-            "alert_help",
-            alert=help_alert.id,
-            name="赵大爷",
-            place="G1 B5",
-            phone="1380013",
-            time="09:05",
-            said=help_zh,
+    assert line.about(LEADER, "赵大爷").text == "\n".join(
+        (
+            line.text(
+                "en",
+                "alert_help",
+                alert=help_alert.id,
+                name="赵大爷",
+                place="G1 B5",
+                time="09:05",
+                said=help_zh,
+            ),
+            line.text(
+                "en",
+                "alert_details",
+                address="B5-101",
+                phone="1380013",
+                family="-",
+                last_heard=line.text(
+                    "en",
+                    "last_heard_at",
+                    time="11-23 09:05",
+                    ago=line.text("en", "minutes_ago", n=0),
+                ),
+                missed=0,
+            ),
+            line.text("en", "alert_footer_open"),
         )
-        + "\n"
-        + line.text("en", "alert_footer_open")
     )
-    assert server.last_message(ZHAO).text == line.text("zh", "help_on_the_way", leader="Leader Li")
+    assert server.last_message(ZHAO).text == line.text("zh", "help_contacting", who="Leader Li")
 
     # Chen stays silent: a reminder at 09:30, the grid leader at 10:00.
     await line.advance(25 * MIN)
@@ -379,19 +393,28 @@ async def test_a_whole_day_of_answers_silence_help_and_a_blocked_bot(line: Line)
     missed = await line.open_alert("Chen")
     assert missed is not None and missed.reason is AlertReason.MISSED
     alert_msg = line.about(LEADER, "Chen")
-    assert alert_msg.text == (
-        line.text(
-            "en",
-            "alert_missed",
-            alert=missed.id,
-            name="Chen",
-            place="G1 B3",
-            phone="1380012",
-            due="11-23 09:00",
-            deadline="10:00",
+    assert alert_msg.text == "\n".join(
+        (
+            line.text(
+                "en",
+                "alert_missed",
+                alert=missed.id,
+                name="Chen",
+                place="G1 B3",
+                due="11-23 09:00",
+                deadline="10:00",
+            ),
+            line.text(
+                "en",
+                "alert_details",
+                address="B3-201",
+                phone="1380012",
+                family="-",
+                last_heard=line.text("en", "never"),
+                missed=1,
+            ),
+            line.text("en", "alert_footer_open"),
         )
-        + "\n"
-        + line.text("en", "alert_footer_open")
     )
     ack, close = line.text("en", "btn_ack"), line.text("en", "btn_resolve")
     assert alert_msg.labels == [ack, close]

@@ -356,12 +356,19 @@ async def _alert_body(work: Work, alert: Alert, resident: Person, language: str)
 async def _details(work: Work, resident: Person, language: str) -> str:
     """What the person who goes needs without looking anything up."""
     family = await work.tx.family_of(resident.id)
-    contacts = "；".join(f"{p.name} {p.phone}".strip() for p in family) or "-"
+    contacts = work.texts.render(language, "list_separator").join(
+        f"{p.name} {p.phone}".strip() for p in family
+    )
     heard = await work.tx.last_heard(resident.id)
     last = (
         work.texts.render(language, "never")
         if heard is None
-        else f"{day_hm(heard, resident.timezone)}（{ago(work, language, work.now - heard)}）"
+        else work.texts.render(
+            language,
+            "last_heard_at",
+            time=day_hm(heard, resident.timezone),
+            ago=ago(work, language, work.now - heard),
+        )
     )
     missed = await work.tx.misses_since(resident.id, work.now - RECENT)
     return work.texts.render(
@@ -369,7 +376,7 @@ async def _details(work: Work, resident: Person, language: str) -> str:
         "alert_details",
         address=resident.address or "-",
         phone=resident.phone or "-",
-        family=contacts,
+        family=contacts or "-",
         last_heard=last,
         missed=missed,
     )
@@ -653,9 +660,10 @@ async def call_off_silence_alert(work: Work, resident: Person) -> Alert | None:
     return alert
 
 
-async def alert_of_message(work: Work, platform: str, message_id: str) -> Alert | None:
+async def alert_of_message(work: Work, platform: str, chat: str, message_id: str) -> Alert | None:
     """The alert a chat message (one of its copies) belongs to."""
-    row = await work.tx.outbox_by_message(platform, message_id)
+    found = await work.tx.replied_outbox_id(platform, chat, message_id)
+    row = None if found is None else await work.tx.outbox_row(found)
     while row is not None and row.purpose == "edit" and row.edit_of is not None:
         row = await work.tx.outbox_row(row.edit_of)
     if row is None or row.purpose != PURPOSE_ALERT:

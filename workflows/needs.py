@@ -174,7 +174,10 @@ async def _post(work: Work, need: Need, resident: Person, reader_language: str) 
             ref=need.id,
         )
     return work.texts.render(
-        reader_language, "team_grid_leader", name="、".join(p.name for p in leaders) or "-"
+        reader_language,
+        "team_grid_leader",
+        name=work.texts.render(reader_language, "list_separator").join(p.name for p in leaders)
+        or "-",
     )
 
 

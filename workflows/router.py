@@ -98,7 +98,7 @@ async def _answer_stranger(work: Work, event: MessageReceived) -> None:
         work,
         event.chat,
         work.texts.render("zh", "not_enrolled") + "\n" + work.texts.render("en", "not_enrolled"),
-        priority=Priority.ROUTINE,
+        priority=Priority.BULK,
     )
 
 
@@ -106,7 +106,9 @@ async def _on_responder_text(work: Work, person: Person, event: MessageReceived)
     """A reply to an alert's message is a note on that alert; other words get a hint."""
     text = event.text.strip()
     if event.reply_to and text:
-        alert = await escalation.alert_of_message(work, event.sender.platform, event.reply_to)
+        alert = await escalation.alert_of_message(
+            work, event.sender.platform, event.chat, event.reply_to
+        )
         resident = None if alert is None else await work.tx.person(alert.person_id)
         if alert is not None and resident is not None:
             if not escalation.may_act(alert, resident, person):

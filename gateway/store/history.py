@@ -83,6 +83,18 @@ class HistoryRepo(Repo):
         )
         return None if row is None else int(row["id"])
 
+    async def replied_outbox_id(
+        self, platform: str, chat: str, message_id: str
+    ) -> int | None:
+        """The outbox row a reply in `chat` points at. Telegram numbers messages per
+        chat, so the chat is part of the key."""
+        row = await self._one(
+            "SELECT id FROM outbox WHERE platform = ? AND platform_message_id = ? AND chat = ? "
+            "ORDER BY id LIMIT 1",
+            (platform, message_id, chat),
+        )
+        return None if row is None else int(row["id"])
+
     async def add_alert_note(
         self, alert_id: AlertId, person_id: PersonId | None, at: datetime, text: str
     ) -> None:

@@ -179,3 +179,4 @@ UI.update(
     }
 )
 UI.update({"chat_reply": "↩ Reply", "chat_replying": "Replying to:"})
+TEXTS.update({"last_heard_at": "{time} ({ago})", "list_separator": "; "})

@@ -177,3 +177,4 @@ UI.update(
     }
 )
 UI.update({"chat_reply": "↩ 回复", "chat_replying": "回复："})
+TEXTS.update({"last_heard_at": "{time}（{ago}）", "list_separator": "；"})
