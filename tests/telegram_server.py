@@ -244,11 +244,20 @@ class TelegramTestServer:
         return update
 
     def send_text(
-        self, user_id: int, text: str, *, first_name: str = "Mei", last_name: str = "Lin"
+        self,
+        user_id: int,
+        text: str,
+        *,
+        first_name: str = "Mei",
+        last_name: str = "Lin",
+        reply_to: SentMessage | None = None,
     ) -> dict[str, Any]:
-        """A person writes `text` to the bot in their private chat."""
+        """A person writes `text` to the bot in their private chat (as a reply to one
+        of the bot's messages, if given)."""
         message = self._user_message(user_id, user_id, first_name, last_name)
         message["text"] = text
+        if reply_to is not None:
+            message["reply_to_message"] = self._message_dict(reply_to)
         return self.queue_update({"message": message})
 
     def send_start(
