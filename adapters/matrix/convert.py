@@ -198,11 +198,25 @@ def _message(
         # separate `filename` is given (Matrix v1.10 captions).
         filename = content.get("filename")
         text = body if isinstance(filename, str) and filename != body else ""
-    return _received(event_id, who, room, kind, text)
+    return _received(event_id, who, room, kind, text, _in_reply_to(relation))
+
+
+def _in_reply_to(relation: object) -> str:
+    """The event id a message replies to (`m.relates_to.m.in_reply_to.event_id`)."""
+    if not isinstance(relation, dict):
+        return ""
+    reply = relation.get("m.in_reply_to")
+    event_id = reply.get("event_id") if isinstance(reply, dict) else None
+    return event_id if isinstance(event_id, str) else ""
 
 
 def _received(
-    event_id: str, who: Sender, room: RoomView, kind: MessageKind, text: str = ""
+    event_id: str,
+    who: Sender,
+    room: RoomView,
+    kind: MessageKind,
+    text: str = "",
+    reply_to: str = "",
 ) -> MessageReceived:
     return MessageReceived(
         event_id=event_id,
@@ -211,6 +225,7 @@ def _received(
         kind=kind,
         text=text,
         is_group=room.is_group,
+        reply_to=reply_to,
     )
 
 

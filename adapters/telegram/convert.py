@@ -117,6 +117,7 @@ def _message_event(event_id: str, message: Message) -> MessageReceived | None:
             return None
         kind = MessageKind.OTHER
     text = message.text if kind is MessageKind.TEXT else message.caption
+    replied = message.reply_to_message
     return MessageReceived(
         event_id=event_id,
         sender=_sender(user),
@@ -124,6 +125,7 @@ def _message_event(event_id: str, message: Message) -> MessageReceived | None:
         kind=kind,
         text=text or "",
         is_group=is_group,
+        reply_to="" if replied is None else str(replied.message_id),
     )
 
 

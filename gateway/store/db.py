@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -13,7 +14,9 @@ import aiosqlite
 from gateway.domain.ids import OutboxId
 from gateway.store.base import ts
 from gateway.store.care import CareRepo
+from gateway.store.deadletters import DeadLetterRepo
 from gateway.store.delivery import DeliveryRepo
+from gateway.store.history import HistoryRepo
 from gateway.store.migrations import LATEST, MIGRATIONS
 from gateway.store.misc import MiscRepo
 from gateway.store.needs import NeedsRepo
@@ -21,8 +24,11 @@ from gateway.store.people import PeopleRepo
 
 log = logging.getLogger(__name__)
 
+# Bytes the WAL file is cut back to after a checkpoint.
+WAL_SIZE_LIMIT = 4 * 1024 * 1024
 
-class Tx(PeopleRepo, CareRepo, DeliveryRepo, MiscRepo, NeedsRepo):
+
+class Tx(PeopleRepo, CareRepo, DeliveryRepo, MiscRepo, NeedsRepo, HistoryRepo, DeadLetterRepo):
     """Everything the gateway reads or writes, inside one transaction."""
 
     def __init__(self, db: sqlite3.Connection, conn: aiosqlite.Connection) -> None:
@@ -91,8 +97,23 @@ class _Transaction:
             store._lock.release()
 
 
-class SchemaTooNew(Exception):
+class StoreOpenError(Exception):
+    """The database cannot be opened or written: one line naming the file and why."""
+
+
+class SchemaTooNew(StoreOpenError):
     pass
+
+
+def _open_problem(path: Path, exc: sqlite3.Error) -> str:
+    """Why SQLite could not open or write `path`, in an operator's words."""
+    if path.is_dir():
+        return "it is a directory"
+    if not os.access(path.parent, os.W_OK):
+        return "the directory is not writable"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is not writable"
+    return str(exc)
 
 
 class Store:
@@ -107,12 +128,43 @@ class Store:
         self._sent: list[tuple[OutboxId, str, float]] = []
 
     async def open(self) -> None:
-        if self.path.parent and not self.path.parent.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Never made on the fly: a mistyped path, or a volume that is not mounted,
+        # would otherwise quietly start a second, empty database elsewhere.
+        if not self.path.parent.is_dir():
+            raise StoreOpenError(f"cannot open database {self.path}: the directory does not exist")
+        try:
+            db = self._connect()
+        except sqlite3.Error as exc:
+            raise StoreOpenError(
+                f"cannot open database {self.path}: {_open_problem(self.path, exc)}"
+            ) from None
+        conn = aiosqlite.Connection(lambda: db, 64)
+        await conn  # starts aiosqlite's thread on the same connection
+        self._db, self._conn = db, conn
+        try:
+            await self._migrate()
+        except sqlite3.Error as exc:
+            await self.close()
+            raise StoreOpenError(
+                f"cannot open database {self.path}: {_open_problem(self.path, exc)}"
+            ) from None
+        except BaseException:
+            await self.close()
+            raise
+
+    def _connect(self) -> sqlite3.Connection:
         # Used from the loop's thread and from aiosqlite's, never at once (the lock).
         db = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, cached_statements=256
         )
+        try:
+            self._configure(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _configure(self, db: sqlite3.Connection) -> None:
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA journal_mode = WAL")
         # NORMAL is durable against process crashes under WAL; only an OS crash or power
@@ -128,14 +180,9 @@ class Store:
         # file, and checkpointing after nearly every commit doubled its cost. It does
         # not change what a commit guarantees.
         db.execute("PRAGMA wal_autocheckpoint = 10000")
-        conn = aiosqlite.Connection(lambda: db, 64)
-        await conn  # starts aiosqlite's thread on the same connection
-        self._db, self._conn = db, conn
-        try:
-            await self._migrate()
-        except BaseException:
-            await self.close()
-            raise
+        # A checkpoint copies the WAL back but leaves the file at its largest size; this
+        # cuts it back afterwards. The housekeeping job (`checkpoint`) empties it too.
+        db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -237,3 +284,21 @@ class Store:
     async def ping(self) -> bool:
         async with self._lock:
             return self.db.execute("SELECT 1").fetchone() is not None
+
+    async def write_check(self, now: datetime) -> None:
+        """One tiny write in its own transaction; raises when the database cannot take
+        it (disk full, read-only file system, a broken file)."""
+        async with self.transaction() as tx:
+            await tx.write_check(now)
+
+    async def checkpoint(self) -> None:
+        """Copy the WAL into the database and empty the WAL file. Without it the WAL
+        keeps its largest size between the automatic checkpoints: many times the size
+        of a small database."""
+        async with self._lock:
+            await self._write_sent()
+            # Through aiosqlite's thread: it writes and fsyncs the whole database file.
+            rows = await self.conn.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+        busy = next(iter(rows), (0,))[0]
+        if busy:
+            log.warning("WAL checkpoint could not finish (database busy)")

@@ -201,7 +201,48 @@ CREATE TABLE need_events (
 CREATE INDEX need_events_need ON need_events(need_id);
 """
 
+# What residents said (with what it was taken to mean), notes on alerts, and how many
+# rounds in a row an alert's resident has missed.
+V4_HISTORY = """
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES people(id),
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL DEFAULT '',
+    intent TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX messages_person ON messages(person_id, at);
+CREATE TABLE alert_notes (
+    id INTEGER PRIMARY KEY,
+    alert_id INTEGER NOT NULL REFERENCES alerts(id),
+    person_id INTEGER REFERENCES people(id),
+    at REAL NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX alert_notes_alert ON alert_notes(alert_id);
+ALTER TABLE alerts ADD COLUMN misses INTEGER NOT NULL DEFAULT 0;
+-- Rounds started by hand skip whoever was asked already: by time, or still open.
+CREATE INDEX checkins_sent ON checkins(sent_at);
+CREATE INDEX checkins_pending ON checkins(state) WHERE state IN ('sent', 'reminded');
+"""
+
+# Updates a platform sent that could not be read: kept for an operator, counted in
+# /metrics, and no longer retried forever. `ref` is the platform's id for the update
+# (when it had a readable one), so a page fetched twice keeps one copy.
+V5_DEAD_LETTERS = """
+CREATE TABLE dead_letters (
+    id INTEGER PRIMARY KEY,
+    platform TEXT NOT NULL,
+    ref TEXT NOT NULL DEFAULT '',
+    raw TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    received_at REAL NOT NULL
+);
+CREATE UNIQUE INDEX dead_letters_ref ON dead_letters(platform, ref) WHERE ref != '';
+"""
+
 # Each entry upgrades from version N to N+1. Never edit a shipped step: add a new one.
-MIGRATIONS: list[str] = [SCHEMA_V1, V2_OUTBOX_BY_REF, V3_NEEDS]
+MIGRATIONS: list[str] = [SCHEMA_V1, V2_OUTBOX_BY_REF, V3_NEEDS, V4_HISTORY, V5_DEAD_LETTERS]
 
 LATEST = len(MIGRATIONS)
