@@ -453,13 +453,23 @@ def parse_config(text: str, filename: str = "<config>") -> WorkflowConfig:
         raise ConfigError(
             [ConfigProblem(filename, None, "", f"larger than {MAX_CONFIG_BYTES:,} characters")]
         )
-    loader = _LimitedLoader(text)
     lines: dict[tuple[str, ...], int] = {}
+    loader: _LimitedLoader | None = None
     try:
+        loader = _LimitedLoader(text)  # refuses control characters already
         node = loader.get_single_node()
         if node is None:
-            raise ConfigError([ConfigProblem(filename, None, "", "the file is empty")])
+            raise ConfigError([ConfigProblem(filename, 1, "", "the file is empty")])
         data = _Builder(loader, lines).build(node, ())
+    except yaml.reader.ReaderError as exc:
+        at = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    filename, at, "", f"not valid YAML: {exc.reason} (#x{exc.character:04x})"
+                )
+            ]
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -472,7 +482,8 @@ def parse_config(text: str, filename: str = "<config>") -> WorkflowConfig:
             [ConfigProblem(filename, exc.line, ".".join(exc.path), exc.message)]
         ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if not isinstance(data, dict):
         raise ConfigError([ConfigProblem(filename, 1, "", "must be a mapping of sections")])
     try:

@@ -1,0 +1,342 @@
+"""Bad input of every kind: nothing crashes with anything but the documented error,
+every refusal names its file, line and reason, and a refused import changes nothing.
+
+Property-based (hypothesis), with bounded runs so the suite stays fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import os
+import string
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from gateway.config import ConfigError, WorkflowConfig, builtin_config_text, parse_config
+from gateway.people import (
+    COLUMNS,
+    PeopleFileError,
+    decode_people_file,
+    export_people,
+    import_people,
+)
+from gateway.store import Store
+from gateway.textfiles import FORMULA_STARTS, from_spreadsheet, spreadsheet_safe
+
+NOW = datetime(2026, 11, 23, tzinfo=UTC)
+# No example database on disk (the runs are small and must not depend on earlier ones).
+BOUNDED = settings(
+    max_examples=int(os.environ.get("BAD_INPUT_EXAMPLES", "150")),
+    deadline=2000,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+# --- the workflow file -----------------------------------------------------------------
+
+EXAMPLE = builtin_config_text()
+EXAMPLE_DATA: dict[str, Any] = yaml.safe_load(EXAMPLE)
+KEYS = [
+    "timezone",
+    "default_plan",
+    "invite_policy",
+    "invite_ttl",
+    "plans",
+    "escalation_policies",
+    "teams",
+    "templates",
+    "grids",
+    "help_words",
+    "concern_window",
+    "daily",
+    "standard",
+    "schedule",
+    "reply_window",
+    "reminders",
+    "escalation",
+    "quiet_hours",
+    "steps",
+    "notify",
+    "wait",
+    "repeat",
+    "default_wait",
+    "channel",
+    "handles",
+    "name",
+    "zh",
+    "en",
+    "checkin",
+    "urgent",
+    "concern",
+    "negation",
+    "fine",
+]
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "30m",
+            "0s",
+            "99999999999999d",
+            "1h30m",
+            "0 9 * * *",
+            "* * * * * *",
+            "61 25 32 13 8",
+            "21:30-07:00",
+            "25:00-07:00",
+            "Asia/Shanghai",
+            "../../etc/passwd",
+            "telegram:-1001234",
+            "matrix:!r:x",
+            "irc:#x",
+            "grid_leader",
+            "resident",
+            "medicine",
+            "{name}",
+            "{name:>999999999}",
+            "{name!r}",
+            "{0}",
+            "{",
+            "}",
+        ]
+    ),
+)
+YAML_DATA = st.recursive(
+    SCALARS,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(
+            st.one_of(st.sampled_from(KEYS), st.text(max_size=8)), children, max_size=4
+        ),
+    ),
+    max_leaves=30,
+)
+
+
+def refused(text: str) -> ConfigError | None:
+    """Parse `text`; None when accepted. Anything but ConfigError fails the test."""
+    try:
+        parse_config(text, "care.yaml")
+    except ConfigError as exc:
+        return exc
+    return None
+
+
+def assert_named(exc: ConfigError, text: str) -> None:
+    assert exc.problems
+    last_line = text.count("\n") + 2
+    for problem in exc.problems:
+        assert problem.file == "care.yaml" and problem.message.strip(), problem
+        whole_file = problem.message.startswith(("larger than", "… and"))
+        assert whole_file or problem.line is not None, problem
+        assert problem.line is None or 1 <= problem.line <= last_line, problem
+        assert str(problem).startswith("care.yaml")
+
+
+# YAML's own punctuation (anchors, aliases, tags, flow and block collections), so that
+# random text reaches the composer and not only the scanner.
+YAML_TEXT = st.text(alphabet="&*!|>'\"%@`{}[],:#-? \n\tab1", max_size=200)
+
+
+@BOUNDED
+@given(st.one_of(st.text(max_size=400), YAML_TEXT))
+@example("")  # empty: line 1
+@example("plans:\n  a: \x1f\n")  # a control character: PyYAML refuses it before parsing
+def test_any_text_is_a_config_or_a_config_error_with_lines(text: str) -> None:
+    exc = refused(text)
+    if exc is not None:
+        assert_named(exc, text)
+
+
+@BOUNDED
+@given(st.dictionaries(st.sampled_from(KEYS), YAML_DATA, max_size=6))
+def test_any_yaml_over_the_example_is_a_config_or_a_config_error(extra: dict[str, Any]) -> None:
+    text = yaml.safe_dump({**EXAMPLE_DATA, **extra}, allow_unicode=True)
+    exc = refused(text)
+    if exc is not None:
+        assert_named(exc, text)
+
+
+@BOUNDED
+@given(st.data())
+def test_any_line_of_the_example_may_be_broken(data: st.DataObject) -> None:
+    lines = EXAMPLE.splitlines()
+    index = data.draw(st.integers(0, len(lines) - 1))
+    key, colon, _ = lines[index].partition(":")
+    value = data.draw(st.one_of(SCALARS.map(str), st.text(max_size=40)))
+    lines[index] = f"{key}{colon} {value}" if colon else value
+    text = "\n".join(lines) + "\n"
+    exc = refused(text)
+    if exc is not None:
+        assert_named(exc, text)
+
+
+# --- the people file -------------------------------------------------------------------
+
+CELL = st.one_of(
+    st.text(max_size=12),
+    st.text(alphabet="=+-@'\t\r\n\"\x00,;", max_size=4),
+    st.sampled_from(
+        [
+            "",
+            "resident",
+            "grid_leader",
+            "family",
+            "G1",
+            "zh",
+            "en",
+            "daily",
+            "Asia/Shanghai",
+            "Moon/Base",
+            "1001",
+            "-1001234567890",
+            "12345678901234567890",
+            "@wang:example.org",
+            "+8613800000001",
+            '=HYPERLINK("x")',
+            "'=1+1",
+            "王秀英",
+            "x" * 300,
+        ]
+    ),
+)
+ROW = st.lists(CELL, min_size=len(COLUMNS) - 1, max_size=len(COLUMNS) + 2)
+HEADER = ",".join([*COLUMNS, "family_of"])
+
+
+def to_csv(rows: list[list[str]]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+PEOPLE_TEXT = st.one_of(
+    st.lists(ROW, max_size=5).map(lambda rows: HEADER + "\n" + to_csv(rows)),
+    st.text(max_size=300).map(lambda text: HEADER + "\n" + text),
+    st.text(max_size=200),
+)
+
+
+class PeopleDb:
+    """One real SQLite store for a whole hypothesis run, on one event loop."""
+
+    def __init__(self, path: Path, config: WorkflowConfig) -> None:
+        self.runner = asyncio.Runner()
+        self.store = Store(path)
+        self.config = config
+        self.runner.run(self.store.open())
+        self.runner.run(
+            import_people(
+                self.store,
+                config,
+                HEADER + "\nLeader Li,grid_leader,G1,,zh,,,,,1001,,\n"
+                "Wang,resident,G1,,zh,,,,,1011,@wang:example.org,\n",
+                NOW,
+            )
+        )
+
+    def snapshot(self) -> tuple[int, int, str]:
+        async def read() -> tuple[int, int, str]:
+            async with self.store.transaction() as tx:
+                people, identities = len(await tx.people()), len(await tx.all_identities())
+            return people, identities, await export_people(self.store)
+
+        return self.runner.run(read())
+
+    def load(self, text: str) -> int:
+        return self.runner.run(import_people(self.store, self.config, text, NOW, "people.csv"))
+
+    def close(self) -> None:
+        self.runner.run(self.store.close())
+        self.runner.close()
+
+
+@pytest.fixture(scope="module")
+def people_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PeopleDb]:
+    db = PeopleDb(
+        tmp_path_factory.mktemp("people") / "db.sqlite", parse_config(builtin_config_text())
+    )
+    yield db
+    db.close()
+
+
+@BOUNDED
+@given(PEOPLE_TEXT)
+def test_any_people_file_is_imported_whole_or_refused_with_lines_changing_nothing(
+    people_db: PeopleDb, text: str
+) -> None:
+    before = people_db.snapshot()
+    try:
+        people_db.load(text)
+    except PeopleFileError as exc:
+        assert people_db.snapshot() == before
+        assert exc.problems and str(exc).startswith("people.csv: line ")
+        lines = text.count("\n") + 2
+        for problem in exc.problems:
+            assert 1 <= problem.line <= lines and problem.message.strip(), problem
+        return
+    # Accepted: what the export says imports again to the very same export.
+    exported = people_db.snapshot()[2]
+    people_db.load(exported)
+    assert people_db.snapshot()[2] == exported
+
+
+@BOUNDED
+@given(st.binary(max_size=200))
+def test_any_bytes_are_text_or_a_problem_with_a_line(data: bytes) -> None:
+    try:
+        text = decode_people_file(data, "people.csv")
+    except PeopleFileError as exc:
+        (problem,) = exc.problems
+        assert 1 <= problem.line <= data.count(b"\n") + 1 and "not UTF-8" in problem.message
+    else:
+        assert text == data.decode("utf-8-sig")
+
+
+@BOUNDED
+@given(st.text(max_size=20))
+def test_a_spreadsheet_never_sees_a_formula_and_the_value_comes_back(value: str) -> None:
+    cell = spreadsheet_safe(value)
+    assert not cell.startswith(FORMULA_STARTS)
+    assert from_spreadsheet(cell) == value
+
+
+@pytest.mark.parametrize("start", [*FORMULA_STARTS, "'", "a", "王"])
+def test_every_formula_start_gets_an_apostrophe(start: str) -> None:
+    expected = "'" + start + "x" if start in FORMULA_STARTS else start + "x"
+    assert spreadsheet_safe(start + "x") == expected
+
+
+# --- the needs export --------------------------------------------------------------------
+
+
+async def test_the_needs_export_shows_formulas_typed_in_a_chat_as_text(
+    harness: Any,
+) -> None:
+    from gateway.needs_table import export_needs
+
+    await harness.say("Wang", "/need 药 =cmd|' /C calc'!A0")
+    await harness.say("Wang", "/need 药 @SUM(1+1)")
+    text = await export_needs(harness.store, "Asia/Shanghai")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [row["text"] for row in rows] == ["'=cmd|' /C calc'!A0", "'@SUM(1+1)"]
+    cells = [value for row in rows for value in row.values()]
+    assert not [c for c in cells if c.startswith(FORMULA_STARTS)]
+
+
+def test_printable_ascii_is_left_alone() -> None:
+    safe = [c for c in string.printable if c not in "=+-@\t\r"]
+    assert all(spreadsheet_safe(c + "1") == c + "1" for c in safe)
