@@ -90,7 +90,9 @@ class Engine:
         self.adapters = dict(adapters)
         self.signer: ActionSigner | None = None
         self.workers = {
-            name: OutboxWorker(store, clock, adapter, self._delivery_failed)
+            name: OutboxWorker(
+                store, clock, adapter, self._delivery_failed, on_sent=self._delivered
+            )
             for name, adapter in self.adapters.items()
         }
         self.stats = Stats()
@@ -324,6 +326,14 @@ class Engine:
         async with self.store.transaction() as tx:
             work = self._work(tx)
             await router.on_delivery_failed(work, row, error)
+        self._after(work)
+
+    async def _delivered(self, row: OutboxRow) -> None:
+        if not router.wants_delivery(row):
+            return  # almost every message: no transaction for it
+        async with self.store.transaction() as tx:
+            work = self._work(tx)
+            await router.on_delivered(work, row)
         self._after(work)
 
     async def flush_outbox(self) -> int:

@@ -33,6 +33,8 @@ BACKOFF_CAP = 600.0
 FETCH = 200
 
 OnFailed = Callable[[OutboxRow, str], Awaitable[None]]
+# Told of every message the platform accepted (the workflow picks what matters to it).
+OnSent = Callable[[OutboxRow], Awaitable[None]]
 
 
 def backoff(attempts: int) -> float:
@@ -47,12 +49,14 @@ class OutboxWorker:
         adapter: Adapter,
         on_failed: OnFailed,
         monotonic: Callable[[], float] = time.monotonic,
+        on_sent: OnSent | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.adapter = adapter
         self.platform = adapter.platform
         self.on_failed = on_failed
+        self.on_sent = on_sent
         limits = adapter.limits
         self.limiter = Limiter(
             limits.overall, limits.per_chat, limits.per_group, adapter.is_group, monotonic
@@ -143,6 +147,8 @@ class OutboxWorker:
         # Written with the other sends of this moment, before the store is next used.
         self.store.record_sent(row.id, message_id, self.clock.now())
         self.sent += 1
+        if self.on_sent is not None:
+            await self.on_sent(row)
 
     async def _failed(self, row: OutboxRow, exc: DeliveryError) -> None:
         error = str(exc)[:500]

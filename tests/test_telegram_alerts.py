@@ -58,7 +58,8 @@ async def test_a_typed_sos_pages_the_leader(line: Line) -> None:
     assert alert is not None and alert.urgent and alert.reason is AlertReason.HELP
     page = line.about(LEADER, "赵大爷")
     assert "Call for help" in page.text and "B5-101" in page.text
-    assert "正在联系" in line.server.last_message(ZHAO).text
+    told = [m.text for m in line.server.messages(ZHAO)]
+    assert "正在联系Leader Li" in told[-2] and told[-1].startswith("Leader Li已收到")
 
 
 async def test_a_worrying_message_is_asked_back_and_answered_by_button(line: Line) -> None:

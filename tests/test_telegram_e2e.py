@@ -383,7 +383,11 @@ async def test_a_whole_day_of_answers_silence_help_and_a_blocked_bot(line: Line)
             line.text("en", "alert_footer_open"),
         )
     )
-    assert server.last_message(ZHAO).text == line.text("zh", "help_contacting", who="Leader Li")
+    told = [m.text for m in server.messages(ZHAO)]
+    assert told[-2:] == [
+        line.text("zh", "help_contacting", who="Leader Li"),
+        line.text("zh", "help_delivered", who="Leader Li"),
+    ]
 
     # Chen stays silent: a reminder at 09:30, the grid leader at 10:00.
     await line.advance(25 * MIN)

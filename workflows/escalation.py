@@ -322,6 +322,28 @@ async def on_copy_undeliverable(work: Work, row: OutboxRow, error: str) -> None:
     await walk(work, alert)
 
 
+async def on_copy_delivered(work: Work, row: OutboxRow) -> None:
+    """The first copy of a call for help that reached someone: now the resident may be
+    told that this person has it (until then they heard only "contacting…")."""
+    alert = await work.tx.alert(row.ref)
+    if alert is None or not alert.urgent or alert.state is AlertState.RESOLVED:
+        return
+    key = f"alert.help_told:{alert.id}"
+    if row.person_id is None or await work.tx.kv_get(key) is not None:
+        return
+    resident = await work.tx.person(alert.person_id)
+    who = await work.tx.person(row.person_id)
+    if resident is None or who is None:
+        return
+    await work.tx.kv_set(key, str(who.id))
+    await to_person(
+        work,
+        resident,
+        work.texts.render(resident.language, "help_delivered", who=who.name),
+        priority=Priority.ALERT,
+    )
+
+
 # -- what a copy says -----------------------------------------------------------------
 
 

@@ -517,6 +517,17 @@ async def _on_manual_round_due(work: Work, timer: Timer) -> None:
     log.info("round %s (started by hand) opened: %d check-ins", timer.arg, result.opened)
 
 
+def wants_delivery(row: OutboxRow) -> bool:
+    """Whether a delivered message matters to a workflow (checked outside any
+    transaction, for every message sent)."""
+    return row.purpose == escalation.PURPOSE_ALERT
+
+
+async def on_delivered(work: Work, row: OutboxRow) -> None:
+    if row.purpose == escalation.PURPOSE_ALERT:
+        await escalation.on_copy_delivered(work, row)
+
+
 async def on_delivery_failed(work: Work, row: OutboxRow, error: str) -> None:
     await work.tx.audit(work.now, "delivery.failed", f"outbox:{row.id}", row.person_id, error)
     if row.purpose in (checkin.PURPOSE_PROMPT, checkin.PURPOSE_REMINDER):
