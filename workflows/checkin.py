@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gateway.domain.commands import Button, Priority
+from gateway.domain.events import ButtonPressed, MessageReceived
 from gateway.domain.ids import CheckinId, PersonId, split_chat_ref
 from gateway.domain.records import (
     OPEN_CHECKIN_STATES,
@@ -20,12 +21,14 @@ from gateway.domain.records import (
     Checkin,
     CheckinState,
     Person,
+    Timer,
 )
 from gateway.store.delivery import NewMessage
 from workflows import escalation
-from workflows.actions import ActionKind
+from workflows.actions import ActionKind, ActionToken
 from workflows.context import Work
-from workflows.messaging import edit, to_person
+from workflows.messaging import answer_press, edit, to_person
+from workflows.routes import Audience, Routes, feedback, refuse, reply
 from workflows.timefmt import hm, local
 
 log = logging.getLogger(__name__)
@@ -334,3 +337,74 @@ async def stop(work: Work, person: Person) -> None:
             ),
             priority=Priority.REPLY,
         )
+
+
+routes = Routes()
+
+
+@routes.command("stop", audience=Audience.RESIDENTS)
+async def _stop_command(
+    work: Work, person: Person, event: MessageReceived, args: list[str]
+) -> None:
+    await stop(work, person)
+    await reply(work, event, person, "stopped")
+
+
+@routes.command("start", audience=Audience.RESIDENTS)
+async def _restart_command(
+    work: Work, person: Person, event: MessageReceived, args: list[str]
+) -> None:
+    await work.tx.set_active(person.id, True)
+    await work.tx.audit(work.now, "person.restarted", f"person:{person.id}", person.id)
+    await reply(work, event, person, "restarted")
+
+
+# A prompt's buttons still count after its window closed: a late answer calls off the alert.
+_ANSWERABLE = (
+    CheckinState.SENT,
+    CheckinState.REMINDED,
+    CheckinState.MISSED,
+    CheckinState.UNREACHABLE,
+)
+
+
+@routes.button(ActionKind.CHECKIN_OK, ActionKind.CHECKIN_HELP)
+async def _answer_pressed(
+    work: Work, person: Person, event: ButtonPressed, action: ActionToken
+) -> None:
+    lang = person.language
+    if action.issued_to != person.id:
+        await refuse(work, event, person)
+        return
+    found = await work.tx.checkin(action.ref)
+    if found is None or found.state not in _ANSWERABLE or found.person_id != person.id:
+        await feedback(work, event, person, work.texts.render(lang, "stale_button"))
+        return
+    help_wanted = action.kind is ActionKind.CHECKIN_HELP
+    await record_answer(
+        work,
+        person,
+        help_wanted=help_wanted,
+        said=work.texts.render(lang, "btn_help" if help_wanted else "btn_ok"),
+        via="button",
+    )
+    await answer_press(
+        work,
+        event.chat,
+        event.callback_id,
+        work.texts.render(
+            lang,
+            "recorded_help" if help_wanted else "recorded_ok",
+            time=hm(work.now, person.timezone),
+        ),
+    )
+
+
+@routes.timer(TIMER_REMIND)
+async def _reminder_due(work: Work, timer: Timer) -> None:
+    await on_reminder_due(work, timer.ref, timer.arg)
+
+
+@routes.timer(TIMER_CLOSE)
+async def _window_due(work: Work, timer: Timer) -> None:
+    await on_window_closed(work, timer.ref)

@@ -20,12 +20,14 @@ from datetime import timedelta
 
 from gateway.config import EscalationPolicy, Role
 from gateway.domain.commands import Button, Priority
+from gateway.domain.events import ButtonPressed, MessageReceived
 from gateway.domain.ids import AlertId, CheckinId, PersonId
-from gateway.domain.records import Alert, AlertReason, AlertState, Notification, Person
+from gateway.domain.records import Alert, AlertReason, AlertState, Notification, Person, Timer
 from gateway.store.delivery import OutboxRow
-from workflows.actions import ActionKind
+from workflows.actions import ActionKind, ActionToken
 from workflows.context import Work
-from workflows.messaging import edit, to_person
+from workflows.messaging import answer_press, edit, to_person
+from workflows.routes import Audience, Routes, feedback, refuse, reply, reply_text
 from workflows.timefmt import day_hm, hm
 
 log = logging.getLogger(__name__)
@@ -721,3 +723,80 @@ async def list_open(work: Work, person: Person) -> str:
     if not lines:
         return work.texts.render(lang, "alerts_none")
     return "\n".join([work.texts.render(lang, "alerts_header"), *lines])
+
+
+routes = Routes()
+
+
+async def _alert_arg(
+    work: Work, event: MessageReceived, person: Person, args: list[str], usage: str
+) -> Alert | None:
+    if not args or not args[0].lstrip("#").isdigit():
+        await reply(work, event, person, usage)
+        return None
+    alert_id = int(args[0].lstrip("#"))
+    alert = await work.tx.alert(alert_id)
+    resident = None if alert is None else await work.tx.person(alert.person_id)
+    if alert is None or resident is None:
+        await reply(work, event, person, "unknown_alert", alert=alert_id)
+        return None
+    if not may_act(alert, resident, person):
+        await reply(work, event, person, "not_allowed")
+        return None
+    return alert
+
+
+@routes.command("alerts", audience=Audience.RESPONDERS)
+async def _alerts_command(
+    work: Work, person: Person, event: MessageReceived, args: list[str]
+) -> None:
+    await reply_text(work, event, person, await list_open(work, person))
+
+
+@routes.command("ack", audience=Audience.RESPONDERS)
+async def _ack_command(work: Work, person: Person, event: MessageReceived, args: list[str]) -> None:
+    alert = await _alert_arg(work, event, person, args, "usage_ack")
+    if alert is not None:
+        await reply_text(work, event, person, await acknowledge(work, alert, person))
+
+
+@routes.command("resolve", audience=Audience.RESPONDERS)
+async def _resolve_command(
+    work: Work, person: Person, event: MessageReceived, args: list[str]
+) -> None:
+    if len(args) < 2:
+        await reply(work, event, person, "usage_resolve")
+        return
+    alert = await _alert_arg(work, event, person, args[:1], "usage_resolve")
+    if alert is not None:
+        outcome = " ".join(args[1:])
+        await reply_text(work, event, person, await resolve(work, alert, person, outcome))
+
+
+@routes.button(ActionKind.ALERT_ACK, ActionKind.ALERT_RESOLVE_MENU, ActionKind.ALERT_OUTCOME)
+async def _alert_pressed(
+    work: Work, person: Person, event: ButtonPressed, action: ActionToken
+) -> None:
+    lang = person.language
+    alert = await work.tx.alert(action.ref)
+    resident = None if alert is None else await work.tx.person(alert.person_id)
+    if alert is None or resident is None or not may_act(alert, resident, person):
+        await refuse(work, event, person)
+        return
+    if action.kind is ActionKind.ALERT_ACK:
+        text = await acknowledge(work, alert, person)
+    elif action.kind is ActionKind.ALERT_OUTCOME:
+        text = await resolve(work, alert, person, action.arg)
+    elif alert.state is AlertState.RESOLVED:
+        text = work.texts.render(lang, "already_resolved", alert=alert.id)
+    else:
+        await send_outcome_menu(work, alert, person, resident)
+        text = work.texts.render(lang, "choose_outcome", alert=alert.id, name=resident.name)
+        await answer_press(work, event.chat, event.callback_id, text)
+        return
+    await feedback(work, event, person, text)
+
+
+@routes.timer(TIMER_STEP)
+async def _step_due(work: Work, timer: Timer) -> None:
+    await on_step_due(work, timer.ref)

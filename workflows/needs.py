@@ -12,12 +12,14 @@ import logging
 
 from gateway.config import Role
 from gateway.domain.commands import Button, Priority
+from gateway.domain.events import ButtonPressed, MessageReceived
 from gateway.domain.ids import ChatRef, PersonId, split_chat_ref
 from gateway.domain.records import Person
 from gateway.store.needs import Need
-from workflows.actions import ActionKind
+from workflows.actions import ActionKind, ActionToken
 from workflows.context import Work
 from workflows.messaging import edit, to_chat, to_person
+from workflows.routes import Routes, feedback, reply, reply_text
 from workflows.texts.help_words import need_kind
 from workflows.timefmt import hm
 
@@ -214,3 +216,31 @@ async def act(work: Work, need_id: int, person: Person, action: str) -> str:
         )
     key = {"claimed": "need_claimed", "done": "need_done"}.get(action, "need_done")
     return work.texts.render(lang, key, need=need.id)
+
+
+routes = Routes()
+
+
+@routes.command("need")
+async def _need_command(
+    work: Work, person: Person, event: MessageReceived, args: list[str]
+) -> None:
+    await record(work, person, args, event.chat)
+
+
+@routes.command("claim", "done", "cancel")
+async def _act_command(work: Work, person: Person, event: MessageReceived, args: list[str]) -> None:
+    if not args or not args[0].lstrip("#").isdigit():
+        await reply(work, event, person, "usage_need")
+        return
+    name = event.text.strip()[1:].split()[0].split("@", 1)[0].lower()
+    action = {"claim": "claimed", "done": "done", "cancel": "cancelled"}[name]
+    await reply_text(work, event, person, await act(work, int(args[0].lstrip("#")), person, action))
+
+
+@routes.button(ActionKind.NEED_CLAIM, ActionKind.NEED_DONE)
+async def _need_pressed(
+    work: Work, person: Person, event: ButtonPressed, action: ActionToken
+) -> None:
+    action_name = "claimed" if action.kind is ActionKind.NEED_CLAIM else "done"
+    await feedback(work, event, person, await act(work, action.ref, person, action_name))

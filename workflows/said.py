@@ -17,13 +17,14 @@ import logging
 from datetime import datetime, timedelta
 
 from gateway.domain.commands import Button, Priority
-from gateway.domain.events import MessageReceived
-from gateway.domain.records import AlertReason, Person
+from gateway.domain.events import ButtonPressed, MessageReceived
+from gateway.domain.records import AlertReason, Person, Timer
 from workflows import checkin, escalation
-from workflows.actions import ActionKind
+from workflows.actions import ActionKind, ActionToken
 from workflows.context import Work
 from workflows.intent import Intent, classify
 from workflows.messaging import edit, to_person
+from workflows.routes import Routes, feedback, refuse
 from workflows.texts.replies import means_no, means_yes
 from workflows.timefmt import hm
 
@@ -179,3 +180,30 @@ async def on_concern_due(work: Work, message_id: int) -> None:
         work.texts.render(person.language, "concern_escalated"),
         priority=Priority.REPLY,
     )
+
+
+routes = Routes()
+
+
+@routes.button(ActionKind.CONCERN_YES, ActionKind.CONCERN_NO)
+async def _concern_pressed(
+    work: Work, person: Person, event: ButtonPressed, action: ActionToken
+) -> None:
+    if action.issued_to != person.id:
+        await refuse(work, event, person)
+        return
+    yes = action.kind is ActionKind.CONCERN_YES
+    if yes:
+        done = await concern_confirmed(work, person, action.ref)
+    else:
+        done = await concern_dismissed(work, person, action.ref)
+    lang = person.language
+    text = work.texts.render(
+        lang, "recorded_help" if yes else "recorded_ok", time=hm(work.now, person.timezone)
+    )
+    await feedback(work, event, person, text if done else work.texts.render(lang, "stale_button"))
+
+
+@routes.timer(TIMER_CONCERN)
+async def _concern_due(work: Work, timer: Timer) -> None:
+    await on_concern_due(work, timer.ref)

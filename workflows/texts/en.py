@@ -180,3 +180,4 @@ UI.update(
 )
 UI.update({"chat_reply": "↩ Reply", "chat_replying": "Replying to:"})
 TEXTS.update({"last_heard_at": "{time} ({ago})", "list_separator": "; "})
+TEXTS.update({"why_left_chat": "left the chat or blocked the bot"})

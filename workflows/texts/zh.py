@@ -178,3 +178,4 @@ UI.update(
 )
 UI.update({"chat_reply": "↩ 回复", "chat_replying": "回复："})
 TEXTS.update({"last_heard_at": "{time}（{ago}）", "list_separator": "；"})
+TEXTS.update({"why_left_chat": "退出了聊天或屏蔽了机器人"})
