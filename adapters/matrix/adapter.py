@@ -7,6 +7,11 @@ what it already has. Sending carries the outbox row id as the Matrix transaction
 so a retry after a crash cannot post twice: the homeserver answers with the first
 event. Both only hold while the device stays the same, which is why the access token
 and device id live in the adapter state and a restart never logs in again.
+
+A timeline event that fails conversion is logged with its event id and set aside as a
+dead letter: it no longer fails the whole sync, which would be replayed forever.
+Start-up raises only for what an operator must fix (a refused password or token); a
+homeserver that cannot be reached is retried in the background, with backoff.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import hashlib
 import json
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from nio import (
@@ -40,14 +47,17 @@ from nio.responses import RoomEventRelationsResponse
 from adapters.base import (
     AdapterContext,
     AdapterStartError,
+    DeadLetterSink,
     DeliveryError,
     RateLimits,
+    ReceiveHealth,
     StateStore,
 )
 from adapters.matrix import convert
 from adapters.matrix.errors import (
     CONNECTION_ERRORS,
     DUPLICATE_ANNOTATION,
+    RATE_LIMITED,
     connection_error,
     errcode,
     http_status,
@@ -92,7 +102,20 @@ INITIAL_FILTER: dict[str, Any] = {
 MayJoin = Callable[[str, str], Awaitable[bool]]
 
 
-class MatrixAdapter:
+class _Unreachable(Exception):
+    """The homeserver could not be reached, or was unwell (5xx, 429, a timeout)."""
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A timeline event that could not be converted: kept as a dead letter."""
+
+    event_id: str
+    raw: str
+    reason: str
+
+
+class MatrixAdapter(ReceiveHealth):
     platform = "matrix"
     # No fixed rate: Synapse says when to slow down (M_LIMIT_EXCEEDED, retry_after_ms).
     limits = RateLimits(max_in_flight=4)
@@ -108,6 +131,9 @@ class MatrixAdapter:
         sync_timeout_ms: int = 30000,
         encrypted_notice: str = DEFAULT_ENCRYPTED_NOTICE,
         request_timeout: float = 30.0,
+        dead_letters: DeadLetterSink | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        backoff: tuple[float, float] = (1.0, 60.0),
     ) -> None:
         if not password and not access_token:
             raise ValueError("the Matrix adapter needs a password or an access token")
@@ -119,6 +145,9 @@ class MatrixAdapter:
         self._sync_timeout_ms = sync_timeout_ms
         self._encrypted_notice = encrypted_notice
         self._request_timeout = request_timeout
+        self._dead_letters = dead_letters
+        self._monotonic = monotonic
+        self._backoff = backoff
         self._client: AsyncClient | None = None
         self._context: AdapterContext | None = None
         self._sync_task: asyncio.Task[None] | None = None
@@ -146,24 +175,32 @@ class MatrixAdapter:
         client = AsyncClient(self._homeserver, self._user_id, config=config)
         self._client, self._context = client, context
         self._stopping.clear()
+        signed_in = True
         try:
             await self._sign_in(client, context)
+        except _Unreachable as exc:
+            signed_in = False
+            self._receive_failed(str(exc))
+            log.warning("%s; retrying in the background", exc)
         except BaseException:
             await self.stop()
             raise
+        if signed_in:
+            self._receive_ok()  # the homeserver answers; the syncs keep this fresh
         # A restart asks for the full room state once: the member lists decide group vs.
         # direct room, and whether someone leaving left anyone to talk to.
         full_state = True
-        if await context.state.get(STATE_NEXT_BATCH) is None:
+        if signed_in and await context.state.get(STATE_NEXT_BATCH) is None:
             # Done here rather than in the loop, so that once start() returns every
             # new message counts and only what came before is dropped.
             try:
                 await self._initial_sync(client, context)
                 full_state = False  # an initial sync is a full one
             except Exception as exc:
+                self._receive_failed(f"first sync failed: {self._scrub(exc)}")
                 log.warning("matrix: first sync failed, will retry: %s", self._scrub(exc))
         self._sync_task = asyncio.create_task(
-            self._sync_loop(client, context, full_state), name="matrix"
+            self._sync_loop(client, context, full_state, signed_in), name="matrix"
         )
 
     async def stop(self) -> None:
@@ -207,6 +244,27 @@ class MatrixAdapter:
                 )
         await self._log_in(client, state)
 
+    async def _sign_in_with_backoff(self, client: AsyncClient, context: AdapterContext) -> None:
+        """Sign in once the homeserver can be reached; until then, keep trying."""
+        delay = _Backoff(*self._backoff)
+        while True:
+            wait = delay.next()
+            await asyncio.sleep(wait)
+            try:
+                await self._sign_in(client, context)
+                self._receive_ok()
+                log.info("matrix: signed in as %s", self._user_id)
+                return
+            except AdapterStartError as exc:
+                # Only learnt now (the homeserver was unreachable at start), or the
+                # password changed since: nothing works until an operator acts, and
+                # /healthz says so meanwhile.
+                self._receive_failed(str(exc))
+                log.error("%s; trying again later", exc)
+            except _Unreachable as exc:
+                self._receive_failed(str(exc))
+                log.warning("%s; trying again later", exc)
+
     async def _token_works(self, client: AsyncClient) -> bool:
         response = await self._call_at_start(client.whoami(), "check the access token")
         if isinstance(response, WhoamiResponse):
@@ -218,7 +276,7 @@ class MatrixAdapter:
             return True
         if errcode(response) in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"):
             return False
-        raise AdapterStartError(self._start_failure(response, "check the access token"))
+        raise self._start_failure(response, "check the access token")
 
     async def _log_in(self, client: AsyncClient, state: StateStore) -> None:
         if not self._password:
@@ -227,7 +285,7 @@ class MatrixAdapter:
             client.login(self._password, device_name=DEVICE_NAME), "log in"
         )
         if not isinstance(response, LoginResponse):
-            raise AdapterStartError(self._start_failure(response, "log in"))
+            raise self._start_failure(response, "log in")
         await state.set(STATE_ACCESS_TOKEN, str(response.access_token))
         await state.set(STATE_DEVICE_ID, str(response.device_id))
         await state.set(STATE_USER_ID, str(response.user_id))
@@ -237,22 +295,33 @@ class MatrixAdapter:
         try:
             return await call
         except CONNECTION_ERRORS as exc:
-            raise AdapterStartError(
+            raise _Unreachable(
                 f"matrix: cannot reach the homeserver {self._homeserver} to {action}: "
-                f"{type(exc).__name__}: {self._scrub(exc)}"
+                f"{type(exc).__name__}: {self._scrub(exc) or 'no answer'}"
             ) from None
 
-    def _start_failure(self, response: Any, action: str) -> str:
-        code = errcode(response) or http_status(response) or "error"
+    def _start_failure(self, response: Any, action: str) -> AdapterStartError | _Unreachable:
+        """A refusal an operator must fix, or a server that is unwell for now."""
+        code, status = errcode(response), http_status(response)
         message = self._scrub(getattr(response, "message", ""))
-        return f"matrix: the homeserver refused to {action} for {self._user_id}: {code} {message}"
+        if code == RATE_LIMITED or status in (408, 429) or (status or 0) >= 500:
+            return _Unreachable(
+                f"matrix: the homeserver {self._homeserver} could not {action} for now: "
+                f"{code or status} {message}".rstrip()
+            )
+        return AdapterStartError(
+            f"matrix: the homeserver refused to {action} for {self._user_id}: "
+            f"{code or status or 'error'} {message}".rstrip()
+        )
 
     # ------------------------------------------------------------ receiving
 
     async def _sync_loop(
-        self, client: AsyncClient, context: AdapterContext, full_state: bool
+        self, client: AsyncClient, context: AdapterContext, full_state: bool, signed_in: bool
     ) -> None:
-        delay = _Backoff()
+        if not signed_in:
+            await self._sign_in_with_backoff(client, context)
+        delay = _Backoff(*self._backoff)
         while not self._stopping.is_set():
             try:
                 since = await context.state.get(STATE_NEXT_BATCH)
@@ -267,6 +336,7 @@ class MatrixAdapter:
                 delay.reset()
             except Exception as exc:
                 wait = delay.next()
+                self._receive_failed(f"sync failed: {self._scrub(exc)}")
                 log.warning("matrix: sync failed (%s); retrying in %.1f s", self._scrub(exc), wait)
                 await asyncio.sleep(wait)
 
@@ -309,6 +379,7 @@ class MatrixAdapter:
             if joined and initial:
                 self._joined_at_first_start.add(room_id)
         events: list[InboundEvent] = []
+        unreadable: list[Unreadable] = []
         emptied: list[str] = []  # rooms with nobody left but the bot
         encrypted: list[str] = []
         for room_id, info in response.rooms.join.items():
@@ -317,25 +388,48 @@ class MatrixAdapter:
                 encrypted.append(room_id)
             if initial:
                 continue  # history from before the bot's first start
-            found = self._convert(room_id, info.timeline, self._view(client, room_id))
+            found = self._convert(room_id, info.timeline, self._view(client, room_id), unreadable)
             if any(isinstance(event, ChatLeft) for event in found):
                 emptied.append(room_id)
             events += found
         if not initial:
             for room_id, info in response.rooms.leave.items():
                 # The bot is out of these rooms: nobody in them can be reached any more.
-                events += self._convert(room_id, info.timeline, convert.RoomView(room_id))
+                events += self._convert(
+                    room_id, info.timeline, convert.RoomView(room_id), unreadable
+                )
         for room_id in emptied:
             # Leave first: a delivery to the room must fail from now on, not land in
             # a room nobody reads.
             await self._leave(client, room_id)
         for event in events:
             await context.inbox.receive(event)
+        for bad in unreadable:
+            await self._dead_letter(bad)
         for room_id in encrypted:
             await self._warn_encrypted(client, context, room_id)
+        # Only now, with every event stored or set aside, may the cursor move on.
         await context.state.set(STATE_NEXT_BATCH, str(response.next_batch))
+        self._receive_ok()
 
-    def _convert(self, room_id: str, timeline: Any, view: convert.RoomView) -> list[InboundEvent]:
+    async def _dead_letter(self, bad: Unreadable) -> None:
+        log.warning(
+            "matrix: event %s could not be read (%s); set aside as a dead letter",
+            bad.event_id,
+            bad.reason,
+        )
+        if self._dead_letters is None:
+            log.error("matrix: no dead-letter store: event %s is dropped", bad.event_id)
+            return
+        await self._dead_letters.dead_letter(self.platform, bad.event_id, bad.raw, bad.reason)
+
+    def _convert(
+        self,
+        room_id: str,
+        timeline: Any,
+        view: convert.RoomView,
+        unreadable: list[Unreadable],
+    ) -> list[InboundEvent]:
         events = list(timeline.events)
         at_join = room_id in self._joined_at_first_start
         arrival = convert.arrival_index(events, self._user_id, at_join=at_join)
@@ -345,12 +439,9 @@ class MatrixAdapter:
         elif timeline.limited:
             # Not a room just joined (whose older history is meant to stay unread).
             log.warning("matrix: room %s had more new events than one sync returns", room_id)
-        found: list[InboundEvent] = []
-        for event in events:
-            inbound = convert.inbound_event(event, view, self._user_id)
-            if inbound is not None:
-                found.append(inbound)
-        return found
+        return convert_each(
+            events, lambda event: convert.inbound_event(event, view, self._user_id), unreadable
+        )
 
     def _view(self, client: AsyncClient, room_id: str) -> convert.RoomView:
         room = client.rooms.get(room_id)
@@ -606,6 +697,29 @@ class MatrixAdapter:
     def _stored_token(self) -> str | None:
         token = self._client.access_token if self._client is not None else None
         return token if isinstance(token, str) else None
+
+
+def convert_each(
+    events: list[Any],
+    convert_one: Callable[[Any], InboundEvent | None],
+    unreadable: list[Unreadable],
+) -> list[InboundEvent]:
+    """Convert each event; one that fails is added to `unreadable` (with its event id
+    and source) instead of failing the whole sync."""
+    found: list[InboundEvent] = []
+    for event in events:
+        try:
+            inbound = convert_one(event)
+        except Exception as exc:
+            source = getattr(event, "source", None)
+            event_id = source.get("event_id") if isinstance(source, dict) else None
+            raw = json.dumps(source, ensure_ascii=False, default=str)
+            reason = f"could not be converted: {type(exc).__name__}: {exc}"
+            unreadable.append(Unreadable(str(event_id or ""), raw, " ".join(reason.split())))
+            continue
+        if inbound is not None:
+            found.append(inbound)
+    return found
 
 
 def _json_list(raw: str | None) -> list[str]:
