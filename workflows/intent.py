@@ -411,6 +411,9 @@ class _Signal:
     call: bool = False
     persisting: bool = False
     recovery: bool = False
+    # Told with an emergency's words: "好了" after it leaves a concern, not nothing
+    # ("昨天摔了一跤，现在没事了" is still worth a visit).
+    grave: bool = False
 
 
 @dataclass(frozen=True)
@@ -525,6 +528,7 @@ def _read(hit: _Hit, units: Units, clause: _Clause, lexicon: _Lexicon) -> _Signa
             return _Signal(
                 Intent.CONCERN if softened else Intent.URGENT,
                 persisting=_persisting(units, hit.start),
+                grave=True,
             )
         case _Kind.CONCERN:
             if entry.ask and (_thanked(units) or _asked_of_someone_else(units, clause)):
@@ -596,16 +600,37 @@ def _asked_of_someone_else(units: Units, clause: _Clause) -> bool:
 
 
 def _numbers(text: str) -> list[_Signal]:
+    """Readings people send as they are: "血压一百六十多" worries, "血压120/80" reassures."""
     signals = []
     if _JUST_A_NUMBER.fullmatch(text):
         signals.append(_Signal(Intent.URGENT, call=True))
+    text = _CHINESE_NUMBER.sub(_arabic, text)
     pressure = _BLOOD_PRESSURE.search(text)
-    if pressure and int(pressure.group(1)) >= 160:
-        signals.append(_Signal(Intent.CONCERN))
+    if pressure:
+        high = int(pressure.group(1)) >= 160
+        signals.append(_Signal(Intent.CONCERN if high else Intent.FINE))
     temperature = _TEMPERATURE.search(text)
-    if temperature and 38 <= int(temperature.group(1)) <= 43:
-        signals.append(_Signal(Intent.CONCERN))
+    if temperature and 35 <= int(temperature.group(1)) <= 43:
+        fever = int(temperature.group(1)) >= 38 or temperature.group(0).startswith("发")
+        signals.append(_Signal(Intent.CONCERN if fever else Intent.FINE))
     return signals
+
+
+_CHINESE_NUMBER = re.compile("[一二两三四五六七八九十百]*[十百][一二两三四五六七八九]?")
+_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"两": 2}
+
+
+def _arabic(match: re.Match[str]) -> str:
+    """ "一百六十" → "160", "三十八" → "38" (enough for readings; not a general parser)."""
+    total, digit = 0, 0
+    for c in match.group():
+        if c == "百":
+            total, digit = total + (digit or 1) * 100, 0
+        elif c == "十":
+            total, digit = total + (digit or 1) * 10, 0
+        else:
+            digit = _DIGITS[c]
+    return str(total + digit)
 
 
 # --- The message as a whole --------------------------------------------------------------
@@ -618,7 +643,7 @@ def _verdict(signals: list[_Signal]) -> Intent:
         if signal.intent in (Intent.URGENT, Intent.CONCERN) and later_recovery:
             if signal.call or signal.persisting:
                 kept.append(signal.intent)
-            elif signal.intent is Intent.URGENT:
+            elif signal.grave:
                 kept.append(Intent.CONCERN)
             continue
         kept.append(signal.intent)
