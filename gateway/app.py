@@ -13,7 +13,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from adapters.base import Adapter, AdapterStartError
+from adapters.base import Adapter, AdapterStartError, ReceiveHealth
 from adapters.local import LocalChatAdapter
 from gateway.clock import Clock, ScaledClock, SystemClock
 from gateway.config import InvitePolicy, WorkflowConfig, load_config
@@ -21,14 +21,35 @@ from gateway.demo import seed_demo
 from gateway.engine import Engine
 from gateway.settings import Settings
 from gateway.store import Store
+from gateway.store.db import StoreOpenError
 from gateway.web.metrics import Metrics
 from gateway.web.server import WebDeps, build_web_app
 
 log = logging.getLogger(__name__)
 
+CHECKPOINT_MINUTES = 10
+
 
 class StartupError(Exception):
-    """Something an operator must fix before the gateway can run: one clear line."""
+    """Something an operator must fix before the gateway can run: one clear line.
+    `exit_code` is what `carecheck run` exits with (2: the configuration is wrong)."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class StoredDeadLetters:
+    """Where the adapters set aside updates they cannot read: a row each, kept for an
+    operator and counted in /metrics."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+
+    async def dead_letter(self, platform: str, ref: str, raw: str, reason: str) -> None:
+        async with self.store.transaction() as tx:
+            await tx.add_dead_letter(platform, ref, raw, reason, self.clock.now())
 
 
 def make_clock(settings: Settings) -> Clock:
@@ -38,7 +59,9 @@ def make_clock(settings: Settings) -> Clock:
 def build_adapters(
     settings: Settings, store: Store, config: WorkflowConfig, clock: Clock | None = None
 ) -> dict[str, Adapter]:
-    clock_now = (clock or SystemClock()).now
+    clock = clock or SystemClock()
+    clock_now = clock.now
+    dead_letters = StoredDeadLetters(store, clock)
     adapters: dict[str, Adapter] = {}
     if settings.local_chat:
         adapters["local"] = LocalChatAdapter()
@@ -46,12 +69,18 @@ def build_adapters(
         from adapters.telegram import TelegramAdapter
 
         secret = settings.telegram_webhook_secret.get_secret_value()
-        adapters["telegram"] = TelegramAdapter(
-            settings.telegram_token.get_secret_value(),
-            settings.telegram_api_base or None,
-            webhook_url=settings.telegram_webhook_url or None,
-            webhook_secret=secret or None,
-        )
+        try:
+            adapters["telegram"] = TelegramAdapter(
+                settings.telegram_token.get_secret_value(),
+                settings.telegram_api_base or None,
+                webhook_url=settings.telegram_webhook_url or None,
+                webhook_secret=secret or None,
+                dead_letters=dead_letters,
+            )
+        except ValueError as exc:  # a webhook without a (valid) secret
+            raise StartupError(
+                f"CARECHECK_TELEGRAM_WEBHOOK_SECRET: {exc} (CARECHECK_TELEGRAM_WEBHOOK_URL is set)"
+            ) from None
     if settings.matrix_enabled:
         from adapters.matrix import MatrixAdapter
 
@@ -71,6 +100,7 @@ def build_adapters(
             password=settings.matrix_password.get_secret_value() or None,
             access_token=settings.matrix_access_token.get_secret_value() or None,
             may_join=may_join,
+            dead_letters=dead_letters,
         )
     return adapters
 
@@ -97,8 +127,12 @@ class Gateway:
             config, _ = load_config(settings.config)  # raises ConfigError before any I/O
         clock = clock or make_clock(settings)
         store = Store(settings.db)
-        await store.open()
+        # Adapters first: a setting that cannot work stops us before any file is opened.
         adapters = build_adapters(settings, store, config, clock)
+        try:
+            await store.open()
+        except StoreOpenError as exc:
+            raise StartupError(str(exc)) from None
         engine = Engine(store, clock, config, adapters)
         local = adapters.get("local")
         return cls(
@@ -119,7 +153,8 @@ class Gateway:
         try:
             await self.engine.start()
         except AdapterStartError as exc:
-            await self.engine.stop()
+            # Everything, the store included: its thread would keep the process alive.
+            await self.stop()
             raise StartupError(str(exc)) from None
         if self.seeded:
             # A newcomer should see a check-in at once, not at nine tomorrow.
@@ -139,7 +174,8 @@ class Gateway:
             await self.stop()
             raise StartupError(
                 f"cannot listen on {self.settings.web_host}:{self.settings.web_port}: "
-                f"{exc.strerror}"
+                f"{exc.strerror}",
+                exit_code=1,
             ) from None
         server = getattr(site, "_server", None)
         sockets = getattr(server, "sockets", None) or []
@@ -156,7 +192,26 @@ class Gateway:
         self.scheduler.add_job(
             self._purge, IntervalTrigger(hours=6), id="purge-inbox", coalesce=True, max_instances=1
         )
+        # Keeps the WAL file from staying at its largest size (see Store.checkpoint).
+        self.scheduler.add_job(
+            self.store.checkpoint,
+            IntervalTrigger(minutes=CHECKPOINT_MINUTES),
+            id="wal-checkpoint",
+            coalesce=True,
+            max_instances=1,
+        )
         self.scheduler.start()
+
+    def waiting_platforms(self) -> dict[str, str]:
+        """Platforms whose receiving does not work yet, with why (shown at start-up;
+        they keep trying in the background)."""
+        waiting: dict[str, str] = {}
+        for name, adapter in self.engine.adapters.items():
+            if isinstance(adapter, ReceiveHealth):
+                problem = adapter.receive_problem(float("inf"))
+                if problem is not None:
+                    waiting[name] = problem
+        return waiting
 
     async def _purge(self) -> None:
         async with self.store.transaction() as tx:
@@ -167,6 +222,7 @@ class Gateway:
         return f"http://{self.settings.web_host}:{self.port}"
 
     async def stop(self) -> None:
+        """Stop everything that was started; safe to call more than once."""
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None

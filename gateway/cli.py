@@ -57,17 +57,29 @@ async def _run(settings: Settings, config: WorkflowConfig, source: str) -> int:
     from gateway.logs import setup_logging
 
     setup_logging(settings.log_format, settings.log_level)
-    gateway = await Gateway.create(settings, config=config)
+    try:
+        gateway = await Gateway.create(settings, config=config)
+    except StartupError as exc:
+        print(f"carecheck: {exc}", file=sys.stderr)
+        return exc.exit_code
     try:
         await gateway.start()
     except StartupError as exc:
+        await gateway.stop()
         print(f"carecheck: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code
+    except BaseException:
+        # Stopped, the store included: its thread would otherwise keep the process
+        # alive after the traceback.
+        await gateway.stop()
+        raise
     platforms = ", ".join(sorted(gateway.engine.adapters)) or "none"
     print(
         f"carecheck is running — workflow: {source}; database: {settings.db}; "
         f"chat platforms: {platforms}"
     )
+    for name, problem in sorted(gateway.waiting_platforms().items()):
+        print(f"  {name}: {problem}; retrying in the background (see /healthz)")
     if gateway.seeded:
         print(f"Seeded a demo community of {gateway.seeded} people and opened a check-in round.")
     print(f"  dashboard:  {gateway.url}/")
@@ -91,8 +103,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _with_store(settings: Settings) -> Store:
+    from gateway.store.db import StoreOpenError
+
     store = Store(settings.db)
-    await store.open()
+    try:
+        await store.open()
+    except StoreOpenError as exc:
+        print(f"carecheck: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     return store
 
 

@@ -39,12 +39,14 @@ class DeadLetterRepo(Repo):
         when it has one) was already kept — a page fetched again after a crash."""
         if len(raw) > MAX_RAW:
             raw = raw[:MAX_RAW] + f"… [{len(raw) - MAX_RAW} more characters]"
-        changed = await self._run(
+        # rowcount, not _run: for an INSERT that returns lastrowid, which an ignored
+        # insert leaves at the previous row's id.
+        cursor = self.db.execute(
             "INSERT OR IGNORE INTO dead_letters (platform, ref, raw, reason, received_at) "
             "VALUES (?, ?, ?, ?, ?)",
             (platform, ref, raw, reason[:MAX_REASON], ts(now)),
         )
-        return changed > 0
+        return cursor.rowcount > 0
 
     async def dead_letters(self, platform: str | None = None, limit: int = 100) -> list[DeadLetter]:
         """The newest dead letters first."""
@@ -69,12 +71,15 @@ class DeadLetterRepo(Repo):
     async def oldest_pending(self, priority: Priority) -> tuple[str, datetime] | None:
         """The platform and creation time of the oldest message of this priority still
         waiting to be sent, if any."""
-        row = await self._one(
+        # Reads every pending row's index entry (~7 ms behind a round of 100,000
+        # prompts): on aiosqlite's thread, so the loop keeps serving meanwhile.
+        rows = await self._all(
             "SELECT platform, created_at FROM outbox WHERE state = 'pending' AND priority = ? "
             "ORDER BY created_at LIMIT 1",
             (int(priority),),
+            bulk=True,
         )
-        return None if row is None else (str(row["platform"]), from_ts(row["created_at"]))
+        return (str(rows[0]["platform"]), from_ts(rows[0]["created_at"])) if rows else None
 
     async def write_check(self, now: datetime) -> None:
         """A tiny real write: whether the database can still take one."""

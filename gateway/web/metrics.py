@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from gateway.engine import Engine
+
+
+class _DeadLetters(Collector):
+    """A counter read from the database: dead letters are never deleted, so their
+    count only grows, and it survives a restart."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "carecheck_dead_letters",
+            "Inbound updates that could not be read and were set aside",
+            labels=["platform"],
+        )
+        for platform, count in sorted(self.counts.items()):
+            family.add_metric([platform], count)
+        yield family
 
 
 class Metrics:
@@ -40,6 +62,8 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.dead_letters = _DeadLetters()
+        self.registry.register(self.dead_letters)
 
     async def render(self, engine: Engine) -> bytes:
         async with engine.store.transaction() as tx:
@@ -47,6 +71,7 @@ class Metrics:
             open_alerts = await tx.open_alert_count()
             depth = await tx.outbox_depth()
             timers = await tx.count_timers()
+            dead = await tx.dead_letter_counts()
         self.checkins.clear()
         for state, count in states.items():
             self.checkins.labels(state=state).set(count)
@@ -63,4 +88,7 @@ class Metrics:
             engine.stats.events_handled - engine.stats.events_failed
         )
         self.events.labels(result="failed").set(engine.stats.events_failed)
+        # Every running platform shows, at 0 too: an alert rule on an increase needs
+        # the series to exist before the first dead letter.
+        self.dead_letters.counts = {**dict.fromkeys(engine.adapters, 0), **dead}
         return generate_latest(self.registry)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from adapters.local import LocalChatAdapter
+from gateway import health
 from gateway.domain.ids import chat_ref
 from gateway.domain.records import AlertState
 from gateway.engine import Engine
@@ -112,15 +113,13 @@ def _query(**params: str) -> str:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    engine = request.app[DEPS].engine
-    store_ok = False
-    try:
-        store_ok = await asyncio.wait_for(engine.store.ping(), timeout=5)
-    except Exception:
-        store_ok = False
-    timers_ok = engine.timer_loop_alive()
-    body = {"store": store_ok, "timers": timers_ok}
-    return web.json_response(body, status=200 if store_ok and timers_ok else 503)
+    """200 "ok", or 503 with one line per problem (see gateway/health.py)."""
+    found = await health.problems(request.app[DEPS].engine)
+    return web.Response(
+        text="\n".join(found or ["ok"]) + "\n",
+        status=503 if found else 200,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 async def metrics(request: web.Request) -> web.Response:
