@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import os
 import string
 from collections.abc import Iterator
@@ -21,7 +22,10 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from adapters.matrix import convert as matrix
+from adapters.telegram import convert as telegram
 from gateway.config import ConfigError, WorkflowConfig, builtin_config_text, parse_config
+from gateway.domain.events import event_to_dict
 from gateway.people import (
     COLUMNS,
     PeopleFileError,
@@ -343,3 +347,237 @@ async def test_the_needs_export_shows_formulas_typed_in_a_chat_as_text(
 def test_printable_ascii_is_left_alone() -> None:
     safe = [c for c in string.printable if c not in "=+-@\t\r"]
     assert all(spreadsheet_safe(c + "1") == c + "1" for c in safe)
+
+
+# --- the chat converters -------------------------------------------------------------------
+
+# Strings as JSON can carry them: lone surrogates (`"\ud800"`) included, which neither
+# SQLite nor any platform accepts back.
+TEXT = st.text(
+    alphabet=st.one_of(st.characters(), st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)),
+    max_size=12,
+)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | TEXT,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def maybe(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Mostly what the platform sends, sometimes anything at all."""
+    return st.one_of(valid, valid, valid, JSON)
+
+
+def storable(event: Any) -> None:
+    """What the inbox does with an event: it must be JSON that SQLite takes."""
+    json.dumps(event_to_dict(event), ensure_ascii=False).encode("utf-8")
+
+
+TG_ID = st.one_of(st.integers(-(2**63), 2**63), st.integers(-1000, 1000))
+TG_USER = st.fixed_dictionaries(
+    {"id": maybe(TG_ID), "is_bot": maybe(st.booleans()), "first_name": maybe(TEXT)},
+    optional={"last_name": maybe(TEXT), "username": maybe(TEXT)},
+)
+TG_CHAT = st.fixed_dictionaries(
+    {
+        "id": maybe(TG_ID),
+        "type": maybe(st.sampled_from(["private", "group", "supergroup", "channel", "secret"])),
+    },
+    optional={"title": TEXT},
+)
+TG_FILE = st.fixed_dictionaries({"file_id": TEXT, "file_unique_id": TEXT})
+TG_MESSAGE = st.fixed_dictionaries(
+    {"message_id": maybe(TG_ID), "date": maybe(st.integers(0, 2**33)), "chat": maybe(TG_CHAT)},
+    optional={
+        "from": maybe(TG_USER),
+        "text": maybe(TEXT),
+        "caption": maybe(TEXT),
+        "voice": maybe(TG_FILE.map(lambda f: {**f, "duration": 3})),
+        "location": maybe(st.just({"latitude": 31.2, "longitude": 121.4})),
+        "new_chat_members": maybe(st.lists(TG_USER, max_size=2)),
+        "reply_to_message": maybe(
+            st.fixed_dictionaries({"message_id": TG_ID, "date": st.just(1), "chat": TG_CHAT})
+        ),
+    },
+)
+TG_MEMBER = st.fixed_dictionaries(
+    {
+        "status": maybe(st.sampled_from(["member", "kicked", "left", "administrator"])),
+        "user": maybe(TG_USER),
+    },
+    optional={"until_date": st.just(0)},
+)
+TG_CALLBACK = st.fixed_dictionaries(
+    {"id": maybe(TEXT), "from": maybe(TG_USER), "chat_instance": maybe(TEXT)},
+    optional={"data": maybe(TEXT), "message": maybe(TG_MESSAGE)},
+)
+TG_CHAT_MEMBER = st.fixed_dictionaries(
+    {
+        "chat": maybe(TG_CHAT),
+        "from": maybe(TG_USER),
+        "date": st.just(1),
+        "old_chat_member": maybe(TG_MEMBER),
+        "new_chat_member": maybe(TG_MEMBER),
+    }
+)
+TG_UPDATE = st.one_of(
+    *(
+        st.fixed_dictionaries({"update_id": maybe(TG_ID), kind: maybe(body)})
+        for kind, body in [
+            ("message", TG_MESSAGE),
+            ("edited_message", TG_MESSAGE),
+            ("callback_query", TG_CALLBACK),
+            ("my_chat_member", TG_CHAT_MEMBER),
+        ]
+    )
+)
+MEI = {"id": 5550001, "is_bot": False, "first_name": "Mei\ud800"}
+MEI_CHAT = {"id": 5550001, "type": "private"}
+
+
+@BOUNDED
+@given(st.one_of(TG_UPDATE, JSON))
+# Lone surrogates in a name and a text: valid JSON, but SQLite refuses the event.
+@example(
+    {
+        "update_id": 1,
+        "message": {"message_id": 2, "date": 1, "chat": MEI_CHAT, "from": MEI, "text": "好\udc00"},
+    }
+)
+@example(
+    {
+        "update_id": 1,
+        "callback_query": {"id": "\ud800", "from": MEI, "chat_instance": "1", "data": "a:\ud800"},
+    }
+)
+@example({"update_id": None})  # not an update: skipped
+@example(None)
+def test_any_telegram_update_is_an_event_or_skipped(update: Any) -> None:
+    event = telegram.event_from_dict(update)
+    if event is not None:
+        assert event.event_id.startswith("tg:")
+        storable(event)
+
+
+@BOUNDED
+@given(TEXT)
+def test_any_text_splits_into_parts_telegram_takes(text: str) -> None:
+    text = telegram.storable(text)
+    if not text.strip():
+        return  # nothing is sent
+    parts = telegram.split_text(text * 500)
+    assert all(0 < telegram.utf16_length(p) <= telegram.MESSAGE_MAX_LENGTH for p in parts)
+    assert len(telegram.callback_answer_text(text * 50)) <= telegram.CALLBACK_ANSWER_MAX_LENGTH
+
+
+MX_USER = st.sampled_from(["@carebot:localhost", "@grandma:localhost", "@li:localhost"])
+MX_CONTENT = st.fixed_dictionaries(
+    {},
+    optional={
+        "msgtype": maybe(st.sampled_from(["m.text", "m.image", "m.audio", "m.notice", "x"])),
+        "body": maybe(TEXT),
+        "filename": maybe(TEXT),
+        "membership": maybe(st.sampled_from(["join", "invite", "leave", "ban"])),
+        "displayname": maybe(TEXT),
+        "m.relates_to": maybe(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "rel_type": maybe(st.sampled_from(["m.annotation", "m.replace", "m.thread"])),
+                    "event_id": maybe(TEXT),
+                    "key": maybe(TEXT),
+                    "m.in_reply_to": maybe(
+                        st.fixed_dictionaries({}, optional={"event_id": maybe(TEXT)})
+                    ),
+                },
+            )
+        ),
+    },
+)
+MX_EVENT = st.fixed_dictionaries(
+    {
+        "type": maybe(
+            st.sampled_from(
+                ["m.room.message", "m.reaction", "m.sticker", "m.room.member", "m.room.encrypted"]
+            )
+        ),
+        "event_id": maybe(TEXT.map(lambda t: "$" + t)),
+        "sender": maybe(st.one_of(MX_USER, TEXT)),
+        "content": maybe(MX_CONTENT),
+    },
+    optional={
+        "state_key": maybe(st.one_of(MX_USER, TEXT)),
+        "unsigned": maybe(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "prev_content": maybe(MX_CONTENT),
+                    "redacted_because": JSON,
+                },
+            )
+        ),
+    },
+)
+MX_ROOMS = [
+    matrix.RoomView("!dm:localhost", frozenset({"@grandma:localhost"}), 2, {}),
+    matrix.RoomView(
+        "!team:localhost",
+        frozenset({"@grandma:localhost", "@li:localhost"}),
+        3,
+        {"@grandma:localhost": "王奶奶"},
+    ),
+    matrix.RoomView("!gone:localhost"),
+]
+
+
+class NioLike:
+    """How matrix-nio hands an event over: its JSON under `source`."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+
+
+GRANDMA_SAYS = {
+    "type": "m.room.message",
+    "event_id": "$1",
+    "sender": "@grandma:localhost",
+    "content": {"msgtype": "m.text", "body": "好\ud800", "m.relates_to": {"key": {}}},
+}
+GRANDMA_LEAVES = {
+    "type": "m.room.member",
+    "event_id": "$2",
+    "sender": "@grandma:localhost",
+    "state_key": "@grandma:localhost",
+    "content": {"membership": ["leave"]},  # not hashable: no set lookup on it
+}
+GRANDMA_REACTS = {
+    "type": "m.reaction",
+    "event_id": "$3\udfff",
+    "sender": "@grandma:localhost",
+    "content": {"m.relates_to": {"rel_type": "m.annotation", "event_id": [], "key": "✅\ud800"}},
+}
+
+
+@BOUNDED
+@given(
+    st.lists(st.one_of(MX_EVENT, JSON, MX_EVENT.map(NioLike)), max_size=4),
+    st.sampled_from(MX_ROOMS),
+    st.booleans(),
+)
+@example([GRANDMA_SAYS, GRANDMA_LEAVES, GRANDMA_REACTS], MX_ROOMS[0], False)
+def test_any_matrix_timeline_gives_events_or_skips(
+    events: list[Any], room: Any, at_join: bool
+) -> None:
+    bot = "@carebot:localhost"
+    for event in events:
+        inbound = matrix.inbound_event(event, room, bot)
+        if inbound is not None:
+            storable(inbound)
+    arrival = matrix.arrival_index(events, bot, at_join=at_join)
+    assert arrival is None or 0 <= arrival < len(events)
+    assert isinstance(matrix.has_encrypted(events), bool)
+    for event_id, key in matrix.own_reactions(events, bot):
+        assert isinstance(event_id, str) and isinstance(key, str)

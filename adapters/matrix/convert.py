@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,21 @@ MSGTYPE_KINDS: Mapping[str, MessageKind] = {
 }
 TEXT_KINDS = frozenset({MessageKind.TEXT})
 GONE_MEMBERSHIPS = frozenset({"leave", "ban"})
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """`text` without lone surrogates: event JSON can carry them (`"\\ud800"`), but
+    SQLite and the homeserver refuse them, so an event holding one could never be
+    stored, and the sync that brought it would be retried for ever."""
+    if text.isascii():
+        return text
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _string(value: object) -> str:
+    """A JSON value that should be a string, or "" when it is anything else."""
+    return storable(value) if isinstance(value, str) else ""
 
 
 @dataclass(frozen=True)
@@ -76,11 +92,11 @@ class Target:
 
 
 def room_chat(room_id: str) -> ChatRef:
-    return ChatRef(f"{PLATFORM}:{room_id}")
+    return ChatRef(f"{PLATFORM}:{storable(room_id)}")
 
 
 def user_chat(user_id: str) -> ChatRef:
-    return ChatRef(f"{PLATFORM}:{user_id}")
+    return ChatRef(f"{PLATFORM}:{storable(user_id)}")
 
 
 def parse_target(chat: ChatRef) -> Target:
@@ -125,11 +141,11 @@ def inbound_event(event: Any, room: RoomView, own_user_id: str) -> InboundEvent 
             if not isinstance(relation, dict) or relation.get("rel_type") != "m.annotation":
                 return None
             return ButtonPressed(
-                event_id=event_id,
+                event_id=storable(event_id),
                 sender=who,
                 chat=room.chat,
-                platform_message_id=str(relation.get("event_id", "")),
-                reaction_key=str(relation.get("key", "")),
+                platform_message_id=_string(relation.get("event_id")),
+                reaction_key=_string(relation.get("key")),
             )
         case "m.room.encrypted":
             # We cannot read it, but someone wrote something: still a sign of life.
@@ -207,7 +223,7 @@ def _in_reply_to(relation: object) -> str:
         return ""
     reply = relation.get("m.in_reply_to")
     event_id = reply.get("event_id") if isinstance(reply, dict) else None
-    return event_id if isinstance(event_id, str) else ""
+    return _string(event_id)
 
 
 def _received(
@@ -219,11 +235,11 @@ def _received(
     reply_to: str = "",
 ) -> MessageReceived:
     return MessageReceived(
-        event_id=event_id,
+        event_id=storable(event_id),
         sender=who,
         chat=room.chat,
         kind=kind,
-        text=text,
+        text=storable(text),
         is_group=room.is_group,
         reply_to=reply_to,
     )
@@ -232,20 +248,22 @@ def _received(
 def _membership(
     source: dict[str, Any], content: dict[str, Any], room: RoomView, own_user_id: str
 ) -> ChatLeft | None:
-    if content.get("membership") not in GONE_MEMBERSHIPS:
+    membership = content.get("membership")
+    # Checked as a string first: a list or an object there is not hashable.
+    if not isinstance(membership, str) or membership not in GONE_MEMBERSHIPS:
         return None
     sender, target = str(source["sender"]), source.get("state_key")
     if target == own_user_id:
         # Someone else kicked or banned the bot: this chat is gone for us.
         if sender == own_user_id:
             return None
-        return ChatLeft(str(source["event_id"]), _sender(sender, room), room.chat)
+        return ChatLeft(storable(source["event_id"]), _sender(sender, room), room.chat)
     if not isinstance(target, str) or room.others_joined:
         # Others still read this room (a team channel): nothing became unreachable.
         return None
     name = _previous_display_name(source) or room.display_names.get(target, "")
-    who = Sender(PLATFORM, target, room.chat, name)
-    return ChatLeft(str(source["event_id"]), who, room.chat)
+    who = Sender(PLATFORM, storable(target), room.chat, storable(name))
+    return ChatLeft(storable(source["event_id"]), who, room.chat)
 
 
 def _previous_display_name(source: dict[str, Any]) -> str:
@@ -259,7 +277,8 @@ def _sender(user_id: str, room: RoomView) -> Sender:
     # A reply to someone writing in a group goes to them, not to the whole group:
     # the user id chat makes the adapter find or open their direct room.
     chat = user_chat(user_id) if room.is_group else room.chat
-    return Sender(PLATFORM, user_id, chat, room.display_names.get(user_id, ""))
+    name = room.display_names.get(user_id, "")
+    return Sender(PLATFORM, storable(user_id), chat, storable(name))
 
 
 def strip_reply_fallback(body: str) -> str:

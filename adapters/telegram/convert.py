@@ -7,6 +7,7 @@ Nothing here does I/O, so it is tested on recorded update JSON.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ from aiogram.types import (
     Update,
     User,
 )
+from pydantic import ValidationError
 
 from gateway.domain.commands import Button, Delivery
 from gateway.domain.events import (
@@ -63,6 +65,16 @@ _KINDS: Mapping[str, MessageKind] = {
 }
 _GROUP_TYPES = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
 _GONE_STATUSES = frozenset({ChatMemberStatus.KICKED, ChatMemberStatus.LEFT})
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """`text` without lone surrogates: JSON can carry them (`"\\ud800"`), but SQLite,
+    and every platform a reply goes to, refuse them, so an event holding one could
+    never be stored and would stop every update after it."""
+    if text.isascii():
+        return text
+    return _SURROGATE.sub("\ufffd", text)
 
 
 class CallbackDataTooLong(ValueError):
@@ -76,8 +88,16 @@ def update_from_dict(data: Mapping[str, Any]) -> Update:
     return Update.model_validate(dict(data))
 
 
-def event_from_dict(data: Mapping[str, Any]) -> InboundEvent | None:
-    return event_from_update(update_from_dict(data))
+def event_from_dict(data: Any) -> InboundEvent | None:
+    """The event of an update's raw JSON; None also when it is not a readable update,
+    so that one bad update is skipped rather than stopping the ones after it."""
+    if not isinstance(data, Mapping):
+        return None
+    try:
+        update = update_from_dict(data)
+    except ValidationError:
+        return None
+    return event_from_update(update)
 
 
 def event_from_update(update: Update) -> InboundEvent | None:
@@ -100,7 +120,7 @@ def _sender(user: User) -> Sender:
         platform=PLATFORM,
         address=str(user.id),
         chat=chat_ref(PLATFORM, user.id),
-        display_name=user.full_name,
+        display_name=storable(user.full_name),
     )
 
 
@@ -123,7 +143,7 @@ def _message_event(event_id: str, message: Message) -> MessageReceived | None:
         sender=_sender(user),
         chat=chat_ref(PLATFORM, message.chat.id),
         kind=kind,
-        text=text or "",
+        text=storable(text or ""),
         is_group=is_group,
         reply_to="" if replied is None else str(replied.message_id),
     )
@@ -142,9 +162,9 @@ def _button_event(event_id: str, query: CallbackQuery) -> ButtonPressed | None:
         event_id=event_id,
         sender=sender,
         chat=chat_ref(PLATFORM, message.chat.id) if message is not None else sender.chat,
-        token=token,
+        token=storable(token),
         platform_message_id=str(message.message_id) if message is not None else "",
-        callback_id=query.id,
+        callback_id=storable(query.id),
     )
 
 
