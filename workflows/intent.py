@@ -226,24 +226,44 @@ def _keys(words: Iterable[str]) -> frozenset[Units]:
     return frozenset(k for k in map(_key, words) if k)
 
 
-def _contains_any(units: Units, phrases: frozenset[Units], end: int | None = None) -> bool:
-    stop = len(units) if end is None else end
-    for phrase in phrases:
-        n = len(phrase)
-        for i in range(0, stop - n + 1):
-            if units[i : i + n] == phrase:
-                return True
-    return False
+@dataclass(frozen=True)
+class _Phrases:
+    """A set of phrases (as units) that knows which lengths to try."""
+
+    keys: frozenset[Units]
+    lengths: tuple[int, ...]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.keys
 
 
-_PAST = _keys(lists.PAST)
-_PRESENT = _keys(lists.PRESENT)
-_HYPOTHETICAL = _keys(lists.HYPOTHETICAL)
-_CONDITIONS = _keys(lists.CONDITIONS)
-_PERSISTING = _keys(lists.PERSISTING)
-_THANKS = _keys(lists.THANKS)
-_FILLERS = _keys(lists.FILLERS)
-_WARNINGS = _keys(lists.WARNINGS)
+def _phrases(words: Iterable[str]) -> _Phrases:
+    keys = _keys(words)
+    return _Phrases(keys, tuple(sorted({len(k) for k in keys}, reverse=True)))
+
+
+def _contains_any(units: Units, phrases: _Phrases) -> bool:
+    return any(
+        units[i : i + n] in phrases.keys for n in phrases.lengths for i in range(len(units) - n + 1)
+    )
+
+
+def _ending_at(units: Units, at: int, phrases: _Phrases) -> int:
+    """The length of the longest phrase that ends just before `at`, or 0."""
+    for n in phrases.lengths:
+        if n <= at and units[at - n : at] in phrases.keys:
+            return n
+    return 0
+
+
+_PAST = _phrases(lists.PAST)
+_PRESENT = _phrases(lists.PRESENT)
+_HYPOTHETICAL = _phrases(lists.HYPOTHETICAL)
+_CONDITIONS = _phrases(lists.CONDITIONS)
+_PERSISTING = _phrases(lists.PERSISTING)
+_THANKS = _phrases(lists.THANKS)
+_FILLERS = _phrases(lists.FILLERS)
+_WARNINGS = _phrases(lists.WARNINGS)
 _GLUE_BEFORE = frozenset(lists.GLUE_BEFORE)
 _GLUE_AFTER = frozenset(lists.GLUE_AFTER)
 _FIRST_PERSON = frozenset({"我", "咱", "i", "me", "my", "we", "us", "our"})
@@ -274,8 +294,7 @@ class _Entry:
 class _Lexicon:
     entries: dict[Units, _Entry]
     longest: int
-    negations: frozenset[Units]
-    negation_longest: int
+    negations: _Phrases
     # Chinese words for the segmenter, added the first time it is needed.
     cjk_words: tuple[str, ...]
     vocabulary: frozenset[str]
@@ -312,10 +331,13 @@ def _compiled(words: HelpWords) -> _Lexicon:
             )
             if cjk and len(key) > 1 and kind is not _Kind.NEUTRAL:
                 cjk_words.append("".join(key))
-    negations = _keys(words.negation)
+    negations = _phrases(words.negation)
     vocabulary = frozenset(
         u
-        for keys in (entries, negations, _FILLERS, _PAST, _HYPOTHETICAL, _PERSISTING, _THANKS)
+        for keys in (
+            entries,
+            *(p.keys for p in (negations, _FILLERS, _PAST, _HYPOTHETICAL, _PERSISTING, _THANKS)),
+        )
         for key in keys
         for u in key
         if u.isascii() and u.isalpha()
@@ -324,7 +346,6 @@ def _compiled(words: HelpWords) -> _Lexicon:
         entries=entries,
         longest=max(len(k) for k in entries),
         negations=negations,
-        negation_longest=max((len(k) for k in negations), default=1),
         cjk_words=tuple(dict.fromkeys(cjk_words)),
         vocabulary=vocabulary,
     )
@@ -548,24 +569,17 @@ def _negation(units: Units, start: int, lexicon: _Lexicon) -> str | None:
     between), else None."""
     at = start
     for _ in range(5):
-        found = _ending_at(units, at, lexicon.negations, lexicon.negation_longest)
+        found = _ending_at(units, at, lexicon.negations)
         if found:
             key = units[at - found : at]
             if key in _WARNINGS or _imperative(units, at - found):
                 return "warning"
             return "state"
-        filler = _ending_at(units, at, _FILLERS, 2)
+        filler = _ending_at(units, at, _FILLERS)
         if not filler:
             return None
         at -= filler
     return None
-
-
-def _ending_at(units: Units, at: int, phrases: frozenset[Units], longest: int) -> int:
-    for n in range(min(longest, at), 0, -1):
-        if units[at - n : at] in phrases:
-            return n
-    return 0
 
 
 def _imperative(units: Units, at: int) -> bool:
