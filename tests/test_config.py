@@ -34,6 +34,12 @@ surprise: 1
 """
 
 
+# The first line after the built-in example, where tests append keys.
+END = builtin_config_text().count("\n") + 1
+# The example without its concern_window, for tests that append their own.
+NO_WINDOW = builtin_config_text().replace("concern_window: 15m", "")
+
+
 def problems(text: str) -> list[str]:
     with pytest.raises(ConfigError) as caught:
         parse_config(text, "carecheck.yaml")
@@ -123,7 +129,8 @@ def test_help_words_concern_window_and_team_names_are_read() -> None:
         'supplies: {channel: "telegram:-1001234", handles: [groceries]}',
         'supplies: {channel: "telegram:-1001234", handles: [groceries], name: 物资组}',
     )
-    text += "help_words:\n  urgent: [救命, ' 快来人 ']\n  fine: [挺好]\nconcern_window: 30m\n"
+    text = text.replace("concern_window: 15m", "concern_window: 30m")
+    text += "help_words:\n  urgent: [救命, ' 快来人 ']\n  fine: [挺好]\n"
     config = parse_config(text)
     assert config.help_words == {"urgent": ("救命", "快来人"), "fine": ("挺好",)}
     assert config.concern_window == timedelta(minutes=30)
@@ -138,20 +145,28 @@ def test_help_words_concern_window_and_team_names_are_read() -> None:
 @pytest.mark.parametrize(
     ("extra", "where", "what"),
     [
-        ("help_words:\n  urgnet: [x]\n", ":23: help_words.urgnet", "unknown key"),
-        ("help_words:\n  urgent: ['  ']\n", ":23: help_words.urgent.0", "at least 1"),
-        ("help_words:\n  urgent: [" + "长" * 41 + "]\n", ":23: help_words.urgent.0", "at most 40"),
-        ("help_words:\n  urgent: [" + ",".join("x" * 201) + "]\n", ":23: help_words.urgent", "200"),
-        ("help_words:\n  concern: [3]\n", ":23: help_words.concern.0", "string"),
-        ("help_words: [救命]\n", ":22: help_words", "dictionary"),
-        ("concern_window: 0m\n", ":22: concern_window", "longer than zero"),
-        ("concern_window: 25h\n", ":22: concern_window", "at most 24h"),
+        ("help_words:\n  urgnet: [x]\n", f":{END + 1}: help_words.urgnet", "unknown key"),
+        ("help_words:\n  urgent: ['  ']\n", f":{END + 1}: help_words.urgent.0", "at least 1"),
+        (
+            "help_words:\n  urgent: [" + "长" * 41 + "]\n",
+            f":{END + 1}: help_words.urgent.0",
+            "at most 40",
+        ),
+        (
+            "help_words:\n  urgent: [" + ",".join("x" * 201) + "]\n",
+            f":{END + 1}: help_words.urgent",
+            "200",
+        ),
+        ("help_words:\n  concern: [3]\n", f":{END + 1}: help_words.concern.0", "string"),
+        ("help_words: [救命]\n", f":{END}: help_words", "dictionary"),
+        ("concern_window: 0m\n", f":{END}: concern_window", "longer than zero"),
+        ("concern_window: 25h\n", f":{END}: concern_window", "at most 24h"),
     ],
 )
 def test_bad_help_words_and_concern_windows_are_named_with_their_line(
     extra: str, where: str, what: str
 ) -> None:
-    (problem,) = problems(builtin_config_text() + extra)
+    (problem,) = problems(NO_WINDOW + extra)
     assert problem.startswith("carecheck.yaml" + where) and what in problem, problem
 
 
@@ -252,7 +267,7 @@ def test_a_file_that_is_not_utf8_names_the_line_of_the_first_bad_byte(tmp_path: 
 
 def test_a_key_given_twice_is_refused() -> None:
     (problem,) = problems(builtin_config_text() + "timezone: UTC\n")
-    assert problem.startswith("carecheck.yaml:22: timezone") and "first on line 2" in problem
+    assert problem.startswith(f"carecheck.yaml:{END}: timezone") and "first on line 2" in problem
 
 
 @pytest.mark.parametrize(
@@ -267,7 +282,7 @@ def test_a_key_given_twice_is_refused() -> None:
 )
 def test_values_yaml_cannot_build_are_problems_with_their_line(value: str, what: str) -> None:
     (problem,) = problems(builtin_config_text() + f"grids: {value}\n")
-    assert problem.startswith("carecheck.yaml:22: grids") and what in problem, problem
+    assert problem.startswith(f"carecheck.yaml:{END}: grids") and what in problem, problem
     assert len(problem) < 300
 
 
