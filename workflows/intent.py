@@ -92,6 +92,9 @@ def classify(text: str, words: HelpWords = DEFAULT_HELP_WORDS) -> Intent:
     signals: list[_Signal] = []
     for clause in _clauses(_normalise(text)):
         signals.extend(_read_clause(clause, lexicon))
+        if _contains_any(_unit_texts(clause.text), _MISTAKES):
+            # "刚才的求救是按错了": whatever alarm came before was sent by mistake.
+            signals = [s for s in signals if s.intent not in (Intent.URGENT, Intent.CONCERN)]
     return _verdict(signals)
 
 
@@ -264,8 +267,12 @@ _PERSISTING = _phrases(lists.PERSISTING)
 _THANKS = _phrases(lists.THANKS)
 _FILLERS = _phrases(lists.FILLERS)
 _WARNINGS = _phrases(lists.WARNINGS)
+_OTHERWISE = _phrases(lists.OTHERWISE)
+_MISTAKES = _phrases(lists.MISTAKES)
 _GLUE_BEFORE = frozenset(lists.GLUE_BEFORE)
 _GLUE_AFTER = frozenset(lists.GLUE_AFTER)
+_BODY_PARTS = frozenset(lists.BODY_PARTS)
+_CALL_FOLLOWERS = frozenset(lists.CALL_FOLLOWERS)
 _FIRST_PERSON = frozenset({"我", "咱", "i", "me", "my", "we", "us", "our"})
 _STILL_OVER = frozenset({"了", "anymore"})
 _NO_LONGER = (("no", "longer"), ("any", "more"), ("已", "经"), ("已",))
@@ -518,7 +525,9 @@ def _a_word_in(text: str, start: int, end: int, tokens: list[tuple[int, int]]) -
     first = next(t for t in tokens if t[0] <= start < t[1])
     last = next(t for t in tokens if t[0] < end <= t[1])
     before, after = text[first[0] : start], text[end : last[1]]
-    return (not before or before in _GLUE_BEFORE) and (
+    if not after and text[start:end] in lists.ACHES_AT_END:
+        return True
+    return (not before or before in _GLUE_BEFORE or before in _BODY_PARTS) and (
         not after or after in _GLUE_AFTER or set(after) == {text[end - 1]}
     )
 
@@ -538,6 +547,8 @@ def _read(hit: _Hit, units: Units, clause: _Clause, lexicon: _Lexicon) -> _Signa
             if entry.call:
                 if entry.ask and (_thanked(units) or _asked_of_someone_else(units, clause)):
                     return None
+                if entry.ask and _a_request(units, hit):
+                    return _Signal(Intent.CONCERN)
                 return _Signal(Intent.URGENT, call=True)
             softened = (
                 clause.conditional
@@ -560,7 +571,8 @@ def _read(hit: _Hit, units: Units, clause: _Clause, lexicon: _Lexicon) -> _Signa
                 return None
             if negation is not None:
                 return _Signal(Intent.CONCERN) if entry.state and negation != "warning" else None
-            return _Signal(Intent.FINE, recovery=entry.recovery)
+            otherwise = _contains_any(units, _OTHERWISE)
+            return _Signal(Intent.FINE, recovery=entry.recovery and not otherwise)
     return None
 
 
@@ -594,6 +606,17 @@ def _no_longer(units: Units, hit: _Hit) -> bool:
     before = units[max(0, hit.start - 4) : hit.start]
     return any(
         before[i : i + len(p)] == p for p in _NO_LONGER for i in range(len(before) - len(p) + 1)
+    )
+
+
+def _a_request(units: Units, hit: _Hit) -> bool:
+    """ "help me change a light bulb": an English call followed by what is wanted."""
+    following = units[hit.end : hit.end + 1]
+    return (
+        bool(following)
+        and following[0].isalpha()
+        and following[0].isascii()
+        and (following[0] not in _CALL_FOLLOWERS)
     )
 
 

@@ -35,6 +35,7 @@ CALLS = _words(
     快过来、赶紧来、赶快来、帮帮我、快帮帮我、快帮我、求救、求求你们快来、sos、🆘、help、
     help me、help us、please help、someone help、somebody help、need help、i need help、
     send someone、come quickly、come quick、come now
+    help me up、help me get up、get me up、help me stand
     """
 )
 
@@ -78,6 +79,17 @@ EMERGENCIES = _words(
     face drooping、slurred
     摔、跌跤、摔地上、跌在、跌下、倒下了、倒地不起、坐不起来、翻不了身、抬不起来、说不了话、喘不动
     头撞破、撞破了头、磕破了头、血流了、一地血、满地血、流血、家里进人、进人了、陌生人、叫医生、快叫
+    心脏病发、犯心脏病、心脏病又犯、被车撞、车撞了、出车祸、on the floor、please come、come please、hurt badly、badly hurt、stuck、s o s、来人、起不了、跌了一下、摔了一下、滑了一跤、噎住、卡住了、药吃多了、吃多了药、吃了一把药、迷路、找不到家、回不了家、走丢、被困、困在、困住了
+    人不行了、他不行了、她不行了、老伴不行了、老头子不行了、老太婆不行了、妈不行了、爸不行了、滚下来、滚下楼、从楼梯上滚
+    """
+)
+
+# "Help me" is a call when it stands alone or with these; "help me change a light bulb"
+# is a request (concern).
+CALL_FOLLOWERS = _words(
+    """
+    please、pls、plz、now、quick、quickly、fast、asap、someone、somebody、anyone、i、im、
+    my、fell、fallen、can、cannot、this、it、me、us
     """
 )
 
@@ -91,6 +103,7 @@ BODY_PARTS = _words(
     """
     头、脑袋、脑壳、腰、背、腿、脚、手、胳膊、肩、肩膀、脖子、颈椎、腰椎、膝盖、关节、肚子、
     肚、胃、腹、牙、嗓子、喉咙、眼睛、眼、耳朵、浑身、全身、身上、骨头、屁股、脚踝、手腕
+    手指、手指头、脚趾、牙龈、鼻子、心脏
     """
 )
 ACHES = ("疼", "痛", "酸", "麻", "胀", "肿", "痒", "晕", "沉")
@@ -104,7 +117,7 @@ SYMPTOMS = _words(
     晕眩、眼前发黑、发黑、眼花、看不清、看不见、听不见、听不清、耳鸣、嗡嗡响、发烧、发热、
     低烧、高烧、烧得、发冷、打摆子、咳嗽、咳、咳痰、感冒、着凉、流鼻涕、鼻塞、打喷嚏、拉肚子、
     腹泻、拉稀、便秘、反胃、恶心、想吐、吐了、呕吐、没胃口、吃不下、不想吃、没吃东西、没吃饭、
-    没怎么吃、没吃、饿、没力气、没劲、乏力、使不上劲、腿软、累、疲倦、走不动、走不了、
+    没怎么吃、没吃、饿、没力气、没劲、乏力、使不上劲、腿软、疲倦、走不动、走不了、
     走路不稳、站不稳、腿脚不便、心慌、心悸、心跳快、心跳得厉害、慌、闷、胸闷、憋得慌、堵得慌、闷得慌、
     憋闷、气短、气喘、喘、血压高、高血压、血压升高、血糖高、低血糖、手抖、发抖、哆嗦、抽筋、
     浮肿、水肿、起疹子、疹子、疙瘩、过敏、崴了、扭了、扭伤、烫伤、烫了、起泡、割破、划破、
@@ -117,7 +130,7 @@ SYMPTOMS = _words(
     sore throat、runny nose、nausea、nauseous、vomit、vomiting、threw up、throw up、
     throwing up、diarrhea、diarrhoea、stomach ache、stomachache、tummy ache、upset stomach、
     constipated、pain、painful、hurt、hurts、hurting、ache、aches、aching、sore、swollen、
-    swelling、rash、itchy、weak、tired、exhausted、no energy、fatigue、can not sleep、
+    swelling、rash、itchy、weak、exhausted、no energy、fatigue、can not sleep、
     could not sleep、insomnia、palpitations、heart racing、heart is racing、
     chest feels tight、chest is tight、tight chest、chest tightness、blood pressure is high、
     high blood pressure、blood pressure high、blood sugar、shaky、shaking、trembling、numb、
@@ -127,6 +140,8 @@ SYMPTOMS = _words(
     发炎、炎症、肺炎、中暑、闪了、闪了腰、腰闪了、头沉、费劲、吃力、不通、拉不出、解不出
     血压偏高、血压有点高、血压很高、血压太高、血压又高、血糖偏高、血糖有点高
     poorly、feel off、feeling off、a bit off、wrong
+    好累、太累、累死、累得、累坏、so tired、very tired、really tired、too tired、心脏病、出冷汗
+    红肿、肿痛、胀痛、发烫、瘦了、麻木、差、running low、low on、acting up、playing up、feeling down、feel down、really down、forgetting、forget things、memory、can not hear、can not see、hard of hearing
     """
 )
 
@@ -141,8 +156,7 @@ NEEDS = _words(
     # company, fear, low mood
     孤单、孤独、寂寞、没人管、没人照顾、没人陪、没人说话、没人理、没得人管、不来看我、陪陪我、
     陪我聊、想找人聊、找人聊天、找个人说说话、说说话、害怕、怕、担心、心烦、烦、郁闷、想哭、
-    哭、难过、伤心、不开心、心情不好、没意思、无聊、忘事、记性不好、记不住、老忘、糊涂、迷路、
-    找不到家
+    哭、难过、伤心、不开心、心情不好、没意思、无聊、忘事、记性不好、记不住、老忘、糊涂
     # English
     ran out of、run out of、running out of、out of medicine、out of pills、out of food、
     no food、nothing to eat、have not eaten、has not eaten、not eating、can not eat、
@@ -179,6 +193,8 @@ RECOVERY = _words(
     好了、好多了、好些了、好点了、好一些了、快好了、已经好了、没事了、恢复了、恢复得不错、
     消肿、消了、退烧、退了、止住了、缓过来了、不碍事了、正常了、better、much better、
     feeling better、gone、went away、recovered、fine now、ok now、okay now
+    # Reassurance after a complaint takes it back too: "腿有点酸，不碍事".
+    不碍事、不要紧、没关系、没大碍、无大碍、不用担心、别担心、甭担心、放心、没事、没事儿、没啥事、没什么事、问题不大、小毛病、nothing serious、no big deal、do not worry、i am fine、i am ok、i am okay、all good、not serious、pain free
     """
 )
 
@@ -211,6 +227,7 @@ NEGATION = _words(
     不、没、没有、无、未、不再、不用、不需要、不必、用不着、并不、并没有、从不、从没、没再、
     再没、不会、不曾、不是、冇、莫、没得、别、不要、甭、勿、not、no、never、without、nothing、
     none、nor、neither
+    less
     """
 )
 WARNINGS = ("别", "不要", "甭", "勿", "千万别", "可别")
@@ -224,6 +241,7 @@ FILLERS = _words(
     was、were、be、been、do、does、did、have、has、had、feel、feeling、felt、think、really、
     very、so、too、that、quite、much、any、a、an、the、for、need、at、all、getting、get、got、
     doing、to、will、would、want、longer、more、even、my、me
+    in
     """
 )
 
@@ -254,6 +272,17 @@ HYPOTHETICAL = _words(
 # These open the rest of their sentence to the hypothetical ("如果我摔倒了，起不来怎么办").
 CONDITIONS = ("万一", "如果", "要是", "假如", "if", "in case", "what if")
 
+# "别的都挺好", "otherwise fine": a reassurance about the rest, not about the complaint.
+OTHERWISE = ("别的", "其他", "其它", "其余", "除了", "otherwise", "else", "apart from", "besides")
+
+# "刚才按错了": a call for help sent by mistake.
+MISTAKES = _words(
+    """
+    按错、误触、不小心按、点错、按到了、误报、发错、by mistake、accidentally、by accident、
+    wrong button、ignore that、ignore the
+    """
+)
+
 THANKS = ("谢谢", "感谢", "多谢", "多亏", "幸亏", "幸好", "谢了", "thank", "thanks", "grateful")
 
 # Requests for a hand, which a question to someone else ("你需要帮忙吗？") or a thank-you
@@ -275,6 +304,8 @@ NEUTRAL = _words(
     help desk、good morning、good afternoon、good evening、good night、good luck、good job、
     great grand、pain au、fire alarm test、no one else
     摔东西、摔门、摔碗、摔杯、摔盘、摔手机、股票
+    救命恩人、救命之恩、救命稻草、急救包、急救培训、急救知识、急救课、紧急联系人、emergency contact、emergency number、fall alarm、fall detector、false alarm
+    止痛、止疼、镇痛、忍痛、惨痛、痛快、差不多、出差
     """
 )
 
@@ -293,6 +324,10 @@ GLUE_AFTER = _words(
     起来、下来、不了
     """
 )
+
+# An ache that ends a word of jieba's ("红肿", "酸疼", "腿抽筋" aside) is an ache whatever
+# comes before it in that word; the exceptions ("心疼", "止痛") are in NEUTRAL.
+ACHES_AT_END = ("疼", "痛", "晕", "肿", "痒")
 
 # Single characters that are "fine" only when they stand at the end of what is said, or
 # before a particle: "好" and "好的", not "好冷" or "好几天".
