@@ -158,7 +158,7 @@ help_words:
   urgent: [老地方见]          # a phrase this community uses for "come now"
   concern: [心里发毛, 不得劲儿]
   negation: [冇得]
-  fine: [杠杠的]
+  fine: [杠杠滴]
 ```
 
 Chinese words added this way are added to the segmenter too, so they are found as words.

@@ -195,13 +195,14 @@ def test_a_long_message_is_as_serious_as_its_most_serious_clause() -> None:
 
 
 def test_operator_words_extend_the_built_in_lists() -> None:
-    words = help_words_with({"urgent": ["老地方见"], "concern": ["心里发毛"], "fine": ["杠杠的"]})
+    words = help_words_with({"urgent": ["老地方见"], "concern": ["心里发毛"], "fine": ["杠杠滴"]})
     assert classify("老地方见", words) is URGENT
     assert classify("心里发毛", words) is CONCERN
-    assert classify("身体杠杠的", words) is FINE
+    assert classify("身体杠杠滴", words) is FINE
     # The built-in words are still there, and the defaults are untouched.
     assert classify("救命", words) is URGENT
     assert classify("老地方见") is OTHER
+    assert classify("身体杠杠滴") is OTHER
     assert words.urgent[: len(DEFAULT_HELP_WORDS.urgent)] == DEFAULT_HELP_WORDS.urgent
 
 

@@ -553,7 +553,7 @@ def _read(hit: _Hit, units: Units, clause: _Clause, lexicon: _Lexicon) -> _Signa
             softened = (
                 clause.conditional
                 or _contains_any(before, _HYPOTHETICAL)
-                or (_past(units, clause) and not _contains_any(units, _PRESENT))
+                or _past(units, hit.start, clause)
                 or _asked_of_someone_else(units, clause)
                 or _thanked(units)
             )
@@ -624,7 +624,11 @@ def _persisting(units: Units, start: int) -> bool:
     return _contains_any(units[max(0, start - 4) : start], _PERSISTING)
 
 
-def _past(units: Units, clause: _Clause) -> bool:
+def _past(units: Units, start: int, clause: _Clause) -> bool:
+    """Told as before: "昨天摔了一跤", "the ambulance came yesterday" — unless "now"
+    comes before the word ("昨天摔的，现在还起不来")."""
+    if _contains_any(units[:start], _PRESENT):
+        return False
     return clause.past or _contains_any(units, _PAST)
 
 

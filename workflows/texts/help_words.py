@@ -140,8 +140,9 @@ SYMPTOMS = _words(
     发炎、炎症、肺炎、中暑、闪了、闪了腰、腰闪了、头沉、费劲、吃力、不通、拉不出、解不出
     血压偏高、血压有点高、血压很高、血压太高、血压又高、血糖偏高、血糖有点高
     poorly、feel off、feeling off、a bit off、wrong
-    好累、太累、累死、累得、累坏、so tired、very tired、really tired、too tired、心脏病、出冷汗
+    好累、太累、累死、累得、累坏、so tired、very tired、really tired、too tired、出冷汗
     红肿、肿痛、胀痛、发烫、瘦了、麻木、差、running low、low on、acting up、playing up、feeling down、feel down、really down、forgetting、forget things、memory、can not hear、can not see、hard of hearing
+    咬了、被狗咬、could be better、been better、seen better days、in hospital、in the hospital
     """
 )
 
@@ -212,6 +213,7 @@ FINE_PHRASES = _words(
     i am well、all is well、no problem、no problems、not bad、nothing to worry、do not worry、
     no need to worry、no need to come、slept well、perfect、wonderful、excellent、safe
     没啥问题、没什么问题、没大问题、没什么大问题、没有问题、没摔、没跌、没有摔
+    no worries、凑合、还凑合、马马虎虎、老样子、吃嘛嘛香、杠杠的
     """
 )
 
@@ -242,6 +244,7 @@ FILLERS = _words(
     very、so、too、that、quite、much、any、a、an、the、for、need、at、all、getting、get、got、
     doing、to、will、would、want、longer、more、even、my、me
     in
+    哪里、哪儿、哪、任何、什么地方、anywhere、anything
     """
 )
 
