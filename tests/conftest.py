@@ -17,7 +17,7 @@ from gateway.store import Store
 from tests.fakes import RecordingAdapter
 
 # The real-Synapse fixtures (session-scoped; Synapse starts only for tests that ask).
-pytest_plugins = ["tests.synapse"]
+pytest_plugins = ["tests.synapse", "tests.postgres"]
 
 # 08:30 in Shanghai on a Monday: the default plan's round is due at 09:00.
 START = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)

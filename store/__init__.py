@@ -1,0 +1,1 @@
+"""The stores: one implementation of the ports per database."""

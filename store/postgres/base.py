@@ -1,0 +1,59 @@
+"""Shared helpers for the PostgreSQL repository mixins."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import asyncpg
+
+# asyncpg ships no type information: a row is an asyncpg.Record (a read-only mapping
+# that is also a tuple), typed here as Any.
+Row = Any
+
+
+def rowcount(status: str) -> int:
+    """The number of rows a command changed, from its status ("UPDATE 3", "INSERT 0 1")."""
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+class Repo:
+    """Base of the repository mixins: one pooled connection, inside a transaction for
+    writes (or on its own for reads, each statement seeing what is committed).
+
+    Statements are prepared once per connection and cached by asyncpg; placeholders
+    are $1, $2, … and a list goes in as one array parameter (`= ANY($1::bigint[])`).
+    """
+
+    conn: asyncpg.Connection
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        return await self.conn.fetchrow(sql, *params)
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        rows: list[Row] = await self.conn.fetch(sql, *params)
+        return rows
+
+    async def _value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return await self.conn.fetchval(sql, *params)
+
+    async def _insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run an INSERT … RETURNING id; returns the new row's id."""
+        return int(await self.conn.fetchval(sql, *params))
+
+    async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Execute one statement; returns the number of rows it changed."""
+        return rowcount(await self.conn.execute(sql, *params))
+
+    async def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """One statement for many rows, pipelined by asyncpg."""
+        batch = rows if isinstance(rows, list) else list(rows)
+        if batch:
+            await self.conn.executemany(sql, batch)
+
+
+def no_nul(value: str) -> str:
+    """Free text from outside (a message, an error) as PostgreSQL can keep it: it has no
+    room for NUL characters, which SQLite stores. One stands in for each."""
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value

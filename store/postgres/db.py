@@ -1,0 +1,370 @@
+"""A PostgreSQL database shared by one or more carecheck instances: a pool of
+connections, migrations, transactions, and locks that one instance at a time holds."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import urllib.parse
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from gateway.domain.ids import OutboxId
+from store.postgres.care import CareRepo
+from store.postgres.deadletters import DeadLetterRepo
+from store.postgres.delivery import DeliveryRepo
+from store.postgres.history import HistoryRepo
+from store.postgres.migrations import LATEST, MIGRATIONS, VERSION_TABLE
+from store.postgres.misc import MiscRepo
+from store.postgres.needs import NeedsRepo
+from store.postgres.people import PeopleRepo
+from store.postgres.records import SchemaTooNew, StoreOpenError, ts
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 10.0
+CLOSE_TIMEOUT = 10.0
+# About 130 distinct statements: keep every one prepared on every connection.
+STATEMENT_CACHE = 512
+# Taken while migrating, so instances starting together migrate one after the other.
+MIGRATION_LOCK = "carecheck:migrate"
+
+# What is wrong when the server cannot be reached or refuses us.
+_OPEN_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+class PgTx(PeopleRepo, CareRepo, DeliveryRepo, MiscRepo, NeedsRepo, HistoryRepo, DeadLetterRepo):
+    """Everything the gateway reads or writes, inside one transaction."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    def savepoint(self) -> PgSavepoint:
+        """A nested unit inside the transaction: one failing event rolls back alone."""
+        return PgSavepoint(self.conn)
+
+
+class PgSavepoint:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        # Inside a transaction, asyncpg makes a nested one a SAVEPOINT.
+        self._inner = conn.transaction()
+
+    async def __aenter__(self) -> None:
+        await self._inner.start()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        if exc_type is None:
+            await self._inner.commit()
+        else:
+            await self._inner.rollback()
+
+
+class _PgTransaction:
+    """One pooled connection; for writes, BEGIN … COMMIT (or ROLLBACK) on it while
+    holding the store's write lock."""
+
+    def __init__(self, store: PgStore, *, write: bool) -> None:
+        self._store = store
+        self._write = write
+        self._conn: Any = None
+        self._xact: Any = None
+
+    async def __aenter__(self) -> PgTx:
+        store = self._store
+        await store._write_sent()
+        if self._write:
+            await store._write_lock.acquire()
+        try:
+            conn = await store.pool.acquire()
+            try:
+                if self._write:
+                    xact = conn.transaction()
+                    await xact.start()
+                    self._xact = xact
+            except BaseException:
+                await store.pool.release(conn)
+                raise
+        except BaseException:
+            if self._write:
+                store._write_lock.release()
+            raise
+        self._conn = conn
+        return PgTx(conn)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        store = self._store
+        try:
+            if self._xact is not None:
+                if exc_type is None:
+                    await self._xact.commit()
+                else:
+                    try:
+                        await self._xact.rollback()
+                    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                        # The connection is broken; the server rolls back on its own,
+                        # and the pool drops the connection. The first error matters.
+                        log.debug("rollback failed", exc_info=True)
+        finally:
+            try:
+                await store.pool.release(self._conn)
+            finally:
+                if self._write:
+                    store._write_lock.release()
+
+
+def lock_key(name: str) -> int:
+    """A named lock's 64-bit key for pg_advisory_lock (stable across versions)."""
+    digest = hashlib.sha256(b"carecheck:" + name.encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def display_url(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{parts.username or ''}:***@{host}"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+class PgStore:
+    """The store on PostgreSQL. Same API as the SQLite store (gateway.store.Store).
+
+    Inside one process write transactions run one at a time, as on SQLite: the
+    workflows read, decide and write in one transaction and were written for that.
+    Reads run beside them on other pooled connections, each statement seeing what is
+    committed. Several processes may share the database: what could be handed to two
+    of them (a due timer, an inbound event, a message to send) is claimed with a row
+    lock that the other skips (claim_timer, claim_inbound, claim_sendable), and a loop
+    that only one process may run (receiving from a platform) is guarded by a named
+    lock (try_hold): held while the holder's connection lives.
+    """
+
+    def __init__(self, url: str, *, max_connections: int = 10) -> None:
+        self._url = url
+        self.display_url = display_url(url)
+        self._max_connections = max_connections
+        self._pool: Any = None
+        self._write_lock = asyncio.Lock()
+        # Deliveries noted but not yet written (see record_sent), and the lock held
+        # while a batch of them is written.
+        self._sent: list[tuple[OutboxId, str, float]] = []
+        self._flush_lock = asyncio.Lock()
+        # Named locks held: each on a connection of its own, outside the pool.
+        self._held: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"PgStore({self.display_url!r})"
+
+    async def open(self) -> None:
+        try:
+            pool = await asyncpg.create_pool(
+                self._url,
+                min_size=1,
+                max_size=self._max_connections,
+                timeout=CONNECT_TIMEOUT,
+                statement_cache_size=STATEMENT_CACHE,
+            )
+        except _OPEN_ERRORS as exc:
+            raise StoreOpenError(
+                f"cannot open database {self.display_url}: {_reason(exc)}"
+            ) from None
+        self._pool = pool
+        try:
+            await self._migrate()
+        except SchemaTooNew:
+            await self.close()
+            raise
+        except _OPEN_ERRORS as exc:
+            await self.close()
+            raise StoreOpenError(
+                f"cannot open database {self.display_url}: {_reason(exc)}"
+            ) from None
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        if self._pool is None:
+            return
+        try:
+            await self._write_sent()
+        finally:
+            for name in list(self._held):
+                await self.release(name)
+            pool, self._pool = self._pool, None
+            try:
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await pool.close()
+            except TimeoutError:
+                log.warning("database connections still busy after %gs: closed", CLOSE_TIMEOUT)
+                pool.terminate()
+
+    async def __aenter__(self) -> PgStore:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def pool(self) -> Any:
+        if self._pool is None:
+            raise RuntimeError("store is not open")
+        return self._pool
+
+    async def schema_version(self) -> int:
+        async with self.pool.acquire() as conn:
+            return await _version(conn)
+
+    async def _migrate(self) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            # Instances started together: the first migrates, the others wait for it
+            # and then find nothing left to do.
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key(MIGRATION_LOCK))
+            await conn.execute(VERSION_TABLE)
+            version = await _version(conn)
+            if version > LATEST:
+                raise SchemaTooNew(
+                    f"{self.display_url} has schema version {version}; "
+                    f"this carecheck knows up to {LATEST}"
+                )
+            for target in range(version + 1, LATEST + 1):
+                log.info("migrating database to schema version %d", target)
+                await conn.execute(MIGRATIONS[target - 1])
+                await conn.execute(
+                    "INSERT INTO schema_version (version) VALUES ($1) "
+                    "ON CONFLICT (only_row) DO UPDATE SET version = excluded.version",
+                    target,
+                )
+
+    def record_sent(self, outbox_id: OutboxId, message_id: str, now: datetime) -> None:
+        """Note that a message went out. Noted deliveries are written together, in one
+        transaction, before the store is next used for anything — so nothing can read
+        a row as still pending after its send — and at close. If the process dies
+        first, the message is sent again on restart: at least once, never lost."""
+        self._sent.append((outbox_id, message_id, ts(now)))
+
+    async def flush(self) -> None:
+        """Write noted deliveries now rather than at the store's next use."""
+        await self._write_sent()
+
+    async def _write_sent(self) -> None:
+        # A read that starts while a batch is being written waits for it: until it is
+        # committed, its rows would still read as pending.
+        if not self._sent and not self._flush_lock.locked():
+            return
+        async with self._flush_lock:
+            if not self._sent:
+                return
+            batch, self._sent = self._sent, []
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    await PgTx(conn).mark_sent_many(batch)
+            except BaseException:
+                self._sent = batch + self._sent
+                raise
+
+    def transaction(self) -> _PgTransaction:
+        """`async with store.transaction() as tx`: one write transaction."""
+        return _PgTransaction(self, write=True)
+
+    def read(self) -> _PgTransaction:
+        """Reads only, without BEGIN/COMMIT: each statement sees committed data."""
+        return _PgTransaction(self, write=False)
+
+    async def ping(self) -> bool:
+        async with self.pool.acquire() as conn:
+            return bool(await conn.fetchval("SELECT 1") == 1)
+
+    async def write_check(self, now: datetime) -> None:
+        """One tiny write in its own transaction; raises when the database cannot take
+        it (disk full, a read-only replica, the server gone)."""
+        async with self.transaction() as tx:
+            await tx.write_check(now)
+
+    async def checkpoint(self) -> None:
+        """Nothing to do: PostgreSQL checkpoints its write-ahead log on its own. Here
+        so the housekeeping job runs the same on either store."""
+        await self._write_sent()
+
+    # -- named locks ------------------------------------------------------------------
+
+    async def try_hold(self, name: str) -> bool:
+        """Take the lock `name` if no other instance holds it; True if this one holds it
+        now. It stays held while this store is open and its connection lives: when the
+        holder's process dies or loses the server, the server lets it go and the next
+        instance to try takes over. Call again now and then to take over; call
+        `holding` now and then to notice having lost it."""
+        conn = self._held.get(name)
+        if conn is not None and not conn.is_closed():
+            return True
+        self._held.pop(name, None)
+        try:
+            conn = await asyncpg.connect(self._url, timeout=CONNECT_TIMEOUT)
+        except _OPEN_ERRORS as exc:
+            raise StoreOpenError(
+                f"cannot reach database {self.display_url}: {_reason(exc)}"
+            ) from None
+        try:
+            got = await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock_key(name))
+        except BaseException:
+            conn.terminate()
+            raise
+        if not got:
+            await conn.close()
+            return False
+        self._held[name] = conn
+        log.info("holding %s", name)
+        return True
+
+    async def holding(self, name: str) -> bool:
+        """Whether this instance still holds `name`: its connection answers. (A session
+        lock ends only with its session, and this store never unlocks one otherwise.)"""
+        conn = self._held.get(name)
+        if conn is None:
+            return False
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                await conn.fetchval("SELECT 1")
+        except (*_OPEN_ERRORS, TimeoutError):
+            self._held.pop(name, None)
+            conn.terminate()
+            log.warning("lost %s: its database connection is gone", name)
+            return False
+        return True
+
+    async def release(self, name: str) -> None:
+        """Let `name` go (closing its connection ends the session, and the lock)."""
+        conn = self._held.pop(name, None)
+        if conn is None:
+            return
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await conn.close()
+        except (*_OPEN_ERRORS, TimeoutError):
+            conn.terminate()
+
+
+async def _version(conn: Any) -> int:
+    if await conn.fetchval("SELECT to_regclass('schema_version')") is None:
+        return 0
+    version = await conn.fetchval("SELECT version FROM schema_version")
+    return 0 if version is None else int(version)
