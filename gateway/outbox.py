@@ -30,7 +30,12 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 30
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 600.0
+# At most this many rows are read per pass. Busy and rate-limited chats are left out of
+# the read, so a pass needs only a few rows for each send it can start.
 FETCH = 200
+ROWS_PER_FREE_SEND = 2
+# A safety net only: with every send slot taken, a finishing send wakes the worker.
+FULL_WAIT = 1.0
 
 OnFailed = Callable[[OutboxRow, str], Awaitable[None]]
 # Told of every message the platform accepted (the workflow picks what matters to it).
@@ -84,10 +89,17 @@ class OutboxWorker:
         # Chats that cannot take a message now are left out of the read: otherwise one
         # chat's long queue (a leader's alerts, a stranger's flood) fills the page and
         # every other chat waits behind it, whatever its priority.
+        free = self.max_in_flight - len(self._in_flight)
+        if free <= 0:
+            # Every send slot is taken and the first send to finish wakes the loop: no
+            # reading the queue over and over until then.
+            return FULL_WAIT
         blocked = self.limiter.blocked()
         skip = self._in_flight.keys() | blocked.keys()
+        # A chat's later rows may follow its head in the page: a few spare rows.
+        limit = min(FETCH, ROWS_PER_FREE_SEND * free + 8)
         async with self.store.read() as tx:
-            rows = await tx.sendable(self.platform, self.clock.now(), FETCH, skip)
+            rows = await tx.sendable(self.platform, self.clock.now(), limit, skip)
         # A chat left out for its rate limit may have messages due at its next slot.
         delay = min(blocked.values(), default=None)
         for row in rows:
@@ -103,8 +115,8 @@ class OutboxWorker:
                 return wait
             self.limiter.take(row.chat)
             self._in_flight[row.chat] = asyncio.create_task(self._send(row))
-        if len(rows) == FETCH:
-            delay = 0.0
+        if len(rows) == limit:
+            delay = 0.0  # more may be sendable beyond this page
         return delay
 
     async def drain(self) -> int:
