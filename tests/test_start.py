@@ -25,9 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 WAIT = 60.0
 
 
-async def run_carecheck(tmp_path: Path, **settings: str) -> tuple[int, list[str]]:
-    """`carecheck run` in its own process; returns its exit code and stderr lines.
-    It must exit by itself within WAIT seconds."""
+async def start_carecheck(tmp_path: Path, **settings: str) -> asyncio.subprocess.Process:
+    """`carecheck run` in its own process, on a fresh database and any free port."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARECHECK_")}
     env.update(
         CARECHECK_DB=str(tmp_path / "run.db"),
@@ -35,7 +34,7 @@ async def run_carecheck(tmp_path: Path, **settings: str) -> tuple[int, list[str]
         CARECHECK_WEB_PORT="0",
     )
     env.update({f"CARECHECK_{key.upper()}": value for key, value in settings.items()})
-    process = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "gateway",
@@ -45,6 +44,12 @@ async def run_carecheck(tmp_path: Path, **settings: str) -> tuple[int, list[str]
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def run_carecheck(tmp_path: Path, **settings: str) -> tuple[int, list[str]]:
+    """`carecheck run` in its own process; returns its exit code and stderr lines.
+    It must exit by itself within WAIT seconds."""
+    process = await start_carecheck(tmp_path, **settings)
     try:
         _, stderr = await asyncio.wait_for(process.communicate(), WAIT)
     except TimeoutError:
@@ -107,6 +112,41 @@ async def test_a_file_that_is_not_a_database_is_named_at_start(tmp_path: Path) -
 
 
 # --- a platform that cannot be reached -----------------------------------------
+
+
+async def test_run_keeps_serving_while_telegram_is_away_and_stops_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    async with TelegramTestServer() as gone:
+        pass
+    process = await start_carecheck(
+        tmp_path, telegram_token=gone.token, telegram_api_base=gone.base_url
+    )
+    try:
+        assert process.stdout is not None
+        output: list[str] = []
+        while not output or not output[-1].startswith("Press Ctrl+C"):
+            line = await asyncio.wait_for(process.stdout.readline(), WAIT)
+            assert line, f"carecheck run ended early: {output}"
+            output.append(line.decode().rstrip())
+        assert any(
+            line.startswith("  telegram: not connected: ")
+            and line.endswith("; retrying in the background (see /healthz)")
+            for line in output
+        )
+        (dashboard,) = [line.split()[-1] for line in output if "dashboard:" in line]
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{dashboard.rstrip('/')}/healthz") as response,
+        ):
+            assert response.status == 503
+            assert (await response.text()).startswith("telegram: not connected: ")
+        process.terminate()
+        assert await asyncio.wait_for(process.wait(), WAIT) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
 
 
 @pytest.fixture
