@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -144,10 +145,15 @@ def cmd_people_import(args: argparse.Namespace) -> int:
         print(f"carecheck: {path}: cannot read: {exc}", file=sys.stderr)
         return 2
 
+    leaderless: list[str] = []
+
     async def go() -> int:
         store = await _with_store(settings)
         try:
-            return await import_people(store, config, text, SystemClock().now(), str(path))
+            count = await import_people(store, config, text, SystemClock().now(), str(path))
+            async with store.read() as tx:
+                leaderless.extend(await tx.grids_without_reachable_leader())
+            return count
         finally:
             await store.close()
 
@@ -161,6 +167,11 @@ def cmd_people_import(args: argparse.Namespace) -> int:
             print(f"  {path}:{problem.line}: {problem.message}", file=sys.stderr)
         return 2
     print(f"imported {count} people from {path}")
+    for grid in leaderless:
+        print(
+            f"warning: grid {grid or '-'} has no grid leader enrolled on a chat platform: "
+            "its alerts go straight to the next step (invite its leader: carecheck people invite)"
+        )
     return 0
 
 
@@ -266,6 +277,60 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_round_start(args: argparse.Namespace) -> int:
+    from gateway.clock import SystemClock
+    from gateway.engine import Engine
+    from workflows.timefmt import day_hm
+
+    settings = _settings()
+    config, _ = _config(settings.config)
+    plan = args.plan or config.plan_name_default
+    if plan not in config.plans:
+        known = ", ".join(sorted(config.plans))
+        print(f"carecheck: no plan {plan!r} in the workflow file (plans: {known})", file=sys.stderr)
+        return 2
+
+    async def go() -> list[tuple[str, datetime]]:
+        store = await _with_store(settings)
+        try:
+            if args.grid and args.grid not in await _grids(store):
+                raise ValueError(f"no residents in grid {args.grid!r}")
+            engine = Engine(store, SystemClock(), config, {})
+            await engine.prepare()
+            return await engine.queue_round(plan, grid=args.grid or "", emergency=args.now)
+        finally:
+            await store.close()
+
+    try:
+        queued = asyncio.run(go())
+    except ValueError as exc:
+        print(f"carecheck: {exc}", file=sys.stderr)
+        return 2
+    if not queued:
+        print(f"no residents on plan {plan!r}: nothing to start")
+        return 0
+    now = SystemClock().now()
+    label = "urgent round" if args.now else "round"
+    for timezone, when in queued:
+        if when > now:
+            print(
+                f"{label} for plan {plan} ({timezone}) waits for the end of quiet hours: "
+                f"{day_hm(when, timezone)} (use --now for an emergency round)"
+            )
+        else:
+            print(f"{label} for plan {plan} ({timezone}) queued now")
+    print(
+        "the running gateway opens it within 30 s; residents already asked in this round "
+        "are skipped (see `carecheck status`)"
+    )
+    return 0
+
+
+async def _grids(store: Store) -> set[str]:
+    async with store.read() as tx:
+        return set(await tx.grids())
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from gateway.simulate import SimulationParams, render_report, simulate
 
@@ -350,6 +415,21 @@ def build_parser() -> argparse.ArgumentParser:
     needs_export = needs.add_parser("export", help="the needs table as CSV")
     needs_export.add_argument("-o", "--output", help="file to write (default: standard output)")
     needs_export.set_defaults(func=cmd_needs_export)
+
+    rounds = sub.add_parser("round", help="check-in rounds").add_subparsers(
+        dest="round_command", required=True
+    )
+    round_start = rounds.add_parser(
+        "start", help="start a round by hand (skips residents already asked in this round)"
+    )
+    round_start.add_argument("--plan", help="default: the workflow file's default plan")
+    round_start.add_argument("--grid", help="only this grid")
+    round_start.add_argument(
+        "--now",
+        action="store_true",
+        help="an emergency round: send even inside quiet hours, labelled as urgent",
+    )
+    round_start.set_defaults(func=cmd_round_start)
 
     status = sub.add_parser("status", help="today's check-ins per grid")
     status.add_argument("--json", action="store_true")

@@ -101,8 +101,17 @@ async def dashboard(request: web.Request) -> web.Response:
 
 async def start_round(request: web.Request) -> web.Response:
     engine = request.app[DEPS].engine
-    count = await engine.start_round_now()
-    notice = ui(_lang(request), "round_started", count=count)
+    try:
+        form = await request.post()
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text="bad form") from exc
+    result = await engine.start_round(emergency=form.get("emergency") == "1")
+    lang = _lang(request)
+    if result.deferred_until is not None and not result.opened:
+        when = day_hm(result.deferred_until, engine.config.timezone)
+        notice = ui(lang, "round_deferred", time=when)
+    else:
+        notice = ui(lang, "round_result", count=result.opened, skipped=result.skipped)
     raise web.HTTPSeeOther(f"/?{_query(notice=notice)}")
 
 
@@ -210,8 +219,9 @@ async def chat_send(request: web.Request) -> web.Response:
     _, local, person_id, name = await _chat_person(request)
     payload = await request.json()
     text = str(payload.get("text", "")).strip()[:4000]
+    reply_to = str(payload.get("reply_to", ""))[:64]
     if text:
-        await local.post(str(person_id), text, name)
+        await local.post(str(person_id), text, name, reply_to)
     return web.json_response({"ok": True})
 
 
