@@ -84,7 +84,7 @@ def test_cross_references_are_checked_with_their_line() -> None:
 
 
 def test_template_overrides_may_only_use_known_placeholders() -> None:
-    text = builtin_config_text().replace("{name}，早上好", "{nme}，早上好")
+    text = builtin_config_text().replace("{name}，您好", "{nme}，早上好")
     (problem,) = problems(text)
     assert "templates.zh.checkin" in problem and "{nme}" in problem
 
@@ -187,7 +187,7 @@ def test_a_team_name_must_be_short_printable_text() -> None:
     ["{name:>999999999}", "{name!r}", "{name.__class__}", "{name[0]}", "{}", "{0}"],
 )
 def test_a_template_may_only_hold_bare_placeholders(template: str) -> None:
-    text = builtin_config_text().replace("{name}，早上好", template + "，早上好")
+    text = builtin_config_text().replace("{name}，您好", template + "，您好")
     (problem,) = problems(text)
     assert problem.startswith("carecheck.yaml:21: templates.zh.checkin"), problem
     assert "only plain placeholders" in problem
@@ -258,7 +258,7 @@ def test_a_file_larger_than_256_kb_is_refused_before_it_is_read(tmp_path: Path) 
 
 def test_a_file_that_is_not_utf8_names_the_line_of_the_first_bad_byte(tmp_path: Path) -> None:
     gbk = tmp_path / "gbk.yaml"
-    gbk.write_bytes(builtin_config_text().replace("早上好", "早上好").encode("gbk"))
+    gbk.write_bytes(builtin_config_text().replace("您好", "您好").encode("gbk"))
     with pytest.raises(ConfigError) as caught:
         load_config(gbk)
     (problem,) = caught.value.problems
