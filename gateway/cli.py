@@ -134,20 +134,21 @@ def _write(text: str, output: str | None) -> int:
 
 def cmd_people_import(args: argparse.Namespace) -> int:
     from gateway.clock import SystemClock
-    from gateway.people import PeopleFileError, import_people
+    from gateway.people import PeopleFileError, decode_people_file, import_people
 
     settings = _settings()
     config, _ = _config(settings.config)
     path = Path(args.file)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         print(f"carecheck: {path}: cannot read: {exc}", file=sys.stderr)
         return 2
 
     leaderless: list[str] = []
 
     async def go() -> int:
+        text = decode_people_file(data, str(path))  # not UTF-8: a problem with its line
         store = await _with_store(settings)
         try:
             count = await import_people(store, config, text, SystemClock().now(), str(path))

@@ -259,3 +259,16 @@ async def test_the_export_neutralises_formulas_and_imports_back_unchanged(
         assert await export_people(store) == exported
         async with store.transaction() as tx:
             assert {p.name: p for p in await tx.people()} == people
+
+
+def test_the_cli_names_the_line_of_a_file_that_is_not_utf8(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CARECHECK_DB", str(tmp_path / "cli.db"))
+    monkeypatch.setenv("CARECHECK_CONFIG", str(tmp_path / "absent.yaml"))
+    people = tmp_path / "people.csv"
+    people.write_bytes(GOOD.encode("gbk"))
+    assert main(["people", "import", str(people)]) == 2
+    err = capsys.readouterr().err
+    assert f"{people}:2: not UTF-8 text: byte 0xc0 at offset 87" in err, err
+    assert "nothing imported" in err
