@@ -24,11 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 PG_ROOT = Path("/usr/lib/postgresql")
@@ -72,35 +71,67 @@ class Cluster:
     bin: Path
     process: subprocess.Popen[bytes] = field(repr=False)
     user: str | None = None
+    version: int = 0
     _names: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
     def url(self, database: str) -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
-    async def create_database(self) -> str:
+    def create_database(self) -> str:
         """A new empty database; returns its URL."""
         name = f"test_{os.getpid()}_{next(self._names)}"
-        admin = await asyncpg.connect(self.url("postgres"))
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
-        finally:
-            await admin.close()
+        # FILE_COPY (PostgreSQL 15+) copies the template's files: about 40 ms, against
+        # 70 ms or more for the default, which writes every page through the WAL.
+        strategy = " STRATEGY FILE_COPY" if self.version >= 15 else ""
+        self.sql(f'CREATE DATABASE "{name}" TEMPLATE template0{strategy}')
         return self.url(name)
 
-    async def drop_database(self, url: str) -> None:
+    def drop_database(self, url: str) -> None:
         name = url.rsplit("/", 1)[1]
-        admin = await asyncpg.connect(self.url("postgres"))
-        try:
-            # FORCE: a store a failing test left open must not keep its database alive.
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        # FORCE: a store a failing test left open must not keep its database alive.
+        self.sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def sql(self, statement: str, database: str = "postgres") -> str:
+        """Run one statement with psql (from sync fixtures and async tests alike)."""
+        answer = _run(
+            [
+                str(self.bin / "psql"),
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                SUPERUSER,
+                "-d",
+                database,
+                "-c",
+                statement,
+            ],
+            self.user,
+            self.directory,
+            check=False,
+        )
+        if answer.returncode != 0:
+            raise RuntimeError(f"psql {statement!r}: {answer.stdout.strip()}")
+        return answer.stdout.strip()
 
     def stop(self) -> None:
         if self.process.poll() is None:
             _run(
-                [str(self.bin / "pg_ctl"), "-D", str(self.directory / "data"), "-m", "immediate"]
-                + ["stop"],
+                [
+                    str(self.bin / "pg_ctl"),
+                    "-D",
+                    str(self.directory / "data"),
+                    "-m",
+                    "immediate",
+                    "stop",
+                ],
                 self.user,
                 self.directory,
                 check=False,
@@ -134,8 +165,17 @@ def start_postgres(timeout: float = START_TIMEOUT) -> Cluster:
         os.chown(directory, owner.pw_uid, owner.pw_gid)
     try:
         init = _run(
-            [str(bin_dir / "initdb"), "-D", str(directory / "data"), "--auth=trust"]
-            + ["-U", SUPERUSER, "-E", "UTF8", "--no-sync"],
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(directory / "data"),
+                "--auth=trust",
+                "-U",
+                SUPERUSER,
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
             user,
             directory,
             check=False,
@@ -156,15 +196,23 @@ def _start(directory: Path, bin_dir: Path, user: str | None, timeout: float) -> 
         log = directory / "postgres.log"
         with log.open("ab") as out:
             process = subprocess.Popen(
-                [str(bin_dir / "postgres"), "-D", str(directory / "data"), "-p", str(port)]
-                + ["-k", str(directory), *settings],
+                [
+                    str(bin_dir / "postgres"),
+                    "-D",
+                    str(directory / "data"),
+                    "-p",
+                    str(port),
+                    "-k",
+                    str(directory),
+                    *settings,
+                ],
                 cwd=directory,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 user=user,
                 preexec_fn=_die_with_parent,
             )
-        cluster = Cluster(directory, port, bin_dir, process, user)
+        cluster = Cluster(directory, port, bin_dir, process, user, int(bin_dir.parent.name))
         if _wait_ready(cluster, timeout):
             return cluster
         if process.poll() is None:
@@ -250,25 +298,25 @@ def postgres_cluster() -> Iterator[Cluster]:
     cluster.stop()
 
 
-NewDatabase = Callable[[], Awaitable[str]]
+NewDatabase = Callable[[], str]
 
 
 @pytest.fixture
-async def postgres_databases(postgres_cluster: Cluster) -> AsyncIterator[NewDatabase]:
+def postgres_databases(postgres_cluster: Cluster) -> Iterator[NewDatabase]:
     """Make as many empty databases as the test needs; all are dropped afterwards."""
     made: list[str] = []
 
-    async def new() -> str:
-        url = await postgres_cluster.create_database()
+    def new() -> str:
+        url = postgres_cluster.create_database()
         made.append(url)
         return url
 
     yield new
     for url in made:
-        await postgres_cluster.drop_database(url)
+        postgres_cluster.drop_database(url)
 
 
 @pytest.fixture
-async def postgres_url(postgres_databases: NewDatabase) -> str:
+def postgres_url(postgres_databases: NewDatabase) -> str:
     """The URL of an empty database of this test's own."""
-    return await postgres_databases()
+    return postgres_databases()

@@ -1,0 +1,1305 @@
+"""The store's contract: the same tests against SQLite and PostgreSQL.
+
+Every test taking `store` runs twice, once on a SQLite file and once on a database of
+the session's throw-away PostgreSQL cluster (tests/postgres.py), and expects the same
+answers from both. The tests after those are PostgreSQL's own: several instances on
+one database, named locks, and copying a database from one store to the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.domain.commands import Button, Priority
+from gateway.domain.ids import AlertId, ChatRef, CheckinId, OutboxId, PersonId
+from gateway.domain.records import AlertReason, AlertState, CheckinState
+from gateway.store import Store
+from gateway.store.db import SchemaTooNew, StoreOpenError
+from gateway.store.deadletters import MAX_RAW
+from gateway.store.delivery import NewMessage
+from gateway.store.migrations import LATEST as SQLITE_LATEST
+from gateway.store.people import NewPerson
+from store.copy import CopyError, copy_database
+from store.postgres import PgStore, create_store
+from store.postgres.migrations import LATEST as PG_LATEST
+from tests.postgres import Cluster, NewDatabase
+
+AnyStore = Store | PgStore
+
+T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+MIN = timedelta(minutes=1)
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def open_any(db: str) -> AnyStore:
+    """What the composition root does with CARECHECK_DB (here for the tests alone)."""
+    return create_store(db) if db.startswith("postgresql://") else Store(db)
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "contract.db")
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+async def store(db: str) -> AsyncIterator[AnyStore]:
+    opened = open_any(db)
+    await opened.open()
+    yield opened
+    await opened.close()
+
+
+def person(name: str, role: str = "resident", grid: str = "G1", **kw: str) -> NewPerson:
+    fields: dict[str, str] = {
+        "building": "",
+        "language": "zh",
+        "timezone": "Asia/Shanghai",
+        "phone": "",
+        "address": "",
+        "plan": "daily" if role == "resident" else "",
+        "family_of_name": "",
+    }
+    fields.update(kw)
+    return NewPerson(name=name, role=role, grid=grid, **fields)
+
+
+async def add_people(store: AnyStore, *people: NewPerson) -> dict[str, PersonId]:
+    async with store.transaction() as tx:
+        await tx.upsert_people(list(people), T0)
+        return {p.name: p.id for p in await tx.people()}
+
+
+def message(chat: str, text: str = "hi", **kw: Any) -> NewMessage:
+    kw.setdefault("priority", Priority.ROUTINE)
+    return NewMessage(chat=ChatRef(chat), text=text, **kw)
+
+
+# -- people, identities, invitations ---------------------------------------------------
+
+
+async def test_it_upserts_people_by_name_and_links_family_after_every_row_exists(
+    store: AnyStore,
+) -> None:
+    # The family row comes first: its resident does not exist yet when it is written.
+    ids = await add_people(
+        store,
+        person("Son", role="family", grid="", family_of_name="Wang"),
+        person("Wang", phone="1380011", address="B3-402"),
+    )
+    async with store.transaction() as tx:
+        son = await tx.person(ids["Son"])
+        assert son is not None and son.family_of == ids["Wang"]
+        assert [p.name for p in await tx.family_of(ids["Wang"])] == ["Son"]
+        await tx.upsert_people([person("Wang", phone="999", grid="G2")], T0)
+        wang = await tx.person_by_name("Wang")
+        assert wang is not None and wang.id == ids["Wang"]
+        assert (wang.phone, wang.grid, wang.address, wang.active) == ("999", "G2", "", True)
+        assert await tx.count_people() == 2
+        assert [p.name for p in await tx.people("resident")] == ["Wang"]
+        assert [p.name for p in await tx.people()] == ["Son", "Wang"]
+        await tx.set_active(ids["Son"], False)
+        assert await tx.family_of(ids["Wang"]) == []
+        assert await tx.person(10_000) is None and await tx.person_by_name("Nobody") is None
+
+
+async def test_it_lists_a_grids_responders_before_those_of_every_grid(store: AnyStore) -> None:
+    await add_people(
+        store,
+        person("Everywhere", role="grid_leader", grid=""),
+        person("Li", role="grid_leader", grid="G1"),
+        person("Other", role="grid_leader", grid="G2"),
+        person("Off", role="grid_leader", grid="G1"),
+        person("Lead", role="care_lead", grid="G1"),
+    )
+    async with store.transaction() as tx:
+        off = await tx.person_by_name("Off")
+        assert off is not None
+        await tx.set_active(off.id, False)
+        names = [p.name for p in await tx.responders("G1", "grid_leader")]
+    assert names == ["Li", "Everywhere"]
+
+
+async def test_it_sorts_grids_by_code_point_whatever_the_locale(store: AnyStore) -> None:
+    await add_people(
+        store, *(person(f"R{i}", grid=g) for i, g in enumerate(["b", "B", "a", "_x", "", "a"]))
+    )
+    async with store.read() as tx:
+        assert await tx.grids() == ["B", "_x", "a", "b"]
+
+
+async def test_it_binds_identities_and_repoints_them(store: AnyStore) -> None:
+    ids = await add_people(store, person("Wang"), person("Chen"), person("Li", "grid_leader"))
+    async with store.transaction() as tx:
+        await tx.bind_identity(ids["Wang"], "telegram", "11", ChatRef("telegram:11"), T0)
+        await tx.bind_identity(ids["Wang"], "matrix", "@w:x", ChatRef("matrix:!r"), T0 + MIN)
+        # The same address bound again moves to the new person and chat.
+        await tx.bind_identity(ids["Chen"], "telegram", "11", ChatRef("telegram:12"), T0)
+        found = await tx.identity("telegram", "11")
+        assert found is not None and (found.person_id, found.chat) == (ids["Chen"], "telegram:12")
+        assert [i.platform for i in await tx.identities_of(ids["Wang"])] == ["matrix"]
+        await tx.replace_import_identities(
+            [("Wang", "telegram", "21", "telegram:21"), ("Nobody", "telegram", "9", "x:9")], T0
+        )
+        assert await tx.identity("telegram", "9") is None
+        assert [i.platform for i in await tx.identities_of(ids["Wang"])] == [
+            "telegram",
+            "matrix",
+        ]
+        assert len(await tx.all_identities()) == 3
+        assert await tx.identity("telegram", "404") is None
+
+
+async def test_it_finds_round_residents_and_grids_without_a_reachable_leader(
+    store: AnyStore,
+) -> None:
+    ids = await add_people(
+        store,
+        person("Wang", grid="G1"),
+        person("Chen", grid="G2", language="en"),
+        person("Zhao", grid="G2", plan="weekly"),
+        person("Li", role="grid_leader", grid="G1"),
+    )
+    async with store.transaction() as tx:
+        for name in ("Wang", "Chen", "Zhao"):
+            await tx.bind_identity(ids[name], "test", name, ChatRef(f"test:{name}"), T0)
+        await tx.bind_identity(ids["Li"], "telegram", "1", ChatRef("telegram:1"), T0)
+        everyone = await tx.round_residents("daily", "Asia/Shanghai")
+        assert everyone == [
+            (ids["Wang"], "test:Wang", "Wang", "zh"),
+            (ids["Chen"], "test:Chen", "Chen", "en"),
+        ]
+        assert await tx.round_residents("daily", "Asia/Shanghai", "G2") == everyone[1:]
+        assert await tx.round_residents("daily", "Europe/Paris") == []
+        assert sorted(await tx.round_keys()) == [
+            ("daily", "Asia/Shanghai"),
+            ("weekly", "Asia/Shanghai"),
+        ]
+        assert await tx.grids_without_reachable_leader() == ["G2"]
+        assert await tx.grids_without_reachable_leader(["telegram"]) == ["G2"]
+        assert await tx.grids_without_reachable_leader(["matrix"]) == ["G1", "G2"]
+
+
+async def test_an_invitation_is_spent_once_and_never_after_it_expires(store: AnyStore) -> None:
+    ids = await add_people(store, person("Wang"))
+    async with store.transaction() as tx:
+        await tx.add_invite("P1", ids["Wang"], None, T0, T0 + 60 * MIN)
+        await tx.add_invite("T1", None, "medicine", T0, T0 + 60 * MIN)
+        await tx.add_invite("OLD", ids["Wang"], None, T0, T0 + MIN)
+        assert await tx.has_open_person_invites(T0)
+        opened = await tx.open_invite("P1", T0)
+        assert opened is not None and opened.person_id == ids["Wang"] and opened.used_at is None
+        assert opened.expires_at == T0 + 60 * MIN
+        spent = await tx.spend_invite("P1", T0 + MIN, "telegram:5")
+        assert spent is not None and spent.used_at == T0 + MIN and spent.team is None
+        assert await tx.spend_invite("P1", T0 + MIN, "telegram:6") is None
+        assert await tx.open_invite("P1", T0) is None
+        assert await tx.spend_invite("OLD", T0 + 2 * MIN, "telegram:7") is None
+        assert await tx.open_invite("OLD", T0 + 2 * MIN) is None
+        assert not await tx.has_open_person_invites(T0 + 2 * MIN)
+        assert await tx.invite_is_for_team("T1") and not await tx.invite_is_for_team("P1")
+        assert not await tx.invite_is_for_team("NONE")
+        team = await tx.spend_invite("T1", T0, "telegram:-100")
+        assert team is not None and team.team == "medicine" and team.person_id is None
+
+
+async def test_team_chats_are_linked_once(store: AnyStore) -> None:
+    async with store.transaction() as tx:
+        await tx.link_team_chat("medicine", ChatRef("telegram:-1"))
+        await tx.link_team_chat("medicine", ChatRef("telegram:-1"))
+        await tx.link_team_chat("medicine", ChatRef("matrix:!m"))
+        assert sorted(await tx.team_chats("medicine")) == ["matrix:!m", "telegram:-1"]
+        assert await tx.is_team_chat(ChatRef("telegram:-1"))
+        assert not await tx.is_team_chat(ChatRef("telegram:-2"))
+        assert await tx.team_chats("supplies") == []
+
+
+async def test_the_people_export_has_names_family_and_addresses(store: AnyStore) -> None:
+    ids = await add_people(
+        store, person("Wang"), person("Son", role="family", grid="", family_of_name="Wang")
+    )
+    async with store.transaction() as tx:
+        await tx.bind_identity(ids["Wang"], "telegram", "11", ChatRef("telegram:11"), T0)
+        await tx.bind_identity(ids["Wang"], "telegram", "12", ChatRef("telegram:12"), T0 + MIN)
+        await tx.bind_identity(ids["Son"], "matrix", "@s:x", ChatRef("matrix:!s"), T0)
+        rows = await tx.export_rows()
+    assert [(r["name"], r["family_of"], r["telegram"], r["matrix"]) for r in rows] == [
+        ("Wang", None, "11 12", None),
+        ("Son", "Wang", None, "@s:x"),
+    ]
+    assert set(rows[0]) == {
+        "name", "role", "grid", "building", "language", "timezone", "phone", "address",
+        "plan", "family_of", "telegram", "matrix",
+    }  # fmt: skip
+
+
+# -- check-ins --------------------------------------------------------------------------
+
+
+async def test_opening_a_round_twice_opens_each_checkin_once(store: AnyStore) -> None:
+    ids = await add_people(store, person("Wang"), person("Chen"), person("Zhao"))
+    wang, chen, zhao = ids["Wang"], ids["Chen"], ids["Zhao"]
+    async with store.transaction() as tx:
+        first = await tx.open_checkins("daily", T0, T0, T0 + 60 * MIN, [wang, chen])
+        assert set(first) == {wang, chen} and len(set(first.values())) == 2
+        # Replayed after a crash, with one more resident: only the new one is opened.
+        again = await tx.open_checkins("daily", T0, T0 + MIN, T0 + 61 * MIN, [wang, chen, zhao])
+        assert set(again) == {zhao}
+        checkin = await tx.checkin(first[wang])
+        assert checkin is not None
+        assert (checkin.person_id, checkin.plan, checkin.state) == (wang, "daily", "sent")
+        assert (checkin.due_at, checkin.sent_at, checkin.deadline) == (T0, T0, T0 + 60 * MIN)
+        assert checkin.answered_at is None and checkin.prompt_outbox_ids == ()
+        assert await tx.open_checkins("daily", T0, T0, T0, []) == {}
+        assert await tx.checkin(10_000) is None
+
+
+async def test_a_checkin_state_changes_only_from_the_states_given(store: AnyStore) -> None:
+    ids = await add_people(store, person("Wang"))
+    wang = ids["Wang"]
+    open_states = [CheckinState.SENT, CheckinState.REMINDED]
+    async with store.transaction() as tx:
+        opened = await tx.open_checkins("daily", T0, T0, T0 + 60 * MIN, [wang])
+        checkin_id = opened[wang]
+        await tx.count_reminder(checkin_id)
+        reminded = await tx.open_checkin_of(wang)
+        assert reminded is not None and reminded.state is CheckinState.REMINDED
+        assert await tx.set_checkin_state(
+            checkin_id, CheckinState.OK, only_if=open_states, answered_at=T0 + MIN, answer="ok"
+        )
+        # A second answer (a double tap, another instance) changes nothing.
+        assert not await tx.set_checkin_state(
+            checkin_id, CheckinState.HELP, only_if=open_states, answered_at=T0 + 2 * MIN
+        )
+        done = await tx.checkin(checkin_id)
+        assert done is not None and done.state is CheckinState.OK
+        assert done.answered_at == T0 + MIN
+        # Without an answer or a time, the old ones stay.
+        assert await tx.set_checkin_state(checkin_id, CheckinState.HELP, only_if=[CheckinState.OK])
+        await tx.count_reminder(checkin_id)  # no longer open: not counted
+        assert await tx.checkin_outcomes() == [
+            ("help", 1, (T0 + MIN).timestamp(), T0.timestamp(), (T0 + 60 * MIN).timestamp())
+        ]
+        assert await tx.open_checkin_of(wang) is None
+        assert await tx.open_checkins_of(wang) == []
+
+
+async def test_it_knows_who_was_asked_and_when_a_prompt_was_delivered(store: AnyStore) -> None:
+    ids = await add_people(store, person("Wang"), person("Chen"), person("Zhao"))
+    async with store.transaction() as tx:
+        old = await tx.open_checkins("daily", T0 - 60 * MIN, T0 - 60 * MIN, T0, [ids["Zhao"]])
+        await tx.set_checkin_state(
+            old[ids["Zhao"]], CheckinState.MISSED, only_if=[CheckinState.SENT]
+        )
+        earlier = await tx.open_checkins("x", T0 - 30 * MIN, T0 - 30 * MIN, T0, [ids["Chen"]])
+        now = await tx.open_checkins("daily", T0, T0, T0 + 60 * MIN, [ids["Wang"]])
+        assert await tx.asked_since(T0) == {ids["Wang"], ids["Chen"]}
+        assert [c.due_at for c in await tx.open_checkins_of(ids["Chen"])] == [T0 - 30 * MIN]
+        checkin = now[ids["Wang"]]
+        assert await tx.prompt_delivered_at(checkin) is None
+        first = await tx.enqueue("test", message("test:w", purpose="checkin", ref=checkin), T0)
+        second = await tx.enqueue("test", message("test:w2", purpose="checkin", ref=checkin), T0)
+        await tx.mark_sent(second, "m2", T0 + 3 * MIN)
+        await tx.mark_sent(first, "m1", T0 + 5 * MIN)
+        assert await tx.prompt_delivered_at(checkin) == T0 + 3 * MIN
+        await tx.set_deadline(checkin, T0 + 90 * MIN)
+        moved = await tx.checkin(checkin)
+        assert moved is not None and moved.deadline == T0 + 90 * MIN
+        assert earlier  # opened
+        assert await tx.misses_since(ids["Zhao"], T0 - 60 * MIN) == 1
+        assert await tx.misses_since(ids["Zhao"], T0) == 0
+        counts = await tx.checkin_state_counts()
+        assert counts == {"sent": 2, "missed": 1}
+
+
+# -- alerts -----------------------------------------------------------------------------
+
+
+async def test_an_alert_is_acknowledged_once_and_resolved_once(store: AnyStore) -> None:
+    ids = await add_people(store, person("Wang"), person("Li", "grid_leader"))
+    wang, li = ids["Wang"], ids["Li"]
+    async with store.transaction() as tx:
+        alert_id = await tx.create_alert(
+            wang, None, AlertReason.HELP, True, "standard", T0, "fell", misses=0
+        )
+        alert = await tx.alert(alert_id)
+        assert alert is not None and alert.state is AlertState.OPEN and alert.urgent
+        assert (alert.reason, alert.detail, alert.policy) == (AlertReason.HELP, "fell", "standard")
+        assert alert.opened_at == T0 and alert.acked_by is None and alert.checkin_id is None
+        assert await tx.acknowledge_alert(alert_id, li, T0 + 2 * MIN)
+        assert not await tx.acknowledge_alert(alert_id, wang, T0 + 3 * MIN)
+        acked = await tx.alert(alert_id)
+        assert acked is not None and acked.acked_by == li and acked.acked_at == T0 + 2 * MIN
+        await tx.advance_alert(alert_id, 2)
+        assert await tx.ack_delays() == [(120.0, 2)]
+        assert await tx.resolve_alert(alert_id, li, T0 + 9 * MIN, "visited")
+        assert not await tx.resolve_alert(alert_id, wang, T0 + 10 * MIN, "again")
+        done = await tx.alert(alert_id)
+        assert done is not None and done.state is AlertState.RESOLVED
+        assert (done.resolved_by, done.resolved_at, done.outcome) == (li, T0 + 9 * MIN, "visited")
+        assert done.acked_at == T0 + 2 * MIN  # kept from the acknowledgement
+        assert await tx.unresolved_alert_of(wang) is None
+        assert await tx.open_alert_count() == 0
+        assert await tx.alert(10_000) is None
+
+
+async def test_resolving_an_unacknowledged_alert_counts_as_its_acknowledgement(
+    store: AnyStore,
+) -> None:
+    ids = await add_people(store, person("Wang"))
+    async with store.transaction() as tx:
+        alert_id = await tx.create_alert(
+            ids["Wang"], None, AlertReason.MISSED, False, "standard", T0, ""
+        )
+        assert await tx.resolve_alert(alert_id, None, T0 + MIN, "late answer")
+        done = await tx.alert(alert_id)
+        assert done is not None and done.acked_at == T0 + MIN and done.acked_by is None
+        assert await tx.ack_delays() == []  # nobody acknowledged it
+
+
+async def test_an_acknowledged_alert_walks_again_after_a_new_miss(store: AnyStore) -> None:
+    ids = await add_people(store, person("Wang"), person("Li", "grid_leader"))
+    async with store.transaction() as tx:
+        opened = await tx.open_checkins("daily", T0, T0, T0 + MIN, [ids["Wang"]])
+        alert_id = await tx.create_alert(
+            ids["Wang"], opened[ids["Wang"]], AlertReason.MISSED, False, "standard", T0, "", 1
+        )
+        await tx.advance_alert(alert_id, 3)
+        await tx.acknowledge_alert(alert_id, ids["Li"], T0 + MIN)
+        assert [a.id for a in await tx.exhausted_alerts()] == [alert_id]
+        assert await tx.reescalate_alert(alert_id, None, 2)
+        again = await tx.alert(alert_id)
+        assert again is not None and again.state is AlertState.OPEN
+        assert (again.position, again.misses, again.acked_by, again.acked_at) == (0, 2, None, None)
+        assert again.checkin_id == opened[ids["Wang"]]  # kept when none is given
+        assert await tx.exhausted_alerts() == []
+        await tx.mark_urgent(alert_id)
+        urgent = await tx.alert(alert_id)
+        assert urgent is not None and urgent.urgent
+        await tx.resolve_alert(alert_id, ids["Li"], T0 + 5 * MIN, "ok")
+        assert not await tx.reescalate_alert(alert_id, None, 3)
+
+
+async def test_unresolved_alerts_are_listed_per_grid_and_recent_ones_newest_first(
+    store: AnyStore,
+) -> None:
+    ids = await add_people(store, person("Wang", grid="G1"), person("Chen", grid="G2"))
+    async with store.transaction() as tx:
+        a1 = await tx.create_alert(ids["Wang"], None, AlertReason.MISSED, False, "p", T0, "")
+        a2 = await tx.create_alert(ids["Chen"], None, AlertReason.HELP, True, "p", T0, "")
+        a3 = await tx.create_alert(ids["Wang"], None, AlertReason.CONCERN, False, "p", T0, "")
+        await tx.resolve_alert(a1, None, T0, "")
+        assert [a.id for a in await tx.unresolved_alerts()] == [a2, a3]
+        assert [a.id for a in await tx.unresolved_alerts("")] == [a2, a3]
+        assert [a.id for a in await tx.unresolved_alerts("G1")] == [a3]
+        assert [a.id for a in await tx.recent_alerts()] == [a3, a2, a1]
+        assert [a.id for a in await tx.recent_alerts(2)] == [a3, a2]
+        latest = await tx.unresolved_alert_of(ids["Wang"])
+        assert latest is not None and latest.id == a3
+        assert await tx.open_alert_count() == 2
+
+
+async def test_an_alerts_copies_and_notes_come_back_oldest_first(store: AnyStore) -> None:
+    ids = await add_people(store, person("Wang"), person("Li", "grid_leader"))
+    async with store.transaction() as tx:
+        alert_id = await tx.create_alert(ids["Wang"], None, AlertReason.HELP, True, "p", T0, "")
+        other = await tx.create_alert(ids["Wang"], None, AlertReason.HELP, True, "p", T0, "")
+        # Written out of time order: the order is the order of writing.
+        await tx.add_notification(alert_id, ids["Li"], OutboxId(7), 0, "grid_leader", T0 + MIN)
+        await tx.add_notification(other, None, OutboxId(8), 0, "team", T0)
+        await tx.add_notification(alert_id, None, OutboxId(9), 1, "team", T0)
+        copies = await tx.notifications(alert_id)
+        assert [(n.outbox_id, n.person_id, n.step, n.role, n.at) for n in copies] == [
+            (7, ids["Li"], 0, "grid_leader", T0 + MIN),
+            (9, None, 1, "team", T0),
+        ]
+        assert copies[0].seq < copies[1].seq
+        await tx.add_alert_note(alert_id, ids["Li"], T0 + 2 * MIN, "on my way")
+        await tx.add_alert_note(alert_id, None, T0 + MIN, "called")
+        await tx.add_alert_note(alert_id, ids["Li"], T0 + 2 * MIN, "there")
+        notes = await tx.alert_notes(alert_id)
+        assert [(n.text, n.person_id, n.at) for n in notes] == [
+            ("called", None, T0 + MIN),
+            ("on my way", ids["Li"], T0 + 2 * MIN),
+            ("there", ids["Li"], T0 + 2 * MIN),
+        ]
+        assert await tx.alert_notes(AlertId(other)) == []
+
+
+# -- timers -----------------------------------------------------------------------------
+
+
+async def test_a_timer_fires_once_and_cancelled_timers_never(store: AnyStore) -> None:
+    async with store.transaction() as tx:
+        assert await tx.next_timer_due() is None
+        late = await tx.add_timer(T0 + 10 * MIN, "deadline", 5, "", T0)
+        await tx.add_timers(
+            [
+                (T0 + 5 * MIN, "remind", 5, "1"),
+                (T0 + 5 * MIN, "remind", 6, "1"),
+                (T0 + 20 * MIN, "step", 7, "a"),
+            ],
+            T0,
+        )
+        assert await tx.count_timers() == 4
+        assert await tx.next_timer_due() == T0 + 5 * MIN
+        due = await tx.due_timers(T0 + 10 * MIN, 10)
+        assert [(t.kind, t.ref, t.due_at) for t in due] == [
+            ("remind", 5, T0 + 5 * MIN),
+            ("remind", 6, T0 + 5 * MIN),
+            ("deadline", 5, T0 + 10 * MIN),
+        ]
+        assert due[0].id < due[1].id and due[2].id == late
+        assert len(await tx.due_timers(T0 + 10 * MIN, 2)) == 2
+        assert await tx.claim_timer(due[0].id)
+        assert not await tx.claim_timer(due[0].id)
+        assert await tx.cancel_timers(5, ["deadline", "other"]) == 1
+        assert not await tx.claim_timer(late)
+        assert [t.ref for t in await tx.timers_of_kind("remind")] == [6]
+        assert [t.arg for t in await tx.timers_of_kind("step")] == ["a"]
+        assert await tx.cancel_timers(7, ["step"]) == 1
+        assert await tx.next_timer_due() == T0 + 5 * MIN
+        assert await tx.count_timers() == 1
+        await tx.add_timers([], T0)
+
+
+# -- inbox ------------------------------------------------------------------------------
+
+
+async def test_an_inbound_event_is_stored_once_and_claimed_once(store: AnyStore) -> None:
+    async with store.transaction() as tx:
+        assert await tx.store_inbound("telegram", "u1", {"text": "早", "n": 1}, T0)
+        assert not await tx.store_inbound("telegram", "u1", {"text": "again"}, T0)
+        assert await tx.store_inbound("matrix", "u1", {"text": "other platform"}, T0)
+        assert await tx.store_inbound("telegram", "u2", {}, T0)
+    async with store.read() as tx:
+        pending = await tx.pending_inbound(10)
+        assert [payload for _, payload in pending] == [
+            {"text": "早", "n": 1},
+            {"text": "other platform"},
+            {},
+        ]
+        assert len(await tx.pending_inbound(1)) == 1
+    first, second, third = (inbox_id for inbox_id, _ in pending)
+    async with store.transaction() as tx:
+        assert await tx.claim_inbound([first, second], T0 + MIN) == {first, second}
+        assert await tx.claim_inbound([first, second, third], T0 + MIN) == {third}
+        assert await tx.claim_inbound([], T0) == set()
+        await tx.mark_inbound_failed(second, "ValueError: bad")
+        assert await tx.pending_inbound(10) == []
+        assert await tx.purge_inbox(T0 + MIN) == 0
+        assert await tx.purge_inbox(T0 + 2 * MIN) == 3
+        # Purged: the same event id is new again.
+        assert await tx.store_inbound("telegram", "u1", {}, T0)
+
+
+# -- outbox -----------------------------------------------------------------------------
+
+
+async def test_the_outbox_sends_by_priority_then_age_leaving_out_busy_chats(
+    store: AnyStore,
+) -> None:
+    async with store.transaction() as tx:
+        routine = await tx.enqueue("test", message("test:a", "routine"), T0)
+        alert = await tx.enqueue("test", message("test:b", "alert", priority=Priority.ALERT), T0)
+        bulk = await tx.enqueue("test", message("test:c", "bulk", priority=Priority.BULK), T0)
+        reply = await tx.enqueue("test", message("test:a", "reply", priority=Priority.REPLY), T0)
+        await tx.enqueue("other", message("other:a", "elsewhere"), T0 + MIN)
+        later = await tx.enqueue("test", message("test:d"), T0 + 5 * MIN)
+    async with store.read() as tx:
+        rows = await tx.sendable("test", T0, 10)
+        assert [r.id for r in rows] == [alert, reply, routine, bulk]
+        assert [r.id for r in await tx.sendable("test", T0, 2)] == [alert, reply]
+        skipped = await tx.sendable("test", T0, 10, {"test:a", "test:zz"})
+        assert [r.id for r in skipped] == [alert, bulk]
+        assert [r.id for r in await tx.sendable("test", T0 + 5 * MIN, 10)] == [
+            alert, reply, routine, later, bulk,
+        ]  # fmt: skip
+        assert await tx.next_not_before("test", T0) == T0 + 5 * MIN
+        assert await tx.outbox_depth() == {
+            ("test", 0): 1,
+            ("test", 1): 1,
+            ("test", 2): 2,
+            ("test", 3): 1,
+            ("other", 2): 1,
+        }
+        oldest = await tx.oldest_pending(Priority.ALERT)
+        assert oldest == ("test", T0)
+        assert await tx.oldest_pending(Priority.ROUTINE) == ("test", T0)
+    row = rows[0]
+    assert (row.platform, row.chat, row.priority, row.state, row.attempts) == (
+        "test", "test:b", Priority.ALERT, "pending", 0,
+    )  # fmt: skip
+    assert row.not_before == T0 and row.payload["text"] == "alert" and row.edit_of is None
+
+
+async def test_a_message_round_trips_with_its_buttons_and_links(store: AnyStore) -> None:
+    buttons = ((Button("✅ 我很好", "tok1", "👍"), Button("🆘", "tok2")),)
+    sent = message(
+        "test:a",
+        "早上好",
+        html="<b>早</b>",
+        buttons=buttons,
+        person_id=PersonId(3),
+        purpose="checkin",
+        ref=42,
+        callback_id="cb",
+        links=(("map", "https://example.org"),),
+    )
+    async with store.transaction() as tx:
+        outbox_id = await tx.enqueue("test", sent, T0)
+        row = await tx.outbox_row(outbox_id)
+    assert row is not None
+    assert (row.person_id, row.purpose, row.ref) == (3, "checkin", 42)
+    delivery = row.delivery()
+    assert (delivery.text, delivery.html, delivery.callback_id) == ("早上好", "<b>早</b>", "cb")
+    assert delivery.buttons == buttons and delivery.links == (("map", "https://example.org"),)
+
+
+async def test_sent_retried_failed_and_cancelled_messages_leave_the_queue(
+    store: AnyStore,
+) -> None:
+    async with store.transaction() as tx:
+        ids = [await tx.enqueue("test", message(f"test:{n}"), T0) for n in range(5)]
+        await tx.mark_sent(ids[0], "m0", T0 + MIN)
+        await tx.mark_retry(ids[1], "timeout", T0 + 10 * MIN, T0 + MIN)
+        await tx.mark_failed(ids[2], "blocked", T0 + MIN)
+        assert await tx.cancel_pending([ids[0], ids[3]]) == 1
+        assert await tx.cancel_pending([]) == 0
+    async with store.read() as tx:
+        assert [r.id for r in await tx.sendable("test", T0 + 5 * MIN, 10)] == [ids[4]]
+        assert [r.id for r in await tx.sendable("test", T0 + 10 * MIN, 10)] == [ids[1], ids[4]]
+        states = [(await tx.outbox_row(i)) for i in ids]
+        assert [(s.state, s.attempts) for s in states if s] == [
+            ("sent", 1), ("pending", 1), ("failed", 1), ("cancelled", 0), ("pending", 0),
+        ]  # fmt: skip
+        assert states[0] is not None and states[0].platform_message_id == "m0"
+        assert await tx.delivery_attempts(ids[0]) == [(True, "")]
+        assert await tx.delivery_attempts(ids[1]) == [(False, "timeout")]
+        assert await tx.delivery_attempts(ids[2]) == [(False, "blocked")]
+        by_message = await tx.outbox_by_message("test", "m0")
+        assert by_message is not None and by_message.id == ids[0]
+        assert await tx.outbox_by_message("test", "nope") is None
+        assert await tx.replied_outbox_id("test", "test:0", "m0") == ids[0]
+        assert await tx.replied_outbox_id("test", "test:1", "m0") is None
+        assert await tx.next_not_before("test", T0 + 5 * MIN) == T0 + 10 * MIN
+
+
+async def test_an_edit_waits_for_the_message_it_edits(store: AnyStore) -> None:
+    async with store.transaction() as tx:
+        original = await tx.enqueue("test", message("test:a", "prompt"), T0)
+        edit = await tx.enqueue("test", message("test:a", "done", edit_of=original), T0)
+        other = await tx.enqueue("test", message("test:b", "x"), T0)
+        failed = await tx.enqueue("test", message("test:c", "y"), T0)
+        edit_of_failed = await tx.enqueue("test", message("test:c", "z", edit_of=failed), T0)
+    async with store.read() as tx:
+        assert [r.id for r in await tx.sendable("test", T0, 10)] == [original, other, failed]
+    async with store.transaction() as tx:
+        await tx.mark_sent(original, "m1", T0)
+        await tx.mark_failed(failed, "gone", T0)
+    async with store.read() as tx:
+        rows = await tx.sendable("test", T0, 10)
+        assert [r.id for r in rows] == [edit, other, edit_of_failed]
+        assert rows[0].edit_of == original and rows[0].edit_target_message_id == "m1"
+        assert rows[0].delivery().edit_of == "m1"
+        assert rows[2].edit_target_message_id == ""
+        # outbox_for reads originals only.
+        assert await tx.outbox_for("", 0) == [
+            r for r in [await tx.outbox_row(i) for i in (original, other, failed)] if r
+        ]
+
+
+async def test_outbox_rows_are_found_by_purpose_in_the_order_asked(store: AnyStore) -> None:
+    async with store.transaction() as tx:
+        reminder = await tx.enqueue("test", message("test:a", purpose="reminder", ref=5), T0)
+        prompt = await tx.enqueue("test", message("test:a", purpose="checkin", ref=5), T0)
+        await tx.enqueue("test", message("test:a", purpose="checkin", ref=6), T0)
+        await tx.enqueue("test", message("test:a", purpose="checkin", ref=5, edit_of=prompt), T0)
+        assert [r.id for r in await tx.outbox_for("checkin", 5)] == [prompt]
+        both = await tx.outbox_for_each(["checkin", "reminder"], 5)
+        assert [r.id for r in both] == [prompt, reminder]
+        assert await tx.outbox_for_each([], 5) == []
+
+
+async def test_many_messages_queue_in_the_order_given(store: AnyStore) -> None:
+    async with store.transaction() as tx:
+        await tx.enqueue_many(
+            [("test", message(f"test:{n}", str(n))) for n in range(700)]
+            + [("other", message("other:x", "x"))],
+            T0,
+        )
+        rows = await tx.sendable("test", T0, 1000)
+    assert [r.payload["text"] for r in rows] == [str(n) for n in range(700)]
+    assert [r.id for r in rows] == sorted(r.id for r in rows)
+
+
+async def test_a_noted_delivery_is_written_before_anything_reads_the_queue(
+    store: AnyStore, db: str
+) -> None:
+    async with store.transaction() as tx:
+        first = await tx.enqueue("test", message("test:a"), T0)
+        second = await tx.enqueue("test", message("test:b"), T0)
+        third = await tx.enqueue("test", message("test:c"), T0)
+    store.record_sent(first, "m1", T0 + MIN)
+    async with store.read() as tx:
+        assert [r.id for r in await tx.sendable("test", T0, 10)] == [second, third]
+        row = await tx.outbox_row(first)
+        assert row is not None and row.state == "sent" and row.platform_message_id == "m1"
+    store.record_sent(second, "m2", T0 + MIN)
+    await store.flush()
+    await store.flush()  # nothing left: nothing written twice
+    store.record_sent(third, "m3", T0 + MIN)
+    await store.close()  # written at close too
+    async with open_any(db) as reopened, reopened.read() as tx:
+        assert await tx.sendable("test", T0, 10) == []
+        assert await tx.delivery_attempts(second) == [(True, "")]
+        assert await tx.prompt_delivered_at(CheckinId(0)) is None
+    await store.open()  # for the fixture's close
+
+
+# -- needs, kv, audit, counts ----------------------------------------------------------
+
+
+async def test_a_need_is_claimed_once_and_closed_once_with_its_history(
+    store: AnyStore,
+) -> None:
+    ids = await add_people(store, person("Wang", phone="1"), person("Li", "team_member"))
+    async with store.transaction() as tx:
+        need_id = await tx.create_need(ids["Wang"], "medicine", "药吃完了", "medicine", None, T0)
+        need = await tx.need(need_id)
+        assert need is not None and need.state == "open" and need.created_by is None
+        assert (need.kind, need.text, need.team, need.created_at) == (
+            "medicine", "药吃完了", "medicine", T0,
+        )  # fmt: skip
+        assert await tx.claim_need(need_id, ids["Li"], T0 + MIN)
+        assert not await tx.claim_need(need_id, ids["Wang"], T0 + 2 * MIN)
+        assert await tx.close_need(need_id, ids["Li"], T0 + 3 * MIN, "done")
+        assert not await tx.close_need(need_id, ids["Li"], T0 + 4 * MIN, "cancelled")
+        done = await tx.need(need_id)
+        assert done is not None and done.state == "done" and done.claimed_by == ids["Li"]
+        assert (done.claimed_at, done.closed_by, done.closed_at) == (
+            T0 + MIN, ids["Li"], T0 + 3 * MIN,
+        )  # fmt: skip
+        other = await tx.create_need(ids["Wang"], "repair", "灯坏了", "", ids["Li"], T0)
+        assert await tx.close_need(other, ids["Li"], T0 + MIN, "cancelled")
+        closed = await tx.need(other)
+        assert closed is not None and closed.claimed_by == ids["Li"] and closed.claimed_at
+        await tx.need_history(other, T0 + 2 * MIN, None, "note", "called back")
+        rows = await tx.needs_export_rows()
+        assert await tx.need(10_000) is None
+    assert [(r["id"], r["resident"], r["history"], r["claimed_by"]) for r in rows] == [
+        (need_id, "Wang", "opened > claimed > done", "Li"),
+        (other, "Wang", "opened > cancelled > note", "Li"),
+    ]
+    assert rows[0]["created_at"] == T0.timestamp() and rows[1]["created_by"] == "Li"
+
+
+async def test_kv_audit_and_day_counts(store: AnyStore) -> None:
+    ids = await add_people(
+        store, person("Wang", grid="G1"), person("Chen", grid="G1"), person("Zhao", grid="G2")
+    )
+    async with store.transaction() as tx:
+        assert await tx.kv_get("telegram.offset") is None
+        await tx.kv_set("telegram.offset", "5")
+        await tx.kv_set("telegram.offset", "6")
+        assert await tx.kv_get("telegram.offset") == "6"
+        await tx.audit(T0, "alert.ack", "alert:1", ids["Wang"], "by chat")
+        await tx.audit(T0, "alert.resolve", "alert:1")
+        await tx.audit(T0, "alert.ack", "alert:2")
+        assert await tx.audit_of("alert:1") == [("alert.ack", "by chat"), ("alert.resolve", "")]
+        assert await tx.audit_kinds("alert.ack") == 2 and await tx.audit_kinds("x") == 0
+        opened = await tx.open_checkins(
+            "daily", T0, T0, T0 + MIN, [ids["Wang"], ids["Chen"], ids["Zhao"]]
+        )
+        await tx.set_checkin_state(
+            opened[ids["Wang"]], CheckinState.OK, only_if=[CheckinState.SENT]
+        )
+        await tx.count_reminder(opened[ids["Chen"]])
+        await tx.set_checkin_state(
+            opened[ids["Zhao"]], CheckinState.HELP, only_if=[CheckinState.SENT]
+        )
+        counts = await tx.day_counts(T0, T0 + 24 * 60 * MIN)
+        assert await tx.day_counts(T0 + MIN, T0 + 2 * MIN) == []
+    keys = ("grid", "pending", "answered", "reminded", "alerted", "help", "total")
+    assert [tuple(c[k] for k in keys) for c in counts] == [
+        ("G1", 1, 1, 1, 0, 0, 2),
+        ("G2", 0, 0, 0, 0, 1, 1),
+    ]
+    assert [set(c) for c in counts] == [set(keys), set(keys)]
+
+
+# -- history ----------------------------------------------------------------------------
+
+
+async def test_what_a_resident_said_and_when_they_were_last_heard(store: AnyStore) -> None:
+    ids = await add_people(store, person("Wang"), person("Chen"))
+    wang = ids["Wang"]
+    async with store.transaction() as tx:
+        assert await tx.last_heard(wang) is None
+        first = await tx.add_message(wang, T0, "text", "头有点晕", "concern")
+        second = await tx.add_message(wang, T0 + 5 * MIN, "voice", "", "")
+        third = await tx.add_message(wang, T0 + 5 * MIN, "text", "好了", "ok")
+        said = await tx.message(first)
+        assert said is not None and (said.text, said.intent, said.at) == ("头有点晕", "concern", T0)
+        assert [s.id for s in await tx.messages_of(wang)] == [third, second, first]
+        assert [s.id for s in await tx.messages_of(wang, 1)] == [third]
+        assert await tx.messages_of(ids["Chen"]) == []
+        assert await tx.last_heard(wang) == T0 + 5 * MIN
+        opened = await tx.open_checkins("daily", T0, T0, T0 + 60 * MIN, [wang])
+        await tx.set_checkin_state(
+            opened[wang], CheckinState.OK, only_if=[CheckinState.SENT], answered_at=T0 + 9 * MIN
+        )
+        assert await tx.last_heard(wang) == T0 + 9 * MIN
+        assert await tx.pending_concern(wang) is None
+        await tx.add_timer(T0 + 10 * MIN, "concern", first, "", T0)
+        assert await tx.pending_concern(wang) == first
+        assert await tx.message(10_000) is None
+
+
+async def test_a_nul_in_free_text_is_stored_not_refused(store: AnyStore) -> None:
+    ids = await add_people(store, person("Wang"))
+    async with store.transaction() as tx:
+        said = await tx.add_message(ids["Wang"], T0, "text", "a\x00b", "")
+        back = await tx.message(said)
+    assert back is not None and back.text in ("a\x00b", "a\ufffdb")
+
+
+# -- dead letters -----------------------------------------------------------------------
+
+
+async def test_dead_letters_are_kept_once_per_platform_id_and_bounded(store: AnyStore) -> None:
+    async with store.transaction() as tx:
+        assert await tx.add_dead_letter("telegram", "17", "{bad", "no json", T0)
+        assert not await tx.add_dead_letter("telegram", "17", "{bad", "no json", T0 + MIN)
+        assert await tx.add_dead_letter("matrix", "17", "x", "why", T0)
+        # Without a platform id, every one is kept.
+        assert await tx.add_dead_letter("telegram", "", "a", "r" * 2000, T0)
+        assert await tx.add_dead_letter("telegram", "", "y" * (MAX_RAW + 10), "r", T0 + MIN)
+        newest = await tx.dead_letters()
+        assert [d.platform for d in newest] == ["telegram", "telegram", "matrix", "telegram"]
+        assert newest[0].raw.startswith("y" * MAX_RAW) and "10 more characters" in newest[0].raw
+        assert len(newest[1].reason) == 500 and newest[3].received_at == T0
+        assert [d.ref for d in await tx.dead_letters("matrix")] == ["17"]
+        assert len(await tx.dead_letters("telegram", limit=2)) == 2
+        assert await tx.dead_letter_counts() == {"telegram": 3, "matrix": 1}
+
+
+# -- the store itself -------------------------------------------------------------------
+
+
+async def test_a_failed_transaction_leaves_nothing_and_a_savepoint_rolls_back_alone(
+    store: AnyStore,
+) -> None:
+    with pytest.raises(RuntimeError):
+        async with store.transaction() as tx:
+            await tx.kv_set("a", "1")
+            raise RuntimeError("workflow failed")
+    async with store.transaction() as tx:
+        assert await tx.kv_get("a") is None
+        await tx.kv_set("b", "1")
+        with pytest.raises(RuntimeError):
+            async with tx.savepoint():
+                await tx.kv_set("c", "1")
+                raise RuntimeError("one event failed")
+        async with tx.savepoint():
+            await tx.kv_set("d", "1")
+    async with store.read() as tx:
+        assert [await tx.kv_get(k) for k in "abcd"] == [None, "1", None, "1"]
+
+
+async def test_a_broken_statement_in_a_savepoint_does_not_spoil_the_transaction(
+    store: AnyStore,
+) -> None:
+    ids = await add_people(store, person("Wang"))
+    async with store.transaction() as tx:
+        with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+            async with tx.savepoint():
+                await tx.add_invite("X", ids["Wang"], None, T0, T0 + MIN)
+                await tx.add_invite("X", ids["Wang"], None, T0, T0 + MIN)
+        await tx.kv_set("after", "yes")
+    async with store.read() as tx:
+        assert await tx.kv_get("after") == "yes"
+        assert await tx.open_invite("X", T0) is None
+
+
+async def test_the_store_reports_its_schema_and_health(store: AnyStore, db: str) -> None:
+    assert await store.schema_version() == SQLITE_LATEST
+    assert await store.ping()
+    await store.write_check(T0)
+    await store.checkpoint()
+    async with store.read() as tx:
+        assert await tx.kv_get("health.write_check") == T0.isoformat()
+    async with open_any(db) as again:  # opening again changes nothing
+        assert await again.schema_version() == SQLITE_LATEST
+
+
+def test_both_stores_know_the_same_schema_versions() -> None:
+    # A SQLite migration needs its PostgreSQL twin in store/postgres/migrations.py.
+    assert PG_LATEST == SQLITE_LATEST
+
+
+# -- PostgreSQL only --------------------------------------------------------------------
+
+
+@pytest.fixture
+async def two(postgres_url: str) -> AsyncIterator[tuple[PgStore, PgStore]]:
+    """Two instances on one database."""
+    first, second = PgStore(postgres_url), PgStore(postgres_url)
+    await asyncio.gather(first.open(), second.open())  # migrating at once: one does it
+    yield first, second
+    await asyncio.gather(first.close(), second.close())
+
+
+@pytest.mark.postgres
+async def test_two_instances_starting_together_migrate_once(
+    two: tuple[PgStore, PgStore],
+) -> None:
+    assert [await s.schema_version() for s in two] == [PG_LATEST, PG_LATEST]
+
+
+@pytest.mark.postgres
+async def test_a_timer_being_fired_by_one_instance_is_refused_to_the_other_at_once(
+    two: tuple[PgStore, PgStore],
+) -> None:
+    a, b = two
+    async with a.transaction() as tx:
+        timer = await tx.add_timer(T0, "deadline", 1, "", T0)
+        kept = await tx.add_timer(T0, "deadline", 2, "", T0)
+    async with a.transaction() as fire_a:
+        assert await fire_a.claim_timer(timer)
+        # a has not committed: b neither waits nor gets it.
+        async with asyncio.timeout(5), b.transaction() as fire_b:
+            assert [t.id for t in await fire_b.due_timers(T0, 10)] == [timer, kept]
+            assert not await fire_b.claim_timer(timer)
+    async with b.transaction() as fire_b:
+        assert not await fire_b.claim_timer(timer)  # a committed: gone
+    # A fire that rolls back leaves its timer for the next pass, of either instance.
+    with pytest.raises(RuntimeError):
+        async with a.transaction() as fire_a:
+            assert await fire_a.claim_timer(kept)
+            raise RuntimeError("the workflow failed")
+    async with b.transaction() as fire_b:
+        assert await fire_b.claim_timer(kept)
+
+
+@pytest.mark.postgres
+async def test_two_instances_racing_over_the_same_timers_fire_each_once(
+    two: tuple[PgStore, PgStore],
+) -> None:
+    a, b = two
+    async with a.transaction() as tx:
+        await tx.add_timers([(T0, "k", n, "") for n in range(300)], T0)
+
+    async def fire_all(store: PgStore) -> list[int]:
+        fired: list[int] = []
+        while True:
+            async with store.read() as tx:
+                due = await tx.due_timers(T0, 25)
+            if not due:
+                return fired
+            async with store.transaction() as tx:
+                for timer in due:
+                    if await tx.claim_timer(timer.id):
+                        fired.append(timer.ref)
+                        await asyncio.sleep(0)  # let the other instance in
+
+    fired_a, fired_b = await asyncio.gather(fire_all(a), fire_all(b))
+    assert sorted(fired_a + fired_b) == list(range(300))
+    assert not set(fired_a) & set(fired_b)
+    assert fired_a and fired_b, "one instance did all the work: the race was not run"
+
+
+@pytest.mark.postgres
+async def test_two_instances_never_claim_the_same_message_to_send(
+    two: tuple[PgStore, PgStore],
+) -> None:
+    a, b = two
+    async with a.transaction() as tx:
+        await tx.enqueue_many([("test", message(f"test:{n}", str(n))) for n in range(200)], T0)
+    lease = T0 + 5 * MIN
+
+    async def claim_all(store: PgStore) -> list[int]:
+        taken: list[int] = []
+        while True:
+            async with store.transaction() as tx:
+                rows = await tx.claim_sendable("test", T0, 7, lease)
+                await asyncio.sleep(0)  # commit later: the other claims meanwhile
+            if not rows:
+                return taken
+            taken += [r.id for r in rows]
+
+    taken_a, taken_b = await asyncio.gather(claim_all(a), claim_all(b))
+    assert len(taken_a) + len(taken_b) == 200
+    assert not set(taken_a) & set(taken_b)
+    assert taken_a and taken_b, "one instance did all the work: the race was not run"
+
+
+@pytest.mark.postgres
+async def test_a_claimed_message_comes_back_when_its_lease_runs_out(
+    two: tuple[PgStore, PgStore],
+) -> None:
+    a, b = two
+    async with a.transaction() as tx:
+        first = await tx.enqueue("test", message("test:a", "1"), T0)
+        second = await tx.enqueue("test", message("test:b", "2", priority=Priority.ALERT), T0)
+        edit = await tx.enqueue("test", message("test:a", "1b", edit_of=first), T0)
+    async with a.transaction() as tx:
+        taken = await tx.claim_sendable("test", T0, 1, T0 + 5 * MIN, skip={"test:b"})
+        assert [r.id for r in taken] == [first]
+        assert taken[0].not_before == T0  # as it was, not the lease
+        async with b.transaction() as other:  # a has not committed yet
+            got = await other.claim_sendable("test", T0, 10, T0 + 5 * MIN)
+            assert [r.id for r in got] == [second]
+    async with b.read() as tx:
+        assert await tx.sendable("test", T0 + MIN, 10) == []  # leased; the edit waits
+    async with b.transaction() as tx:
+        await tx.mark_sent(second, "m2", T0 + MIN)
+    # a died without sending: after the lease, b sends it.
+    async with b.transaction() as tx:
+        again = await tx.claim_sendable("test", T0 + 5 * MIN, 10, T0 + 10 * MIN)
+        assert [r.id for r in again] == [first]
+        await tx.mark_sent(first, "m1", T0 + 5 * MIN)
+    async with b.transaction() as tx:
+        rows = await tx.claim_sendable("test", T0 + 5 * MIN, 10, T0 + 10 * MIN)
+        assert [(r.id, r.edit_target_message_id) for r in rows] == [(edit, "m1")]
+
+
+@pytest.mark.postgres
+async def test_two_instances_never_claim_the_same_inbound_event(
+    two: tuple[PgStore, PgStore],
+) -> None:
+    a, b = two
+    async with a.transaction() as tx:
+        for n in range(100):
+            await tx.store_inbound("test", f"e{n}", {"n": n}, T0)
+        pending = [inbox_id for inbox_id, _ in await tx.pending_inbound(100)]
+
+    async def claim(store: PgStore) -> set[int]:
+        got: set[int] = set()
+        for start in range(0, 100, 10):
+            async with store.transaction() as tx:
+                got |= await tx.claim_inbound(pending[start : start + 10], T0)
+                await asyncio.sleep(0)
+        return got
+
+    got_a, got_b = await asyncio.gather(claim(a), claim(b))
+    assert got_a | got_b == set(pending) and not got_a & got_b
+
+
+@pytest.mark.postgres
+async def test_a_named_lock_is_held_by_one_instance_and_taken_over_when_it_goes(
+    two: tuple[PgStore, PgStore], postgres_cluster: Cluster
+) -> None:
+    a, b = two
+    assert await a.try_hold("receive:telegram")
+    assert await a.try_hold("receive:telegram")  # already held: still true
+    assert not await b.try_hold("receive:telegram")
+    assert await b.try_hold("receive:matrix")  # another name, another lock
+    assert await a.holding("receive:telegram") and not await b.holding("receive:telegram")
+    await a.release("receive:telegram")
+    assert await b.try_hold("receive:telegram") and not await a.try_hold("receive:telegram")
+    # b's session ends behind its back (a server restart, a network cut): a takes over,
+    # and b finds out that it lost the lock.
+    postgres_cluster.sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        database=postgres_cluster_database(a),
+    )
+    assert await until(lambda: a.try_hold("receive:telegram"))
+    assert not await b.holding("receive:telegram")
+    assert not await b.holding("receive:matrix")
+    assert await b.try_hold("receive:matrix")  # lost, and taken again
+
+
+@pytest.mark.postgres
+async def test_a_named_lock_is_taken_over_when_its_holders_process_dies(
+    postgres_url: str,
+) -> None:
+    root = Path(__file__).parent.parent
+    script = textwrap.dedent(
+        f"""
+        import asyncio
+        from store.postgres import PgStore
+        async def main():
+            store = PgStore({postgres_url!r})
+            await store.open()
+            print(await store.try_hold("receive:telegram"), flush=True)
+            await asyncio.sleep(600)
+        asyncio.run(main())
+        """
+    )
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        script,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    try:
+        assert holder.stdout is not None
+        async with asyncio.timeout(30):
+            assert (await holder.stdout.readline()).strip() == b"True"
+        async with PgStore(postgres_url) as other:
+            assert not await other.try_hold("receive:telegram")
+            holder.kill()  # SIGKILL: no clean-up of any kind
+            await holder.wait()
+            assert await until(lambda: other.try_hold("receive:telegram"))
+    finally:
+        if holder.returncode is None:
+            holder.kill()
+            await holder.wait()
+
+
+def postgres_cluster_database(store: PgStore) -> str:
+    return store.display_url.rsplit("/", 1)[1]
+
+
+async def until(check: Any, within: float = 10.0) -> bool:
+    """Poll `check` (an async callable) until it is true: for what another process or
+    the server does in its own time, not for anything on the gateway's clock."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await check():
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+@pytest.mark.postgres
+async def test_a_postgres_url_the_server_refuses_is_one_clear_line_without_the_password(
+    postgres_cluster: Cluster,
+) -> None:
+    url = f"postgresql://postgres:s3cret@127.0.0.1:{postgres_cluster.port}/no_such_db"
+    with pytest.raises(StoreOpenError) as caught:
+        await PgStore(url).open()
+    message = str(caught.value)
+    assert "no_such_db" in message and "does not exist" in message
+    assert "s3cret" not in message and "***" in message and "\n" not in message
+
+
+async def test_an_unreachable_postgres_server_is_a_clear_error() -> None:
+    with pytest.raises(
+        StoreOpenError, match=r"cannot open database postgresql://x@127\.0\.0\.1:1/db: "
+    ):
+        await PgStore("postgresql://x@127.0.0.1:1/db").open()
+
+
+def test_only_postgres_urls_make_a_postgres_store() -> None:
+    assert isinstance(create_store("postgresql://u@h/db"), PgStore)
+    assert isinstance(create_store("postgres://u@h/db"), PgStore)
+    for other in ("mysql://u:pw@h/db", "./carecheck.db", "sqlite:///x.db"):
+        with pytest.raises(ValueError, match="not a PostgreSQL URL") as caught:
+            create_store(other)
+        assert "pw" not in str(caught.value)
+
+
+@pytest.mark.postgres
+async def test_a_postgres_database_newer_than_this_carecheck_is_refused(
+    postgres_url: str, postgres_cluster: Cluster
+) -> None:
+    async with PgStore(postgres_url):
+        pass
+    postgres_cluster.sql(
+        f"UPDATE schema_version SET version = {PG_LATEST + 1}",
+        database=postgres_url.rsplit("/", 1)[1],
+    )
+    with pytest.raises(SchemaTooNew, match=f"schema version {PG_LATEST + 1}"):
+        await PgStore(postgres_url).open()
+
+
+@pytest.mark.postgres
+async def test_both_stores_have_the_same_tables_columns_and_indexes(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    async with Store(tmp_path / "s.db") as sqlite_store, PgStore(postgres_url) as pg:
+        sqlite_tables: dict[str, set[str]] = {}
+        for (name,) in sqlite_store.db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+        ).fetchall():
+            columns = sqlite_store.db.execute(f"PRAGMA table_info({name})").fetchall()
+            sqlite_tables[name] = {c[1] for c in columns}
+        sqlite_indexes = {
+            name
+            for (name,) in sqlite_store.db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            ).fetchall()
+        }
+        async with pg.read() as tx:
+            rows = await tx.conn.fetch(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name <> 'schema_version'"
+            )
+            pg_indexes = {
+                r["indexname"]
+                for r in await tx.conn.fetch(
+                    "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+                )
+            }
+    pg_tables: dict[str, set[str]] = {}
+    for r in rows:
+        pg_tables.setdefault(r["table_name"], set()).add(r["column_name"])
+    # SQLite's implicit rowid orders an alert's copies; PostgreSQL names it.
+    sqlite_tables["alert_notifications"].add("id")
+    assert pg_tables == sqlite_tables
+    # PostgreSQL names the indexes behind keys and UNIQUE; SQLite leaves them implicit.
+    assert sqlite_indexes <= pg_indexes
+    implicit = {i for i in pg_indexes - sqlite_indexes if not i.endswith(("_pkey", "_key"))}
+    assert implicit == set()
+
+
+# -- a whole flow on each store ---------------------------------------------------------
+
+
+async def test_a_round_answered_and_missed_runs_the_same_on_each_store(
+    store: AnyStore,
+) -> None:
+    from gateway.clock import FakeClock
+    from gateway.config import builtin_config_text, parse_config
+    from tests.conftest import START, Harness, make_community
+    from tests.fakes import RecordingAdapter
+
+    clock = FakeClock(START)
+    config = parse_config(builtin_config_text())
+    await make_community(store, config, clock.now())  # type: ignore[arg-type]
+    h = Harness(store, clock, config, RecordingAdapter())  # type: ignore[arg-type]
+    await h.start()
+    try:
+        await h.advance(30 * MIN)
+        prompt = await h.last("Wang")
+        assert "Wang" in prompt.text and prompt.buttons
+        await h.press("Wang", prompt, "我很好")
+        await h.advance(240 * MIN)
+        async with store.read() as tx:
+            wang, chen = await tx.person_by_name("Wang"), await tx.person_by_name("Chen")
+            assert wang is not None and chen is not None
+            assert await tx.unresolved_alert_of(wang.id) is None
+            alert = await tx.unresolved_alert_of(chen.id)
+        assert alert is not None and alert.reason is AlertReason.MISSED
+        assert any("Chen" in d.text for d in await h.inbox("Leader Li"))
+    finally:
+        await h.engine.stop()
+
+
+# -- copying a database -----------------------------------------------------------------
+
+
+async def fill(store: AnyStore) -> None:
+    """A little of everything, including ids with gaps and a family link forward."""
+    ids = await add_people(
+        store, person("Son", "family", "", family_of_name="Wang"), person("Wang", phone="1")
+    )
+    async with store.transaction() as tx:
+        await tx.bind_identity(ids["Wang"], "telegram", "11", ChatRef("telegram:11"), T0)
+        await tx.add_invite("C1", ids["Wang"], None, T0, T0 + MIN)
+        await tx.link_team_chat("medicine", ChatRef("telegram:-1"))
+        opened = await tx.open_checkins("daily", T0, T0, T0 + MIN, [ids["Wang"]])
+        alert = await tx.create_alert(
+            ids["Wang"], opened[ids["Wang"]], AlertReason.MISSED, False, "p", T0, "x"
+        )
+        prompt = await tx.enqueue("test", message("test:1", "早"), T0)
+        await tx.enqueue("test", message("test:1", "早!", edit_of=prompt), T0)
+        await tx.mark_retry(prompt, "flaky", T0 + MIN, T0)
+        await tx.add_notification(alert, ids["Son"], prompt, 0, "family", T0)
+        await tx.add_notification(alert, None, prompt, 1, "team", T0)
+        await tx.add_timer(T0 + MIN, "step", alert, "", T0)
+        gone = await tx.add_timer(T0 + MIN, "step", alert, "", T0)
+        await tx.claim_timer(gone)
+        await tx.store_inbound("test", "e1", {"x": 1}, T0)
+        await tx.audit(T0, "kind", "subject", ids["Wang"], "détail")
+        await tx.kv_set("k", "v")
+        need = await tx.create_need(ids["Wang"], "medicine", "药", "medicine", None, T0)
+        await tx.claim_need(need, ids["Son"], T0)
+        await tx.add_message(ids["Wang"], T0, "text", "hi", "ok")
+        await tx.add_alert_note(alert, ids["Son"], T0, "note")
+        await tx.add_dead_letter("test", "r", "{", "bad", T0)
+
+
+async def snapshot(store: AnyStore) -> dict[str, Any]:
+    """What the workflows would read back, id for id."""
+    async with store.read() as tx:
+        people = await tx.people()
+        alerts = await tx.recent_alerts()
+        return {
+            "people": people,
+            "identities": await tx.all_identities(),
+            "invite": await tx.open_invite("C1", T0),
+            "alerts": alerts,
+            "notifications": await tx.notifications(alerts[0].id),
+            "notes": await tx.alert_notes(alerts[0].id),
+            "timers": await tx.due_timers(T0 + MIN, 10),
+            "outbox": await tx.sendable("test", T0 + MIN, 10),
+            "attempts": await tx.delivery_attempts(OutboxId(1)),
+            "inbox": await tx.pending_inbound(10),
+            "audit": await tx.audit_of("subject"),
+            "kv": await tx.kv_get("k"),
+            "needs": await tx.needs_export_rows(),
+            "messages": await tx.messages_of(people[1].id),
+            "dead": await tx.dead_letters(),
+            "teams": await tx.team_chats("medicine"),
+            "export": await tx.export_rows(),
+        }
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("direction", ["sqlite to postgres", "postgres to sqlite"])
+async def test_a_database_is_copied_whole_with_its_ids(
+    direction: str, tmp_path: Path, postgres_url: str
+) -> None:
+    sqlite_store, pg = Store(tmp_path / "c.db"), PgStore(postgres_url)
+    source, target = (sqlite_store, pg) if direction == "sqlite to postgres" else (pg, sqlite_store)
+    async with sqlite_store, pg:
+        await fill(source)
+        counts = await copy_database(source, target)
+        assert counts["people"] == 2 and counts["timers"] == 1 and counts["outbox"] == 2
+        assert counts["alert_notifications"] == 2 and sum(counts.values()) >= 20
+        assert await snapshot(target) == await snapshot(source)
+        # New rows go on after the copied ids. (SQLite hands out the highest id plus
+        # one, so a deleted timer's id comes again; a PostgreSQL sequence never goes
+        # back, so it does not.)
+        async with target.transaction() as tx:
+            assert await tx.add_timer(T0, "k", 0, "", T0) > max(
+                t.id for t in await tx.timers_of_kind("step")
+            )
+            assert await tx.enqueue("test", message("test:9"), T0) == 3
+        with pytest.raises(CopyError, match=r"not empty.*people"):
+            await copy_database(source, target)
+
+
+@pytest.mark.postgres
+async def test_a_copy_back_and_forth_changes_nothing(
+    tmp_path: Path, postgres_databases: NewDatabase
+) -> None:
+    first = Store(tmp_path / "first.db")
+    middle = PgStore(postgres_databases())
+    last = Store(tmp_path / "last.db")
+    async with first, middle, last:
+        await fill(first)
+        there = await copy_database(first, middle)
+        back = await copy_database(middle, last)
+        assert there == back
+        assert await snapshot(last) == await snapshot(first)
+
+
+async def test_copying_onto_a_store_with_data_is_refused(tmp_path: Path) -> None:
+    async with Store(tmp_path / "a.db") as source, Store(tmp_path / "b.db") as target:
+        await fill(source)
+        async with target.transaction() as tx:
+            await tx.kv_set("already", "here")
+        with pytest.raises(CopyError, match="not empty: kv"):
+            await copy_database(source, target)
+        async with target.read() as tx:
+            assert await tx.count_people() == 0
