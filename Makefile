@@ -20,7 +20,8 @@ $(VENV)/.test-deps: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $@ $(VENV)/.run-deps
 
-# Browser tests drive Debian's Chromium (Playwright cannot download its own here).
+# Browser tests drive Debian's Chromium (Playwright cannot download its own here);
+# PostgreSQL store tests start a throw-away cluster with Debian's server binaries.
 system-deps:
 	@if ! command -v chromium >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -29,6 +30,15 @@ system-deps:
 	      --no-install-recommends chromium >/dev/null; \
 	  else \
 	    echo "note: chromium is missing and this is not root; browser tests will skip"; \
+	  fi; \
+	fi
+	@if [ ! -d /usr/lib/postgresql ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing postgresql (PostgreSQL store tests)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends postgresql >/dev/null; \
+	  else \
+	    echo "note: postgresql is missing and this is not root; PostgreSQL tests will skip"; \
 	  fi; \
 	fi
 
