@@ -63,7 +63,8 @@ if str(ROOT) not in sys.path:  # run as a script: the test servers live in tests
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.chaos_check import Report, check  # noqa: E402
-from benchmarks.chaos_record import (
+from benchmarks.chaos_record import (  # noqa: E402
+    BUTTON,
     CARE_LEAD,
     GRID_LEADER,
     HELP,
@@ -939,7 +940,7 @@ async def drive(
     sweeps = {k: t + timing.sweep for k, t in enumerate(record.round_times)}
     reported = -1
     quiet_since: float | None = None
-    next_probe = 0.0
+    next_probe = next_report = 0.0
     try:
         while time.time() < end:
             observer.scan()
@@ -959,7 +960,11 @@ async def drive(
                 killing.result()  # raises what went wrong
             if not sweeps and killing.done() and players.idle and now >= next_probe:
                 next_probe = now + 2
-                if gateway.ready() and await asyncio.to_thread(settled, record.db):
+                left = await asyncio.to_thread(unsettled, record.db)
+                if now >= next_report and left:
+                    next_report = now + 15
+                    log(f"settling: {left}")
+                if gateway.ready() and not left:
                     quiet_since = quiet_since or now
                     if now - quiet_since >= 3:
                         # Alerts opened after the last sweep (a late prompt, a restart)
@@ -984,16 +989,20 @@ async def drive(
                 await killing
 
 
-def settled(db: Path) -> bool:
-    """Nothing left to do: no deadline ahead but the next round, no unhandled update,
-    no message to send."""
-    rows = read_db(
+def unsettled(db: Path) -> str:
+    """What is left to do ("" when nothing): deadlines ahead (but the next round),
+    unhandled updates, messages to send."""
+    timers, inbox, outbox, wait = read_db(
         db,
         "SELECT (SELECT count(*) FROM timers WHERE kind != 'round'), "
         "(SELECT count(*) FROM inbox WHERE handled_at IS NULL), "
-        "(SELECT count(*) FROM outbox WHERE state = 'pending')",
-    )
-    return all(n == 0 for n in rows[0])
+        "(SELECT count(*) FROM outbox WHERE state = 'pending'), "
+        "(SELECT max(not_before) FROM outbox WHERE state = 'pending')",
+    )[0]
+    if not (timers or inbox or outbox):
+        return ""
+    until = f", the last not before {wait - time.time():.0f} s from now" if wait else ""
+    return f"{timers} timers, {inbox} updates, {outbox} messages{until}"
 
 
 def main(argv: list[str] | None = None) -> int:
