@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from gateway.domain.commands import Delivery
-from gateway.domain.events import InboundEvent
-from gateway.domain.ids import ChatRef
+from core.commands import Delivery
+from core.events import InboundEvent
+from core.ids import ChatRef
 
 
 class DeliveryError(Exception):

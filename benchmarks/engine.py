@@ -53,14 +53,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from adapters.base import Adapter, AdapterContext, Rate, RateLimits  # noqa: E402
+from core.commands import Delivery  # noqa: E402
+from core.config import WorkflowConfig  # noqa: E402
+from core.events import InboundEvent, MessageKind, MessageReceived, Sender  # noqa: E402
+from core.ids import ChatRef, PersonId, chat_ref  # noqa: E402
 from gateway.clock import Clock, FakeClock, ScaledClock  # noqa: E402
-from gateway.config import WorkflowConfig, builtin_config_text, parse_config  # noqa: E402
-from gateway.domain.commands import Delivery  # noqa: E402
-from gateway.domain.events import InboundEvent, MessageKind, MessageReceived, Sender  # noqa: E402
-from gateway.domain.ids import ChatRef, PersonId, chat_ref  # noqa: E402
+from gateway.config import builtin_config_text, parse_config
 from gateway.engine import Engine  # noqa: E402
 from gateway.simulate import street  # noqa: E402
-from gateway.store import Store  # noqa: E402
+from store.sqlite import Store  # noqa: E402
 from workflows.checkin import TIMER_CLOSE  # noqa: E402
 
 PLATFORM = "bench"

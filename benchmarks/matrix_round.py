@@ -48,29 +48,19 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: the Synapse helpers live in tests/
     sys.path.insert(0, str(ROOT))
 
-from nio import (  # noqa: E402
-    AsyncClient,
-    AsyncClientConfig,
-    JoinResponse,
-    RoomMessagesResponse,
-    SyncResponse,
-)
+from nio import AsyncClientConfig, JoinResponse, RoomMessagesResponse, SyncResponse
 
-from adapters.matrix.adapter import (  # noqa: E402
-    STATE_ACCESS_TOKEN,
-    STATE_DEVICE_ID,
-    STATE_DM_PREFIX,
-)
+from adapters.matrix.adapter import STATE_DEVICE_ID, STATE_DM_PREFIX
+from core.commands import Priority  # noqa: E402
+from core.ids import ChatRef  # noqa: E402
+from core.outbox import NewMessage  # noqa: E402
 from gateway.app import build_adapters  # noqa: E402
 from gateway.clock import SystemClock  # noqa: E402
 from gateway.config import builtin_config_text, parse_config  # noqa: E402
-from gateway.domain.commands import Priority  # noqa: E402
-from gateway.domain.ids import ChatRef  # noqa: E402
 from gateway.engine import Engine  # noqa: E402
 from gateway.people import import_people  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
-from gateway.store import Store  # noqa: E402
-from gateway.store.delivery import NewMessage  # noqa: E402
+from store.sqlite import Store  # noqa: E402
 from tests.synapse import Homeserver, SynapseUnavailable, start_synapse  # noqa: E402
 
 PASSWORD = "benchmark-password-1"

@@ -35,12 +35,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from adapters.base import AdapterContext, Rate, RateLimits  # noqa: E402
+from core.commands import Delivery, Priority  # noqa: E402
+from core.ids import ChatRef, split_chat_ref  # noqa: E402
+from core.outbox import NewMessage, OutboxRow  # noqa: E402
 from gateway.clock import FakeClock  # noqa: E402
-from gateway.domain.commands import Delivery, Priority  # noqa: E402
-from gateway.domain.ids import ChatRef, split_chat_ref  # noqa: E402
 from gateway.outbox import OutboxWorker  # noqa: E402
-from gateway.store import Store  # noqa: E402
-from gateway.store.delivery import NewMessage, OutboxRow  # noqa: E402
+from store.sqlite import Store  # noqa: E402
 
 START = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
 TELEGRAM = RateLimits(

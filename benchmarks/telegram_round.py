@@ -45,7 +45,7 @@ from gateway.clock import SystemClock  # noqa: E402
 from gateway.config import builtin_config_text, parse_config  # noqa: E402
 from gateway.engine import Engine  # noqa: E402
 from gateway.people import import_people  # noqa: E402
-from gateway.store import Store  # noqa: E402
+from store.sqlite import Store  # noqa: E402
 from tests.telegram_server import Call, TelegramTestServer  # noqa: E402
 
 LIMIT = 30.0  # Telegram: about 30 messages per second per bot

@@ -15,13 +15,15 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from adapters.base import Adapter, AdapterStartError, ReceiveHealth
 from adapters.local import LocalChatAdapter
+from core.config import WorkflowConfig
+from core.enums import InvitePolicy
+from core.ports import Store, StoreOpenError
 from gateway.clock import Clock, ScaledClock, SystemClock
-from gateway.config import InvitePolicy, WorkflowConfig, load_config
+from gateway.config import load_config
+from gateway.database import create_store
 from gateway.demo import seed_demo
 from gateway.engine import Engine
 from gateway.settings import Settings
-from gateway.store import Store
-from gateway.store.db import StoreOpenError
 from gateway.web.metrics import Metrics
 from gateway.web.server import WebDeps, build_web_app
 
@@ -126,7 +128,7 @@ class Gateway:
         if config is None:
             config, _ = load_config(settings.config)  # raises ConfigError before any I/O
         clock = clock or make_clock(settings)
-        store = Store(settings.db)
+        store = create_store(settings.db)
         # Adapters first: a setting that cannot work stops us before any file is opened.
         adapters = build_adapters(settings, store, config, clock)
         try:

@@ -12,9 +12,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from gateway.config import ConfigError, WorkflowConfig, load_config
+from core.config import WorkflowConfig
+from core.ports import Store
+from gateway.config import ConfigError, load_config
+from gateway.database import create_store, describe
 from gateway.settings import Settings
-from gateway.store import Store
 
 
 def _settings() -> Settings:
@@ -76,7 +78,7 @@ async def _run(settings: Settings, config: WorkflowConfig, source: str) -> int:
         raise
     platforms = ", ".join(sorted(gateway.engine.adapters)) or "none"
     print(
-        f"carecheck is running — workflow: {source}; database: {settings.db}; "
+        f"carecheck is running — workflow: {source}; database: {describe(settings.db)}; "
         f"chat platforms: {platforms}"
     )
     for name, problem in sorted(gateway.waiting_platforms().items()):
@@ -104,9 +106,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _with_store(settings: Settings) -> Store:
-    from gateway.store.db import StoreOpenError
+    from core.ports import StoreOpenError
 
-    store = Store(settings.db)
+    store = create_store(settings.db)
     try:
         await store.open()
     except StoreOpenError as exc:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gateway.config import WorkflowConfig
-from gateway.domain.ids import chat_ref
+from core.config import WorkflowConfig
+from core.ids import chat_ref
+from core.ports import Store
 from gateway.people import import_people
-from gateway.store import Store
 
 DEMO_GRID = "幸福里1号网格"
 DEMO_CSV = f"""\

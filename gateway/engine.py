@@ -18,13 +18,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.base import Adapter, AdapterContext
+from core.config import WorkflowConfig
+from core.events import InboundEvent, event_from_dict, event_to_dict
+from core.outbox import OutboxRow
+from core.ports import Store, Tx
+from core.records import Timer
 from gateway.clock import Clock
-from gateway.config import WorkflowConfig
-from gateway.domain.events import InboundEvent, event_from_dict, event_to_dict
-from gateway.domain.records import Timer
 from gateway.outbox import OutboxWorker
-from gateway.store import Store, Tx
-from gateway.store.delivery import OutboxRow
 from workflows import router
 from workflows.actions import ActionSigner
 from workflows.checkin import RoundResult

@@ -11,7 +11,7 @@ import asyncio
 from datetime import timedelta
 
 from adapters.base import ReceiveHealth
-from gateway.domain.commands import Priority
+from core.commands import Priority
 from gateway.engine import Engine
 
 # A long poll returns at least every ~25 s and a Matrix sync every ~30 s, even when

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import segno
 
+from core.config import WorkflowConfig
+from core.ports import Store
 from gateway.clock import Clock
-from gateway.config import WorkflowConfig
 from gateway.engine import Engine
-from gateway.store import Store
 from workflows import enrollment
 from workflows.texts import Texts
 

@@ -7,7 +7,7 @@ import io
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from gateway.store import Store
+from core.ports import Store
 from gateway.textfiles import spreadsheet_safe
 
 COLUMNS = [

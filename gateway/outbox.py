@@ -18,10 +18,10 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from adapters.base import Adapter, DeliveryError
+from core.outbox import OutboxRow
+from core.ports import Store
 from gateway.clock import Clock
 from gateway.ratelimit import Limiter
-from gateway.store import Store
-from gateway.store.delivery import OutboxRow
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,10 @@ from datetime import datetime
 
 from tqdm import tqdm
 
-from gateway.config import Role, WorkflowConfig, check_timezone
-from gateway.store import Store
-from gateway.store.people import NewPerson
+from core.config import WorkflowConfig, check_timezone
+from core.enums import Role
+from core.ports import Store
+from core.records import NewPerson
 from gateway.textfiles import TextFileError, decode_utf8, from_spreadsheet, spreadsheet_safe
 
 COLUMNS = [

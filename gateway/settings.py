@@ -19,7 +19,8 @@ class Settings(BaseSettings):
         env_prefix="CARECHECK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    db: Path = Path("./carecheck.db")
+    # A SQLite file, or a postgresql:// URL (see gateway/database.py).
+    db: str = "./carecheck.db"
     config: Path = Path("./carecheck.yaml")
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)
@@ -44,6 +45,11 @@ class Settings(BaseSettings):
 
     log_format: LogFormat = LogFormat.TEXT
     log_level: str = "INFO"
+
+    @field_validator("db", mode="before")
+    @classmethod
+    def _db_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, Path) else value
 
     @field_validator("log_level")
     @classmethod

@@ -21,14 +21,14 @@ from typing import Any
 from tqdm import tqdm
 
 from adapters.base import AdapterContext, RateLimits
+from core.commands import Delivery
+from core.config import WorkflowConfig
+from core.events import ButtonPressed, Sender
+from core.ids import ChatRef, PersonId, chat_ref, split_chat_ref
+from core.records import NewPerson
 from gateway.clock import FakeClock
-from gateway.config import WorkflowConfig
-from gateway.domain.commands import Delivery
-from gateway.domain.events import ButtonPressed, Sender
-from gateway.domain.ids import ChatRef, PersonId, chat_ref, split_chat_ref
 from gateway.engine import Engine
-from gateway.store import Store
-from gateway.store.people import NewPerson
+from store.sqlite import Store
 from workflows.actions import ActionKind, ActionSigner
 
 PLATFORM = "sim"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from gateway.store import Store
+from core.ports import Store
 
 COLUMNS = ("pending", "answered", "reminded", "alerted", "help")
 

@@ -16,8 +16,8 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from gateway.store.db import Store
 from store.postgres.db import PgStore
+from store.sqlite.db import Store
 
 BATCH = 5000
 

@@ -6,14 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from core.commands import Delivery
+from core.config import WorkflowConfig
+from core.ids import chat_ref
+from core.records import Person
 from gateway.clock import FakeClock
-from gateway.config import WorkflowConfig, builtin_config_text, parse_config
-from gateway.domain.commands import Delivery
-from gateway.domain.ids import chat_ref
-from gateway.domain.records import Person
+from gateway.config import builtin_config_text, parse_config
 from gateway.engine import Engine
 from gateway.people import import_people
-from gateway.store import Store
+from store.sqlite import Store
 from tests.fakes import RecordingAdapter
 
 # The real-Synapse fixtures (session-scoped; Synapse starts only for tests that ask).

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 
 from adapters.base import AdapterContext
-from gateway.domain.events import InboundEvent
+from core.events import InboundEvent
 
 
 class Journal:

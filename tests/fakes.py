@@ -6,15 +6,9 @@ import itertools
 from dataclasses import dataclass, field
 
 from adapters.base import AdapterContext, DeliveryError, RateLimits
-from gateway.domain.commands import Delivery
-from gateway.domain.events import (
-    ButtonPressed,
-    ChatLeft,
-    MessageKind,
-    MessageReceived,
-    Sender,
-)
-from gateway.domain.ids import ChatRef, split_chat_ref
+from core.commands import Delivery
+from core.events import ButtonPressed, ChatLeft, MessageKind, MessageReceived, Sender
+from core.ids import ChatRef, split_chat_ref
 
 
 @dataclass

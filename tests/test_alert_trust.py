@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from adapters.base import DeliveryError
-from gateway.domain.commands import Delivery
-from gateway.domain.records import Alert, AlertReason, AlertState, CheckinState
+from core.commands import Delivery
+from core.records import Alert, AlertReason, AlertState, CheckinState
 from gateway.people import import_people
 from tests.conftest import Harness
 from tests.fakes import Failure

@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 
 from adapters.matrix import convert as matrix
 from adapters.telegram import convert as telegram
-from gateway.config import ConfigError, WorkflowConfig, builtin_config_text, parse_config
-from gateway.domain.events import event_to_dict
+from core.config import WorkflowConfig
+from core.events import event_to_dict
+from gateway.config import ConfigError, builtin_config_text, parse_config
 from gateway.people import (
     COLUMNS,
     PeopleFileError,
@@ -33,8 +34,8 @@ from gateway.people import (
     export_people,
     import_people,
 )
-from gateway.store import Store
 from gateway.textfiles import FORMULA_STARTS, from_spreadsheet, spreadsheet_safe
+from store.sqlite import Store
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 # No example database on disk (the runs are small and must not depend on earlier ones).

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from adapters.base import DeliveryError
-from gateway.domain.events import MessageKind
-from gateway.domain.records import AlertState, CheckinState
+from core.events import MessageKind
+from core.records import AlertState, CheckinState
 from tests.conftest import Harness
 from tests.fakes import Failure
 

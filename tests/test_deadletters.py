@@ -14,8 +14,8 @@ import aiohttp
 from gateway.app import Gateway
 from gateway.clock import FakeClock
 from gateway.settings import Settings
-from gateway.store import Store
-from gateway.store.deadletters import MAX_RAW
+from store.sqlite import Store
+from store.sqlite.deadletters import MAX_RAW
 from tests.conftest import START
 from tests.telegram_server import TelegramTestServer
 

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from core.config import WorkflowConfig
+from core.records import CheckinState
 from gateway.clock import FakeClock
-from gateway.config import WorkflowConfig, builtin_config_text, parse_config
-from gateway.domain.records import CheckinState
-from gateway.store import Store
-from gateway.store.migrations import LATEST
+from gateway.config import builtin_config_text, parse_config
+from store.sqlite import Store
+from store.sqlite.migrations import LATEST
 from tests.conftest import START, Harness, make_community
 from tests.fakes import RecordingAdapter
 from workflows.rounds import next_round
@@ -98,7 +99,7 @@ async def test_a_crash_in_the_middle_of_a_round_leaves_no_half_round(
         await make_community(store, config, START)
     first = await boot(db_path, config, START)
     first.clock.set(START + 30 * MIN)
-    from gateway.store.delivery import DeliveryRepo
+    from store.sqlite.delivery import DeliveryRepo
 
     async def die(*args: object, **kwargs: object) -> None:
         raise asyncio.CancelledError  # the process is killed while writing prompts
@@ -169,7 +170,7 @@ async def test_a_database_from_a_newer_carecheck_is_refused(tmp_path: Path) -> N
     db = tmp_path / "future.db"
     async with Store(db) as store:
         await store.conn.execute(f"PRAGMA user_version = {LATEST + 1}")
-    from gateway.store.db import SchemaTooNew
+    from core.ports import SchemaTooNew
 
     with pytest.raises(SchemaTooNew):
         async with Store(db):

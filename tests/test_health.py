@@ -17,16 +17,16 @@ import aiohttp
 import pytest
 
 from adapters.telegram import TelegramAdapter
+from core.commands import Priority
+from core.config import WorkflowConfig
+from core.ids import chat_ref
+from core.outbox import NewMessage
 from gateway import health
 from gateway.app import CHECKPOINT_MINUTES, Gateway
 from gateway.clock import FakeClock
-from gateway.config import WorkflowConfig
-from gateway.domain.commands import Priority
-from gateway.domain.ids import chat_ref
 from gateway.engine import Engine
 from gateway.settings import Settings
-from gateway.store import Store
-from gateway.store.delivery import NewMessage
+from store.sqlite import Store
 from tests.conftest import START
 from tests.telegram_server import Fault, TelegramTestServer
 
@@ -74,7 +74,7 @@ def test_a_full_disk_fails_the_store_check(tmp_path: Path) -> None:
         from gateway.clock import FakeClock
         from gateway.config import builtin_config_text, parse_config
         from gateway.engine import Engine
-        from gateway.store import Store
+        from store.sqlite import Store
         from tests.conftest import START
 
         async def main() -> None:

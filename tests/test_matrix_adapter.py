@@ -24,15 +24,9 @@ from adapters.matrix.adapter import (
     STATE_NEXT_BATCH,
     STATE_USER_ID,
 )
-from gateway.domain.commands import Button, Delivery
-from gateway.domain.events import (
-    ButtonPressed,
-    ChatLeft,
-    InboundEvent,
-    MessageKind,
-    MessageReceived,
-)
-from gateway.domain.ids import ChatRef, OutboxId
+from core.commands import Button, Delivery
+from core.events import ButtonPressed, ChatLeft, InboundEvent, MessageKind, MessageReceived
+from core.ids import ChatRef, OutboxId
 
 if TYPE_CHECKING:
     # Only for annotations: pytest itself imports tests.synapse, as a plugin, below;

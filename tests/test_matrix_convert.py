@@ -13,9 +13,9 @@ from nio import Event, RoomSendError, SyncError
 from adapters.matrix import convert
 from adapters.matrix.adapter import _Backoff
 from adapters.matrix.errors import connection_error, response_error, scrub
-from gateway.domain.commands import Button, Delivery
-from gateway.domain.events import ButtonPressed, ChatLeft, MessageKind, MessageReceived, Sender
-from gateway.domain.ids import ChatRef, OutboxId
+from core.commands import Button, Delivery
+from core.events import ButtonPressed, ChatLeft, MessageKind, MessageReceived, Sender
+from core.ids import ChatRef, OutboxId
 
 BOT = "@carebot:localhost"
 GRANDMA = "@grandma:localhost"

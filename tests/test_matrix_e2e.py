@@ -34,17 +34,18 @@ from nio import (
 
 from adapters.matrix import DEFAULT_ENCRYPTED_NOTICE, MatrixAdapter
 from adapters.matrix.adapter import STATE_DM_PREFIX
+from core.config import WorkflowConfig
+from core.ids import chat_ref
+from core.records import Alert, AlertReason, AlertState, CheckinState, Person
 from gateway import status
 from gateway.app import build_adapters
 from gateway.clock import Clock, FakeClock, SystemClock
-from gateway.config import WorkflowConfig, builtin_config_text, parse_config
-from gateway.domain.ids import chat_ref
-from gateway.domain.records import Alert, AlertReason, AlertState, CheckinState, Person
+from gateway.config import builtin_config_text, parse_config
 from gateway.engine import Engine
 from gateway.invites import create_invitation
 from gateway.people import import_people
 from gateway.settings import Settings
-from gateway.store import Store
+from store.sqlite import Store
 from tests.conftest import START
 
 if TYPE_CHECKING:

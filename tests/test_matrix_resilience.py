@@ -19,7 +19,7 @@ from adapters.base import AdapterContext, AdapterStartError
 from adapters.matrix import MatrixAdapter
 from adapters.matrix import convert as matrix_convert
 from adapters.matrix.adapter import STATE_ACCESS_TOKEN, STATE_NEXT_BATCH, Unreadable, convert_each
-from gateway.domain.events import InboundEvent, MessageReceived
+from core.events import InboundEvent, MessageReceived
 from tests.conftest_telegram import MemoryState, make_context
 
 if TYPE_CHECKING:

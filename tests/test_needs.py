@@ -13,7 +13,7 @@ from gateway.clock import FakeClock
 from gateway.config import builtin_config_text, parse_config
 from gateway.engine import Engine
 from gateway.needs_table import export_needs
-from gateway.store import Store
+from store.sqlite import Store
 from tests.conftest import START, Harness, make_community
 from tests.fakes import RecordingAdapter
 

@@ -10,18 +10,18 @@ from pathlib import Path
 import pytest
 
 from adapters.base import Rate, RateLimits
+from core.commands import Priority
+from core.config import WorkflowConfig
+from core.ids import chat_ref
+from core.outbox import NewMessage
 from gateway.cli import main
 from gateway.clock import FakeClock, ScaledClock
-from gateway.config import WorkflowConfig
-from gateway.domain.commands import Priority
-from gateway.domain.ids import chat_ref
 from gateway.logs import JsonFormatter
 from gateway.outbox import OutboxWorker
 from gateway.ratelimit import Limiter
 from gateway.settings import Settings
 from gateway.simulate import SimulationParams, simulate
-from gateway.store import Store
-from gateway.store.delivery import NewMessage
+from store.sqlite import Store
 from tests.conftest import Harness
 from tests.fakes import RecordingAdapter
 

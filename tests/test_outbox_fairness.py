@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 
 from adapters.base import AdapterContext, DeliveryError, Rate, RateLimits
+from core.commands import Delivery, Priority
+from core.ids import ChatRef, split_chat_ref
+from core.outbox import NewMessage, OutboxRow
 from gateway.clock import FakeClock
-from gateway.domain.commands import Delivery, Priority
-from gateway.domain.ids import ChatRef, split_chat_ref
 from gateway.outbox import MAX_ATTEMPTS, OutboxWorker
-from gateway.store import Store
-from gateway.store.delivery import NewMessage, OutboxRow
+from store.sqlite import Store
 from tests.conftest import Harness
 
 START = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from core.config import WorkflowConfig
 from gateway.cli import main
-from gateway.config import WorkflowConfig
 from gateway.people import PeopleFileError, decode_people_file, export_people, import_people
-from gateway.store import Store
+from store.sqlite import Store
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 HEADER = "name,role,grid,building,language,timezone,phone,address,plan,telegram,matrix,family_of\n"

@@ -20,18 +20,17 @@ from typing import Any
 
 import pytest
 
-from gateway.domain.commands import Button, Priority
-from gateway.domain.ids import AlertId, ChatRef, CheckinId, OutboxId, PersonId
-from gateway.domain.records import AlertReason, AlertState, CheckinState
-from gateway.store import Store
-from gateway.store.db import SchemaTooNew, StoreOpenError
-from gateway.store.deadletters import MAX_RAW
-from gateway.store.delivery import NewMessage
-from gateway.store.migrations import LATEST as SQLITE_LATEST
-from gateway.store.people import NewPerson
+from core.commands import Button, Priority
+from core.ids import AlertId, ChatRef, CheckinId, OutboxId, PersonId
+from core.outbox import NewMessage
+from core.ports import SchemaTooNew, StoreOpenError
+from core.records import AlertReason, AlertState, CheckinState, NewPerson
 from store.copy import CopyError, copy_database
 from store.postgres import PgStore, create_store
 from store.postgres.migrations import LATEST as PG_LATEST
+from store.sqlite import Store
+from store.sqlite.deadletters import MAX_RAW
+from store.sqlite.migrations import LATEST as SQLITE_LATEST
 from tests.postgres import Cluster, NewDatabase
 
 AnyStore = Store | PgStore

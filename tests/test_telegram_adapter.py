@@ -16,9 +16,9 @@ from aiohttp import web
 
 from adapters.base import AdapterContext, AdapterStartError, DeliveryError
 from adapters.telegram import OFFSET_KEY, TelegramAdapter
-from gateway.domain.commands import Button, Delivery
-from gateway.domain.events import ButtonPressed, ChatLeft, MessageKind, MessageReceived
-from gateway.domain.ids import ChatRef, OutboxId
+from core.commands import Button, Delivery
+from core.events import ButtonPressed, ChatLeft, MessageKind, MessageReceived
+from core.ids import ChatRef, OutboxId
 from tests.conftest_telegram import Journal, MemoryState, RecordingInbox, make_context
 from tests.telegram_server import Fault, TelegramTestServer
 

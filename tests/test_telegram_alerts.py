@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from core.config import WorkflowConfig
+from core.records import AlertReason, AlertState
 from gateway.clock import FakeClock
-from gateway.config import WorkflowConfig
-from gateway.domain.records import AlertReason, AlertState
 from tests.conftest import START
 from tests.telegram_server import TelegramTestServer
 from tests.test_telegram_e2e import (

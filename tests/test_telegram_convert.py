@@ -29,9 +29,9 @@ from adapters.telegram.convert import (
     utf16_length,
 )
 from adapters.telegram.errors import TokenScrubber, delivery_error
-from gateway.domain.commands import Button, Delivery
-from gateway.domain.events import ButtonPressed, ChatLeft, MessageKind, MessageReceived, Sender
-from gateway.domain.ids import ChatRef, OutboxId
+from core.commands import Button, Delivery
+from core.events import ButtonPressed, ChatLeft, MessageKind, MessageReceived, Sender
+from core.ids import ChatRef, OutboxId
 
 MEI = {
     "id": 5550001,

@@ -20,18 +20,19 @@ import pytest
 from adapters.base import Adapter
 from adapters.telegram import OFFSET_KEY, TelegramAdapter
 from adapters.telegram.links import bot_username, deep_link
+from core.commands import Priority
+from core.config import WorkflowConfig
+from core.ids import chat_ref
+from core.records import Alert, AlertReason, AlertState, Person
 from gateway.app import Gateway, build_adapters
 from gateway.clock import FakeClock
-from gateway.config import WorkflowConfig, builtin_config_text, parse_config
-from gateway.domain.commands import Priority
-from gateway.domain.ids import chat_ref
-from gateway.domain.records import Alert, AlertReason, AlertState, Person
+from gateway.config import builtin_config_text, parse_config
 from gateway.engine import Engine
 from gateway.invites import create_invitation
 from gateway.people import import_people
 from gateway.ratelimit import Limiter
 from gateway.settings import Settings
-from gateway.store import Store
+from store.sqlite import Store
 from tests.conftest import START
 from tests.telegram_server import Call, Fault, SentMessage, TelegramTestServer
 

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from gateway.domain.ids import PersonId
+from core.ids import PersonId
 
 
 class ActionKind(enum.StrEnum):

@@ -12,18 +12,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from gateway.domain.commands import Button, Priority
-from gateway.domain.events import ButtonPressed, MessageReceived
-from gateway.domain.ids import CheckinId, PersonId, split_chat_ref
-from gateway.domain.records import (
-    OPEN_CHECKIN_STATES,
-    AlertReason,
-    Checkin,
-    CheckinState,
-    Person,
-    Timer,
-)
-from gateway.store.delivery import NewMessage
+from core.commands import Button, Priority
+from core.events import ButtonPressed, MessageReceived
+from core.ids import CheckinId, PersonId, split_chat_ref
+from core.outbox import NewMessage
+from core.records import OPEN_CHECKIN_STATES, AlertReason, Checkin, CheckinState, Person, Timer
 from workflows import escalation
 from workflows.actions import ActionKind, ActionToken
 from workflows.context import Work

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from gateway.config import WorkflowConfig
-from gateway.store import Tx
+from core.config import WorkflowConfig
+from core.ports import Tx
 from workflows.actions import ActionSigner
 from workflows.intent import DEFAULT_HELP_WORDS, HelpWords
 from workflows.texts import Texts

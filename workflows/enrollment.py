@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import secrets
 
-from gateway.config import Role
-from gateway.domain.commands import Priority
-from gateway.domain.events import Sender
-from gateway.domain.ids import ChatRef, PersonId
-from gateway.domain.records import Person
+from core.commands import Priority
+from core.enums import Role
+from core.events import Sender
+from core.ids import ChatRef, PersonId
+from core.records import Person
 from workflows.context import Work
 from workflows.messaging import to_chat
 

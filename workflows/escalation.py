@@ -18,12 +18,13 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from gateway.config import EscalationPolicy, Role
-from gateway.domain.commands import Button, Priority
-from gateway.domain.events import ButtonPressed, MessageReceived
-from gateway.domain.ids import AlertId, CheckinId, PersonId
-from gateway.domain.records import Alert, AlertReason, AlertState, Notification, Person, Timer
-from gateway.store.delivery import OutboxRow
+from core.commands import Button, Priority
+from core.config import EscalationPolicy
+from core.enums import Role
+from core.events import ButtonPressed, MessageReceived
+from core.ids import AlertId, CheckinId, PersonId
+from core.outbox import OutboxRow
+from core.records import Alert, AlertReason, AlertState, Notification, Person, Timer
 from workflows.actions import ActionKind, ActionToken
 from workflows.context import Work
 from workflows.messaging import answer_press, edit, to_person

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from gateway.domain.commands import Button, Priority
-from gateway.domain.ids import ChatRef, OutboxId, split_chat_ref
-from gateway.domain.records import Person
-from gateway.store.delivery import NewMessage, OutboxRow
+from core.commands import Button, Priority
+from core.ids import ChatRef, OutboxId, split_chat_ref
+from core.outbox import NewMessage, OutboxRow
+from core.records import Person
 from workflows.context import Work
 
 

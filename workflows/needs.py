@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 
-from gateway.config import Role
-from gateway.domain.commands import Button, Priority
-from gateway.domain.events import ButtonPressed, MessageReceived
-from gateway.domain.ids import ChatRef, PersonId, split_chat_ref
-from gateway.domain.records import Person
-from gateway.store.needs import Need
+from core.commands import Button, Priority
+from core.enums import Role
+from core.events import ButtonPressed, MessageReceived
+from core.ids import ChatRef, PersonId, split_chat_ref
+from core.records import Need, Person
 from workflows.actions import ActionKind, ActionToken
 from workflows.context import Work
 from workflows.messaging import edit, to_chat, to_person

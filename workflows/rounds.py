@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from gateway.config import Plan, QuietHours
-from gateway.domain.records import Timer
+from core.config import Plan, QuietHours
+from core.records import Timer
 from workflows import checkin
 from workflows.context import Work
 from workflows.routes import Routes

@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from gateway.config import Role
-from gateway.domain.commands import Priority
-from gateway.domain.events import ButtonPressed, ChatLeft, InboundEvent, MessageReceived
-from gateway.domain.records import AlertReason, Person, Timer
-from gateway.store.delivery import OutboxRow
+from core.commands import Priority
+from core.enums import Role
+from core.events import ButtonPressed, ChatLeft, InboundEvent, MessageReceived
+from core.outbox import OutboxRow
+from core.records import AlertReason, Person, Timer
 from workflows import checkin, enrollment, escalation, needs, rounds, said
 from workflows.context import Work
 from workflows.messaging import answer_press, to_chat, to_person

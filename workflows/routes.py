@@ -9,9 +9,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from gateway.domain.commands import Priority
-from gateway.domain.events import ButtonPressed, MessageReceived
-from gateway.domain.records import Person, Timer
+from core.commands import Priority
+from core.events import ButtonPressed, MessageReceived
+from core.records import Person, Timer
 from workflows.actions import ActionKind, ActionToken
 from workflows.context import Work
 from workflows.messaging import answer_press, to_chat

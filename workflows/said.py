@@ -16,9 +16,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from gateway.domain.commands import Button, Priority
-from gateway.domain.events import ButtonPressed, MessageReceived
-from gateway.domain.records import AlertReason, Person, Timer
+from core.commands import Button, Priority
+from core.events import ButtonPressed, MessageReceived
+from core.records import AlertReason, Person, Timer
 from workflows import checkin, escalation
 from workflows.actions import ActionKind, ActionToken
 from workflows.context import Work

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from adapters.base import AdapterContext, DeliveryError, InboundSink, RateLimits
-from gateway.domain.commands import Button, Delivery
-from gateway.domain.events import ButtonPressed, MessageKind, MessageReceived, Sender
-from gateway.domain.ids import ChatRef, split_chat_ref
+from core.commands import Button, Delivery
+from core.events import ButtonPressed, MessageKind, MessageReceived, Sender
+from core.ids import ChatRef, split_chat_ref
 
 PLATFORM = "local"
 HISTORY = 200

@@ -64,9 +64,9 @@ from adapters.matrix.errors import (
     response_error,
     scrub,
 )
-from gateway.domain.commands import Delivery
-from gateway.domain.events import ChatLeft, InboundEvent
-from gateway.domain.ids import ChatRef
+from core.commands import Delivery
+from core.events import ChatLeft, InboundEvent
+from core.ids import ChatRef
 
 log = logging.getLogger(__name__)
 

@@ -18,16 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.domain.commands import Button, Delivery
-from gateway.domain.events import (
-    ButtonPressed,
-    ChatLeft,
-    InboundEvent,
-    MessageKind,
-    MessageReceived,
-    Sender,
-)
-from gateway.domain.ids import ChatRef, split_chat_ref
+from core.commands import Button, Delivery
+from core.events import ButtonPressed, ChatLeft, InboundEvent, MessageKind, MessageReceived, Sender
+from core.ids import ChatRef, split_chat_ref
 
 PLATFORM = "matrix"
 HTML_FORMAT = "org.matrix.custom.html"

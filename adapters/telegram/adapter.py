@@ -65,8 +65,8 @@ from adapters.telegram.errors import (
     is_not_editable,
     is_not_modified,
 )
-from gateway.domain.commands import Delivery
-from gateway.domain.ids import ChatRef
+from core.commands import Delivery
+from core.ids import ChatRef
 
 log = logging.getLogger(__name__)
 

@@ -24,16 +24,9 @@ from aiogram.types import (
 )
 from pydantic import ValidationError
 
-from gateway.domain.commands import Button, Delivery
-from gateway.domain.events import (
-    ButtonPressed,
-    ChatLeft,
-    InboundEvent,
-    MessageKind,
-    MessageReceived,
-    Sender,
-)
-from gateway.domain.ids import ChatRef, chat_ref, split_chat_ref
+from core.commands import Button, Delivery
+from core.events import ButtonPressed, ChatLeft, InboundEvent, MessageKind, MessageReceived, Sender
+from core.ids import ChatRef, chat_ref, split_chat_ref
 
 PLATFORM = "telegram"
 EVENT_ID_PREFIX = "tg:"

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from html import escape
 
-from gateway.domain.records import Person
+from core.records import Person
 from gateway.status import COLUMNS, Status
 from workflows.texts import ui
 

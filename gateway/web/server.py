@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from adapters.local import LocalChatAdapter
+from core.ids import chat_ref
+from core.records import AlertState
 from gateway import health
-from gateway.domain.ids import chat_ref
-from gateway.domain.records import AlertState
 from gateway.engine import Engine
 from gateway.status import today
 from gateway.web import pages

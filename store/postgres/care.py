@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from gateway.domain.ids import AlertId, CheckinId, OutboxId, PersonId
-from gateway.domain.records import (
+from core.ids import AlertId, CheckinId, OutboxId, PersonId
+from core.records import (
     OPEN_CHECKIN_STATES,
     Alert,
     AlertReason,

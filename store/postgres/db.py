@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from gateway.domain.ids import OutboxId
+from core.ids import OutboxId
 from store.postgres.care import CareRepo
 from store.postgres.deadletters import DeadLetterRepo
 from store.postgres.delivery import DeliveryRepo

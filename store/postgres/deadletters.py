@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gateway.domain.commands import Priority
+from core.commands import Priority
 from store.postgres.base import Repo, no_nul
 from store.postgres.records import HEALTH_KEY, MAX_RAW, MAX_REASON, DeadLetter, from_ts, ts
 

@@ -7,8 +7,8 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from gateway.domain.commands import Priority
-from gateway.domain.ids import ChatRef, OutboxId, PersonId
+from core.commands import Priority
+from core.ids import ChatRef, OutboxId, PersonId
 from store.postgres.base import Repo, Row, no_nul
 from store.postgres.records import NewMessage, OutboxRow, from_ts, opt_ts, ts
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gateway.domain.ids import AlertId, PersonId
+from core.ids import AlertId, PersonId
 from store.postgres.base import Repo, Row, no_nul
 from store.postgres.records import AlertNote, Said, from_ts, opt_ts, ts
 

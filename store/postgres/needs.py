@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from gateway.domain.ids import PersonId
+from core.ids import PersonId
 from store.postgres.base import Repo, Row, no_nul
 from store.postgres.records import Need, from_ts, opt_ts, ts
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from gateway.domain.ids import ChatRef, PersonId
-from gateway.domain.records import Identity, Person
+from core.ids import ChatRef, PersonId
+from core.records import Identity, Person
 from store.postgres.base import Repo, Row
 from store.postgres.records import Invite, NewPerson, from_ts, ts
 

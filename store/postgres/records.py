@@ -7,13 +7,11 @@ core package) is a change to this file alone.
 
 from __future__ import annotations
 
-from gateway.store.base import from_ts, opt_ts, ts
-from gateway.store.db import SchemaTooNew, StoreOpenError
-from gateway.store.deadletters import HEALTH_KEY, MAX_RAW, MAX_REASON, DeadLetter
-from gateway.store.delivery import NewMessage, OutboxRow
-from gateway.store.history import AlertNote, Said
-from gateway.store.needs import Need
-from gateway.store.people import Invite, NewPerson
+from core.outbox import NewMessage, OutboxRow
+from core.ports import SchemaTooNew, StoreOpenError
+from core.records import AlertNote, DeadLetter, Invite, Need, NewPerson, Said
+from store.sqlite.base import from_ts, opt_ts, ts
+from store.sqlite.deadletters import HEALTH_KEY, MAX_RAW, MAX_REASON
 
 __all__ = [
     "HEALTH_KEY",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gateway.config import template_fields
+from core.config import template_fields
 from workflows.texts import en, zh
 
 LANGUAGES: dict[str, dict[str, str]] = {"zh": zh.TEXTS, "en": en.TEXTS}

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gateway.domain.ids import ChatRef, PersonId
-from gateway.domain.records import Identity, Person
-from gateway.store.base import Repo, from_ts, ts
+from core.ids import ChatRef, PersonId
+from core.records import Identity, Invite, NewPerson, Person
+from store.sqlite.base import Repo, from_ts, ts
 
 _PERSON_COLUMNS = (
     "id, name, role, grid, building, language, timezone, phone, address, plan, family_of, active"
@@ -32,29 +31,6 @@ def _person(row: sqlite3.Row) -> Person:
         family_of=None if row["family_of"] is None else PersonId(row["family_of"]),
         active=bool(row["active"]),
     )
-
-
-@dataclass(frozen=True)
-class NewPerson:
-    name: str
-    role: str
-    grid: str
-    building: str
-    language: str
-    timezone: str
-    phone: str
-    address: str
-    plan: str
-    family_of_name: str = ""
-
-
-@dataclass(frozen=True)
-class Invite:
-    code: str
-    person_id: PersonId | None
-    team: str | None
-    expires_at: datetime
-    used_at: datetime | None
 
 
 class PeopleRepo(Repo):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from gateway.domain.ids import ChatRef, OutboxId
+from core.ids import ChatRef, OutboxId
 
 
 class Priority(enum.IntEnum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gateway.store.base import Repo, ts
+from store.sqlite.base import Repo, ts
 
 
 class MiscRepo(Repo):

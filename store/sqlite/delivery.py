@@ -2,96 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sqlite3
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gateway.domain.commands import Button, Delivery, Priority
-from gateway.domain.ids import ChatRef, OutboxId, PersonId
-from gateway.store.base import Repo, from_ts, ts
-
-# json.dumps(..., ensure_ascii=False) builds a new encoder on every call; a round
-# writes one payload per resident.
-_encode = json.JSONEncoder(ensure_ascii=False).encode
-
-
-@dataclass(frozen=True)
-class NewMessage:
-    """An outbound message before it has an outbox id."""
-
-    chat: ChatRef
-    text: str
-    priority: Priority
-    person_id: PersonId | None = None
-    purpose: str = ""
-    ref: int = 0
-    html: str = ""
-    buttons: tuple[tuple[Button, ...], ...] = ()
-    edit_of: OutboxId | None = None
-    callback_id: str = ""
-    links: tuple[tuple[str, str], ...] = ()
-
-    def payload(self) -> str:
-        return _encode(
-            {
-                "text": self.text,
-                "html": self.html,
-                "buttons": [
-                    [{"label": b.label, "token": b.token, "emoji": b.emoji} for b in row]
-                    for row in self.buttons
-                ],
-                "callback_id": self.callback_id,
-                "links": [list(link) for link in self.links],
-            }
-        )
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    id: OutboxId
-    platform: str
-    chat: ChatRef
-    person_id: PersonId | None
-    priority: Priority
-    purpose: str
-    ref: int
-    payload_json: str
-    edit_of: OutboxId | None
-    edit_target_message_id: str
-    state: str
-    attempts: int
-    not_before: datetime
-    platform_message_id: str
-
-    @functools.cached_property
-    def payload(self) -> dict[str, Any]:
-        # Parsed when first wanted: most rows are read for their state, not their text.
-        parsed: dict[str, Any] = json.loads(self.payload_json)
-        return parsed
-
-    def buttons(self) -> tuple[tuple[Button, ...], ...]:
-        return tuple(
-            tuple(Button(b["label"], b["token"], b.get("emoji", "")) for b in row)
-            for row in self.payload.get("buttons", [])
-        )
-
-    def delivery(self) -> Delivery:
-        return Delivery(
-            outbox_id=self.id,
-            chat=self.chat,
-            text=self.payload["text"],
-            html=self.payload.get("html", ""),
-            buttons=self.buttons(),
-            edit_of=self.edit_target_message_id,
-            callback_id=self.payload.get("callback_id", ""),
-            priority=self.priority,
-            links=tuple((a, b) for a, b in self.payload.get("links", [])),
-        )
-
+from core.commands import Priority
+from core.ids import ChatRef, OutboxId, PersonId
+from core.outbox import NewMessage, OutboxRow, encode_payload
+from store.sqlite.base import Repo, from_ts, ts
 
 _OUTBOX_SELECT = (
     "SELECT o.id, o.platform, o.chat, o.person_id, o.priority, o.purpose, o.ref, o.payload, "
@@ -145,7 +65,7 @@ class DeliveryRepo(Repo):
         cursor = self.db.execute(
             "INSERT OR IGNORE INTO inbox (platform, event_id, received_at, payload) "
             "VALUES (?,?,?,?)",
-            (platform, event_id, ts(now), _encode(payload)),
+            (platform, event_id, ts(now), encode_payload(payload)),
         )
         return cursor.rowcount == 1
 

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.domain.ids import AlertId, ChatRef, CheckinId, OutboxId, PersonId
+from core.ids import AlertId, ChatRef, CheckinId, OutboxId, PersonId
 
 
 @dataclass(frozen=True)
@@ -115,3 +115,72 @@ class Timer:
     kind: str
     ref: int
     arg: str
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    name: str
+    role: str
+    grid: str
+    building: str
+    language: str
+    timezone: str
+    phone: str
+    address: str
+    plan: str
+    family_of_name: str = ""
+
+
+@dataclass(frozen=True)
+class Invite:
+    code: str
+    person_id: PersonId | None
+    team: str | None
+    expires_at: datetime
+    used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Need:
+    id: int
+    person_id: PersonId
+    kind: str
+    text: str
+    team: str
+    state: str
+    created_by: PersonId | None
+    created_at: datetime
+    claimed_by: PersonId | None
+    claimed_at: datetime | None
+    closed_by: PersonId | None
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Said:
+    """One message a resident sent, with what it was taken to mean."""
+
+    id: int
+    person_id: PersonId
+    at: datetime
+    kind: str
+    text: str
+    intent: str
+
+
+@dataclass(frozen=True)
+class AlertNote:
+    alert_id: AlertId
+    person_id: PersonId | None
+    at: datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: int
+    platform: str
+    ref: str
+    raw: str
+    reason: str
+    received_at: datetime

@@ -6,8 +6,8 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
-from gateway.domain.ids import AlertId, CheckinId, OutboxId, PersonId
-from gateway.domain.records import (
+from core.ids import AlertId, CheckinId, OutboxId, PersonId
+from core.records import (
     OPEN_CHECKIN_STATES,
     Alert,
     AlertReason,
@@ -17,7 +17,7 @@ from gateway.domain.records import (
     Notification,
     Timer,
 )
-from gateway.store.base import Repo, from_ts, opt_ts, ts
+from store.sqlite.base import Repo, from_ts, opt_ts, ts
 
 _CHECKIN_COLUMNS = "id, person_id, plan, due_at, sent_at, deadline, state, answered_at"
 _ALERT_COLUMNS = (

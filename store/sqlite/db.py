@@ -11,16 +11,17 @@ from pathlib import Path
 
 import aiosqlite
 
-from gateway.domain.ids import OutboxId
-from gateway.store.base import ts
-from gateway.store.care import CareRepo
-from gateway.store.deadletters import DeadLetterRepo
-from gateway.store.delivery import DeliveryRepo
-from gateway.store.history import HistoryRepo
-from gateway.store.migrations import LATEST, MIGRATIONS
-from gateway.store.misc import MiscRepo
-from gateway.store.needs import NeedsRepo
-from gateway.store.people import PeopleRepo
+from core.ids import OutboxId
+from core.ports import SchemaTooNew, StoreOpenError
+from store.sqlite.base import ts
+from store.sqlite.care import CareRepo
+from store.sqlite.deadletters import DeadLetterRepo
+from store.sqlite.delivery import DeliveryRepo
+from store.sqlite.history import HistoryRepo
+from store.sqlite.migrations import LATEST, MIGRATIONS
+from store.sqlite.misc import MiscRepo
+from store.sqlite.needs import NeedsRepo
+from store.sqlite.people import PeopleRepo
 
 log = logging.getLogger(__name__)
 
@@ -95,14 +96,6 @@ class _Transaction:
                 await store._end(exc_type is None)
         finally:
             store._lock.release()
-
-
-class StoreOpenError(Exception):
-    """The database cannot be opened or written: one line naming the file and why."""
-
-
-class SchemaTooNew(StoreOpenError):
-    pass
 
 
 def _open_problem(path: Path, exc: sqlite3.Error) -> str:

@@ -3,31 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.domain.ids import AlertId, PersonId
-from gateway.store.base import Repo, from_ts, ts
-
-
-@dataclass(frozen=True)
-class Said:
-    """One message a resident sent, with what it was taken to mean."""
-
-    id: int
-    person_id: PersonId
-    at: datetime
-    kind: str
-    text: str
-    intent: str
-
-
-@dataclass(frozen=True)
-class AlertNote:
-    alert_id: AlertId
-    person_id: PersonId | None
-    at: datetime
-    text: str
+from core.ids import AlertId, PersonId
+from core.records import AlertNote, Said
+from store.sqlite.base import Repo, from_ts, ts
 
 
 class HistoryRepo(Repo):
@@ -83,9 +63,7 @@ class HistoryRepo(Repo):
         )
         return None if row is None else int(row["id"])
 
-    async def replied_outbox_id(
-        self, platform: str, chat: str, message_id: str
-    ) -> int | None:
+    async def replied_outbox_id(self, platform: str, chat: str, message_id: str) -> int | None:
         """The outbox row a reply in `chat` points at. Telegram numbers messages per
         chat, so the chat is part of the key."""
         row = await self._one(

@@ -9,26 +9,16 @@ to look at; dead letters are never purged, so their count is a true running tota
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.domain.commands import Priority
-from gateway.store.base import Repo, from_ts, ts
+from core.commands import Priority
+from core.records import DeadLetter
+from store.sqlite.base import Repo, from_ts, ts
 
 # A Telegram update is a few KiB; anything longer is kept only in part.
 MAX_RAW = 16_384
 MAX_REASON = 500
 HEALTH_KEY = "health.write_check"
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    id: int
-    platform: str
-    ref: str
-    raw: str
-    reason: str
-    received_at: datetime
 
 
 class DeadLetterRepo(Repo):

@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.domain.ids import ChatRef
+from core.ids import ChatRef
 
 
 class MessageKind(enum.StrEnum):

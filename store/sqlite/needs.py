@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import aiosqlite
 
-from gateway.domain.ids import PersonId
-from gateway.store.base import Repo, from_ts, opt_ts, ts
+from core.ids import PersonId
+from core.records import Need
+from store.sqlite.base import Repo, from_ts, opt_ts, ts
 
 _COLUMNS = (
     "id, person_id, kind, text, team, state, created_by, created_at, claimed_by, claimed_at, "
     "closed_by, closed_at"
 )
-
-
-@dataclass(frozen=True)
-class Need:
-    id: int
-    person_id: PersonId
-    kind: str
-    text: str
-    team: str
-    state: str
-    created_by: PersonId | None
-    created_at: datetime
-    claimed_by: PersonId | None
-    claimed_at: datetime | None
-    closed_by: PersonId | None
-    closed_at: datetime | None
 
 
 def _need(row: aiosqlite.Row) -> Need:

@@ -1,0 +1,288 @@
+"""The workflow file's model: plans, escalation policies, teams, text overrides and word
+lists, validated whole by pydantic. Reading the YAML (with its limits and line numbers)
+is the gateway's job (`gateway/config.py`); this is what the workflows are given.
+"""
+
+from __future__ import annotations
+
+import enum
+import string
+from dataclasses import dataclass
+from datetime import time, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from core.durations import parse_duration
+from core.enums import InvitePolicy, NeedKind, Role
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(f"write a unit with the number, for example {value}m")
+    if not isinstance(value, str):
+        raise ValueError("must be a duration such as 30m")
+    return parse_duration(value)
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown timezone {name!r} (use an IANA name such as Asia/Shanghai)"
+        ) from None
+    return name
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    start: time
+    end: time
+
+    def contains(self, local: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end  # spans midnight
+
+
+def _quiet_hours(value: Any) -> QuietHours | None:
+    if value is None or isinstance(value, QuietHours):
+        return value
+    if not isinstance(value, str) or "-" not in value:
+        raise ValueError('must look like "21:30-07:00"')
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in value.split("-", 1))
+    except ValueError:
+        raise ValueError('must look like "21:30-07:00" (24-hour HH:MM-HH:MM)') from None
+    if start == end:
+        raise ValueError("start and end are the same")
+    return QuietHours(start, end)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Plan(_Model):
+    schedule: str
+    reply_window: Duration
+    reminders: list[Duration] = Field(default_factory=list)
+    escalation: str
+    quiet_hours: Annotated[QuietHours | None, BeforeValidator(_quiet_hours)] = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(
+                f"not a cron expression (minute hour day month weekday): {exc}"
+            ) from None
+        return value
+
+    @field_validator("reply_window")
+    @classmethod
+    def _positive_window(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than zero")
+        return value
+
+    @model_validator(mode="after")
+    def _reminders_inside_window(self) -> Plan:
+        for reminder in self.reminders:
+            if not timedelta(0) < reminder < self.reply_window:
+                raise ValueError("every reminder must fall inside the reply window")
+        return self
+
+    def trigger(self, timezone: str) -> CronTrigger:
+        return CronTrigger.from_crontab(self.schedule, timezone=timezone)
+
+
+class Step(_Model):
+    notify: Role
+    wait: Duration | None = None
+
+    @field_validator("notify")
+    @classmethod
+    def _responder(cls, value: Role) -> Role:
+        if value is Role.RESIDENT:
+            raise ValueError("an escalation step notifies responders, not the resident")
+        return value
+
+
+class EscalationPolicy(_Model):
+    steps: list[Step] = Field(min_length=1)
+    repeat: int = Field(default=0, ge=0, le=20)
+    # How long a step without its own `wait` waits before the walk goes on.
+    default_wait: Duration = timedelta(minutes=30)
+
+
+class Team(_Model):
+    channel: str
+    handles: list[NeedKind] = Field(default_factory=list)
+    # The name people see (药品组); the workflow file fills in the team's key when the
+    # team has none.
+    name: str = Field(default="", min_length=1, max_length=64)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        value = value.strip()
+        if not value or not value.isprintable():
+            raise ValueError("must be printable text, not empty")
+        return value
+
+    @property
+    def display_name(self) -> str:
+        return self.name
+
+    @field_validator("channel")
+    @classmethod
+    def _chat_ref(cls, value: str) -> str:
+        platform, _, chat = value.partition(":")
+        if platform not in {"telegram", "matrix", "local"} or not chat:
+            raise ValueError('must be "telegram:<chat id>", "matrix:<room id>" or "local:<name>"')
+        return value
+
+
+class Language(enum.StrEnum):
+    ZH = "zh"
+    EN = "en"
+
+
+HELP_WORD_LISTS = ("urgent", "concern", "negation", "fine")
+MAX_HELP_WORDS = 200
+HelpWord = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+HelpWordList = Annotated[tuple[HelpWord, ...], Field(max_length=MAX_HELP_WORDS)]
+
+
+class WorkflowConfig(_Model):
+    timezone: str = "Asia/Shanghai"
+    default_plan: str | None = None
+    invite_policy: InvitePolicy = InvitePolicy.KNOWN
+    invite_ttl: Duration = timedelta(days=14)
+    plans: dict[str, Plan] = Field(min_length=1)
+    escalation_policies: dict[str, EscalationPolicy] = Field(min_length=1)
+    teams: dict[str, Team] = Field(default_factory=dict)
+    templates: dict[Language, dict[str, str]] = Field(default_factory=dict)
+    # Optional register of grids: when given, people may only be imported into these.
+    grids: list[str] = Field(default_factory=list)
+    # Extra words for reading what residents write, by list (urgent, concern, negation,
+    # fine); the intent workflow adds them to its built-in ones.
+    help_words: dict[str, HelpWordList] = Field(default_factory=dict)
+    # How long a resident has to answer "shall someone come?" after a worrying message.
+    concern_window: Duration = timedelta(minutes=15)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _team_names(cls, data: Any) -> Any:
+        # A team without a display name is shown by its key.
+        teams = data.get("teams") if isinstance(data, dict) else None
+        if isinstance(teams, dict):
+            named = {
+                key: {"name": key, **team} if isinstance(team, dict) else team
+                for key, team in teams.items()
+            }
+            data = {**data, "teams": named}
+        return data
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return check_timezone(value)
+
+    @field_validator("help_words")
+    @classmethod
+    def _help_word_lists(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for key in value:
+            if key not in HELP_WORD_LISTS:
+                raise KeyPathError(
+                    ("help_words", key), f"unknown key (known: {', '.join(HELP_WORD_LISTS)})"
+                )
+        return value
+
+    @field_validator("concern_window")
+    @classmethod
+    def _concern_window(cls, value: timedelta) -> timedelta:
+        if not timedelta(0) < value <= timedelta(hours=24):
+            raise ValueError("must be longer than zero and at most 24h")
+        return value
+
+    @model_validator(mode="after")
+    def _references(self) -> WorkflowConfig:
+        for name, plan in self.plans.items():
+            if plan.escalation not in self.escalation_policies:
+                raise KeyPathError(
+                    ("plans", name, "escalation"),
+                    f"no escalation policy named {plan.escalation!r} "
+                    f"(known: {', '.join(sorted(self.escalation_policies))})",
+                )
+        if self.default_plan is not None and self.default_plan not in self.plans:
+            raise KeyPathError(("default_plan",), f"no plan named {self.default_plan!r}")
+        for lang, overrides in self.templates.items():
+            for key, text in overrides.items():
+                # Which keys and placeholders exist is the texts' business (the gateway
+                # checks that); here only that a template can never fail to render.
+                try:
+                    template_fields(text)
+                except ValueError as exc:
+                    raise KeyPathError(("templates", lang.value, key), str(exc)) from None
+        return self
+
+    @property
+    def plan_name_default(self) -> str:
+        return self.default_plan or next(iter(self.plans))
+
+
+class KeyPathError(ValueError):
+    """A cross-reference problem, carrying the key path it belongs to."""
+
+    def __init__(self, path: tuple[str, ...], message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def template_fields(text: str) -> set[str]:
+    """The placeholders of a template. Raises ValueError for anything but a bare
+    `{field}`: a format spec (`{name:>999999999}`), a conversion (`{name!r}`), attribute
+    or index access (`{name.x}`, `{name[0]}`) or a positional `{}` could fail, or eat
+    memory, only when the text is rendered in the middle of a round."""
+    fields: set[str] = set()
+    for _, name, spec, conversion in string.Formatter().parse(text):
+        if name is None:
+            continue
+        whole = (
+            "{"
+            + name
+            + (f"!{conversion}" if conversion else "")
+            + (f":{spec}" if spec else "")
+            + "}"
+        )
+        if spec or conversion or not name.isidentifier():
+            raise ValueError(
+                f"{_shown(whole)}: only plain placeholders such as {{name}} are allowed "
+                "(no format specs, conversions, attributes, indexes or empty {})"
+            )
+        fields.add(name)
+    return fields
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
