@@ -2,7 +2,7 @@
 VENV    ?= .venv
 PYTHON  ?= python3
 BIN     := $(VENV)/bin
-SOURCES := gateway adapters workflows
+SOURCES := core store gateway adapters workflows
 CHECKED := $(SOURCES) tests benchmarks
 
 .PHONY: run test lint typecheck bench system-deps clean
