@@ -31,3 +31,41 @@ class NeedKind(enum.StrEnum):
 class InvitePolicy(enum.StrEnum):
     KNOWN = "known"
     ANYONE = "anyone"
+
+
+class TimerKind(enum.StrEnum):
+    """What a durable timer row does when it fires."""
+
+    REMIND = "remind"  # re-ask a check-in
+    CLOSE = "close"  # a check-in's reply window ends
+    ESCALATE = "escalate"  # an alert's next step
+    CONCERN = "concern"  # "shall someone come?" waited long enough
+    ROUND = "round"  # a scheduled round
+    MANUAL_ROUND = "round_manual"  # a round started by hand, or waiting for quiet hours to end
+
+
+class Purpose(enum.StrEnum):
+    """Why an outbox row was written: what its delivery (or failure) means."""
+
+    PROMPT = "checkin"
+    REMINDER = "reminder"
+    ALERT = "alert"
+    OUTCOME_MENU = "outcome_menu"
+    NEED = "need"
+    CONCERN = "concern"
+    EDIT = "edit"
+    NONE = ""
+
+
+class OutboxState(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class NeedState(enum.StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    DONE = "done"
+    CANCELLED = "cancelled"

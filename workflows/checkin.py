@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.commands import Button, Priority
+from core.enums import OutboxState, Purpose, Role, TimerKind
 from core.events import ButtonPressed, MessageReceived
 from core.ids import CheckinId, PersonId, split_chat_ref
 from core.outbox import NewMessage
@@ -26,10 +27,10 @@ from workflows.timefmt import hm, local
 
 log = logging.getLogger(__name__)
 
-PURPOSE_PROMPT = "checkin"
-PURPOSE_REMINDER = "reminder"
-TIMER_REMIND = "remind"
-TIMER_CLOSE = "close"
+PURPOSE_PROMPT = Purpose.PROMPT
+PURPOSE_REMINDER = Purpose.REMINDER
+TIMER_REMIND = TimerKind.REMIND
+TIMER_CLOSE = TimerKind.CLOSE
 
 # The two answers a prompt offers; emoji are what Matrix residents react with.
 OK_EMOJI = "✅"
@@ -167,7 +168,7 @@ async def _window_start(work: Work, checkin: Checkin) -> datetime | None:
     if delivered is not None:
         return max(delivered, checkin.sent_at)
     for row in await work.tx.outbox_for(PURPOSE_PROMPT, checkin.id):
-        if row.state == "pending":
+        if row.state == OutboxState.PENDING:
             return None
     # Nothing can still arrive (refused, cancelled): the window is as it was opened.
     return checkin.sent_at
@@ -321,7 +322,7 @@ async def stop(work: Work, person: Person) -> None:
         )
         await work.tx.cancel_timers(open_checkin.id, (TIMER_REMIND, TIMER_CLOSE))
     await work.tx.audit(work.now, "person.stopped", f"person:{person.id}", person.id)
-    for leader in await work.tx.responders(person.grid, "grid_leader"):
+    for leader in await work.tx.responders(person.grid, Role.GRID_LEADER):
         await to_person(
             work,
             leader,

@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from core.commands import Button, Priority
 from core.config import EscalationPolicy
-from core.enums import Role
+from core.enums import OutboxState, Purpose, Role, TimerKind
 from core.events import ButtonPressed, MessageReceived
 from core.ids import AlertId, CheckinId, PersonId
 from core.outbox import OutboxRow
@@ -33,8 +33,8 @@ from workflows.timefmt import day_hm, hm
 
 log = logging.getLogger(__name__)
 
-PURPOSE_ALERT = "alert"
-TIMER_STEP = "escalate"
+PURPOSE_ALERT = Purpose.ALERT
+TIMER_STEP = TimerKind.ESCALATE
 
 OUTCOMES = ("ok", "visited", "hospital", "unreachable")
 OUTCOME_EMOJI = {"ok": "🙂", "visited": "🚪", "hospital": "🏥", "unreachable": "❓"}
@@ -301,7 +301,7 @@ async def on_copy_undeliverable(work: Work, row: OutboxRow, error: str) -> None:
         return
     for copy in copies:
         other = await work.tx.outbox_row(copy.outbox_id)
-        if other is not None and other.state in ("pending", "sent"):
+        if other is not None and other.state in (OutboxState.PENDING, OutboxState.SENT):
             return
     resident = await work.tx.person(alert.person_id)
     if resident is None:
@@ -515,9 +515,9 @@ async def _send_copy(
 
 async def _supersede(work: Work, alert: Alert, person: Person, copy: Notification) -> None:
     row = await work.tx.outbox_row(copy.outbox_id)
-    if row is None or row.state == "failed":
+    if row is None or row.state == OutboxState.FAILED:
         return
-    if row.state == "pending" and await work.tx.cancel_pending([row.id]):
+    if row.state == OutboxState.PENDING and await work.tx.cancel_pending([row.id]):
         return  # never shown: nothing to take back
     await edit(
         work,
@@ -558,7 +558,7 @@ async def refresh_copies(work: Work, alert_id: AlertId) -> None:
         text = await _text(work, alert, resident, person.language)
         for copy in copies:
             row = await work.tx.outbox_row(copy.outbox_id)
-            if row is None or row.state in ("failed", "cancelled"):
+            if row is None or row.state in (OutboxState.FAILED, OutboxState.CANCELLED):
                 continue
             replaced = await edit(
                 work,
@@ -567,7 +567,7 @@ async def refresh_copies(work: Work, alert_id: AlertId) -> None:
                 buttons=_alert_buttons(work, alert, person),
                 priority=Priority.ALERT,
             )
-            if replaced is not None and row.state == "pending":
+            if replaced is not None and row.state == OutboxState.PENDING:
                 # The unsent copy was replaced by a new message: that one is live now.
                 await work.tx.add_notification(
                     alert.id, person.id, replaced, copy.step, copy.role, copy.at
@@ -651,7 +651,7 @@ async def send_outcome_menu(work: Work, alert: Alert, by: Person, resident: Pers
         work.texts.render(lang, "choose_outcome", alert=alert.id, name=resident.name),
         priority=Priority.ALERT,
         buttons=buttons,
-        purpose="outcome_menu",
+        purpose=Purpose.OUTCOME_MENU,
         ref=alert.id,
     )
 
@@ -689,7 +689,7 @@ async def alert_of_message(work: Work, platform: str, chat: str, message_id: str
     """The alert a chat message (one of its copies) belongs to."""
     found = await work.tx.replied_outbox_id(platform, chat, message_id)
     row = None if found is None else await work.tx.outbox_row(found)
-    while row is not None and row.purpose == "edit" and row.edit_of is not None:
+    while row is not None and row.purpose == Purpose.EDIT and row.edit_of is not None:
         row = await work.tx.outbox_row(row.edit_of)
     if row is None or row.purpose != PURPOSE_ALERT:
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.commands import Button, Priority
+from core.enums import OutboxState, Purpose
 from core.ids import ChatRef, OutboxId, split_chat_ref
 from core.outbox import NewMessage, OutboxRow
 from core.records import Person
@@ -80,9 +81,9 @@ async def edit(
 ) -> OutboxId | None:
     """Edit a message sent earlier. Still unsent? Cancel it and send the new text
     instead: nobody needs the outdated version. Failed for good? Nothing to edit."""
-    if original.state == "failed":
+    if original.state == OutboxState.FAILED:
         return None
-    if original.state == "pending" and await work.tx.cancel_pending([original.id]):
+    if original.state == OutboxState.PENDING and await work.tx.cancel_pending([original.id]):
         edit_of = None
     else:
         edit_of = original.id
@@ -94,7 +95,7 @@ async def edit(
             text=text,
             priority=priority,
             person_id=original.person_id,
-            purpose=original.purpose if edit_of is None else "edit",
+            purpose=original.purpose if edit_of is None else Purpose.EDIT,
             ref=original.ref,
             buttons=buttons,
             edit_of=edit_of,

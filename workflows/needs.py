@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from core.commands import Button, Priority
-from core.enums import Role
+from core.enums import NeedState, Purpose, Role
 from core.events import ButtonPressed, MessageReceived
 from core.ids import ChatRef, PersonId, split_chat_ref
 from core.records import Need, Person
@@ -24,7 +24,7 @@ from workflows.timefmt import hm
 
 log = logging.getLogger(__name__)
 
-PURPOSE_NEED = "need"
+PURPOSE_NEED = Purpose.NEED
 HANDLER_ROLES = frozenset({Role.TEAM_MEMBER, Role.CARE_LEAD, Role.OPERATOR, Role.GRID_LEADER})
 # Messages to a team chat are not issued to one person: anyone who may handle it can tap.
 ANYONE = PersonId(0)
@@ -106,11 +106,11 @@ async def _body(work: Work, need: Need, resident: Person, language: str) -> str:
         text=need.text,
         by=by.name if by else "-",
     )
-    if need.state == "open":
+    if need.state == NeedState.OPEN:
         footer = work.texts.render(language, "need_footer_open")
     else:
-        who_id = need.claimed_by if need.state == "claimed" else need.closed_by
-        when = need.claimed_at if need.state == "claimed" else need.closed_at
+        who_id = need.claimed_by if need.state == NeedState.CLAIMED else need.closed_by
+        when = need.claimed_at if need.state == NeedState.CLAIMED else need.closed_at
         who = await work.tx.person(who_id) if who_id else None
         footer = work.texts.render(
             language,
@@ -132,9 +132,9 @@ def _buttons(work: Work, need: Need, language: str) -> tuple[tuple[Button, ...],
         work.signer.token(ActionKind.NEED_DONE, need.id, ANYONE),
         "✔️",
     )
-    if need.state == "open":
+    if need.state == NeedState.OPEN:
         return ((claim, done),)
-    if need.state == "claimed":
+    if need.state == NeedState.CLAIMED:
         return ((done,),)
     return ()
 
@@ -182,7 +182,7 @@ async def _post(work: Work, need: Need, resident: Person, reader_language: str) 
     )
 
 
-async def act(work: Work, need_id: int, person: Person, action: str) -> str:
+async def act(work: Work, need_id: int, person: Person, action: NeedState) -> str:
     """Claim, finish or cancel a need; every posted copy is edited to show it."""
     lang = person.language
     need = await work.tx.need(need_id)
@@ -190,10 +190,10 @@ async def act(work: Work, need_id: int, person: Person, action: str) -> str:
     if need is None or resident is None:
         return work.texts.render(lang, "need_unknown", need=need_id)
     if not may_handle(resident, person) and not (
-        action == "cancelled" and person.id in (need.created_by, need.person_id)
+        action == NeedState.CANCELLED and person.id in (need.created_by, need.person_id)
     ):
         return work.texts.render(lang, "need_not_allowed")
-    if action == "claimed":
+    if action == NeedState.CLAIMED:
         changed = await work.tx.claim_need(need.id, person.id, work.now)
     else:
         changed = await work.tx.close_need(need.id, person.id, work.now, action)
@@ -213,7 +213,7 @@ async def act(work: Work, need_id: int, person: Person, action: str) -> str:
             buttons=_buttons(work, updated, language),
             priority=Priority.ALERT,
         )
-    key = {"claimed": "need_claimed", "done": "need_done"}.get(action, "need_done")
+    key = {NeedState.CLAIMED: "need_claimed", NeedState.DONE: "need_done"}.get(action, "need_done")
     return work.texts.render(lang, key, need=need.id)
 
 
@@ -233,7 +233,9 @@ async def _act_command(work: Work, person: Person, event: MessageReceived, args:
         await reply(work, event, person, "usage_need")
         return
     name = event.text.strip()[1:].split()[0].split("@", 1)[0].lower()
-    action = {"claim": "claimed", "done": "done", "cancel": "cancelled"}[name]
+    action = {"claim": NeedState.CLAIMED, "done": NeedState.DONE, "cancel": NeedState.CANCELLED}[
+        name
+    ]
     await reply_text(work, event, person, await act(work, int(args[0].lstrip("#")), person, action))
 
 
@@ -241,5 +243,5 @@ async def _act_command(work: Work, person: Person, event: MessageReceived, args:
 async def _need_pressed(
     work: Work, person: Person, event: ButtonPressed, action: ActionToken
 ) -> None:
-    action_name = "claimed" if action.kind is ActionKind.NEED_CLAIM else "done"
+    action_name = NeedState.CLAIMED if action.kind is ActionKind.NEED_CLAIM else NeedState.DONE
     await feedback(work, event, person, await act(work, action.ref, person, action_name))

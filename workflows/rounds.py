@@ -12,6 +12,7 @@ import logging
 from datetime import datetime, timedelta
 
 from core.config import Plan, QuietHours
+from core.enums import TimerKind
 from core.records import Timer
 from workflows import checkin
 from workflows.context import Work
@@ -20,8 +21,8 @@ from workflows.timefmt import local
 
 log = logging.getLogger(__name__)
 
-TIMER_ROUND = "round"
-TIMER_MANUAL_ROUND = "round_manual"
+TIMER_ROUND = TimerKind.ROUND
+TIMER_MANUAL_ROUND = TimerKind.MANUAL_ROUND
 MERGE_CAUGHT_UP_ROUND = timedelta(hours=6)
 
 routes = Routes()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from core.commands import Priority
+from core.enums import Role
 from core.events import ButtonPressed, MessageReceived
 from core.records import Person, Timer
 from workflows.actions import ActionKind, ActionToken
@@ -25,7 +26,7 @@ class Audience(enum.Enum):
     RESPONDERS = "responders"
 
     def admits(self, person: Person) -> bool:
-        resident = person.role == "resident"
+        resident = person.role == Role.RESIDENT
         match self:
             case Audience.RESIDENTS:
                 return resident

@@ -17,6 +17,7 @@ import logging
 from datetime import datetime, timedelta
 
 from core.commands import Button, Priority
+from core.enums import Purpose, TimerKind
 from core.events import ButtonPressed, MessageReceived
 from core.records import AlertReason, Person, Timer
 from workflows import checkin, escalation
@@ -30,8 +31,8 @@ from workflows.timefmt import hm
 
 log = logging.getLogger(__name__)
 
-TIMER_CONCERN = "concern"
-PURPOSE_CONCERN = "concern"
+TIMER_CONCERN = TimerKind.CONCERN
+PURPOSE_CONCERN = Purpose.CONCERN
 YES_EMOJI = "🆘"
 NO_EMOJI = "🙂"
 # A sign of life outside a round is acknowledged at most this often.
