@@ -129,14 +129,22 @@ class PeopleRepo(Repo):
         """Grids with active residents but no active grid leader (of the grid, or of
         every grid) enrolled on a chat platform — on one of `platforms`, if given."""
         only = f"AND i.platform IN ({','.join('?' * len(platforms))})" if platforms else ""
-        rows = await self._all(
-            "SELECT DISTINCT r.grid FROM people r WHERE r.role = 'resident' AND r.active = 1 "
-            "AND NOT EXISTS (SELECT 1 FROM people l JOIN identities i ON i.person_id = l.id "
-            "WHERE l.role = 'grid_leader' AND l.active = 1 AND (l.grid = r.grid OR l.grid = '') "
-            f"{only}) ORDER BY r.grid",
-            tuple(platforms),
+        # Two small reads and a difference: a correlated NOT EXISTS per resident row
+        # took half a second for 2,000 residents.
+        led = {
+            str(r[0])
+            for r in await self._all(
+                "SELECT DISTINCT l.grid FROM people l JOIN identities i ON i.person_id = l.id "
+                f"WHERE l.role = 'grid_leader' AND l.active = 1 {only}",
+                tuple(platforms),
+            )
+        }
+        if "" in led:
+            return []
+        grids = await self._all(
+            "SELECT DISTINCT grid FROM people WHERE role = 'resident' AND active = 1 ORDER BY grid"
         )
-        return [str(r["grid"]) for r in rows]
+        return [str(r[0]) for r in grids if str(r[0]) not in led]
 
     async def round_keys(self) -> list[tuple[str, str]]:
         rows = await self._all(
