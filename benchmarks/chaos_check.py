@@ -231,7 +231,9 @@ class Checker:
         for row in self.db.outbox:
             if row["purpose"] == "reminder":
                 self.reminder_rows[row["ref"]].append(row)
-        self.confirm_times = sorted(record.confirmations)
+        self.matrix_by_resident: dict[int, list[Any]] = defaultdict(list)
+        for event in record.matrix_events:
+            self.matrix_by_resident[event.resident].append(event)
         self.responders = {(p.role, p.grid): p for p in record.responders}
 
     # -- helpers
@@ -251,11 +253,14 @@ class Checker:
         start, end = self.round_span(k)
         return [s for s in self.sends.get(chat, []) if start <= s.at < end]
 
-    def confirmed_at(self, update_id: int) -> float | None:
-        for at, offset in self.confirm_times:
-            if offset > update_id:
-                return at
-        return None
+    @staticmethod
+    def inbox_key(update_id: int, event_id: str) -> str:
+        return f"{EVENT_PREFIX}{update_id}" if update_id else event_id
+
+    def stored_at(self, answer: Any) -> float | None:
+        """When the gateway had the answer in its inbox (durably)."""
+        entry = self.db.inbox.get(self.inbox_key(answer.update_id, answer.event_id))
+        return None if entry is None else float(entry["received_at"])
 
     def count(
         self, row: Row, expected: int | tuple[int, int], observed: int, what: str, where: str
@@ -292,6 +297,8 @@ class Checker:
         self.alerts()
         self.actions()
         self.inbox()
+        if self.r.matrix_rooms:
+            self.matrix()
         self.leftovers()
         duplicates = self.duplicates()
         return self.report(duplicates)
@@ -312,10 +319,8 @@ class Checker:
         c = ours[0]
         if c["sent_at"] - due > LATE_AFTER:
             opened.late += 1
-        if resident.matrix_id:
-            return  # its messages are read from Synapse (chaos_matrix)
         chat = resident.chat
-        sends = self.in_round(chat, k)
+        sends = self.matrix_sends(i, k) if resident.matrix_id else self.in_round(chat, k)
         kinds = [self.t.resident_kind(s.text, resident.name) for s in sends]
         prompts = [s for s, kind in zip(sends, kinds, strict=True) if kind == "prompt"]
         row = self.row("prompts delivered")
@@ -371,7 +376,7 @@ class Checker:
             self.count(self.row("help: resident told who is coming"), 1, told, "messages", where)
         # An answered check-in's prompt and reminder lose their buttons.
         answered = state in ("ok", "help") or called_off
-        if answered:
+        if answered and not resident.matrix_id:  # Matrix: the bot's reactions, not buttons
             stale = 0
             shown = 0
             for s in self.all_sends.get(chat, []):
@@ -402,7 +407,7 @@ class Checker:
         row = self.row("answers recorded (in the window)")
         row.expected += 1
         want = "help" if kind in HELP else "ok"
-        confirmed = self.confirmed_at(answer.update_id)
+        confirmed = self.stored_at(answer)
         if c["state"] == want and c["answered_at"] is not None:
             row.ok += 1
             if c["answered_at"] > c["deadline"]:
@@ -473,7 +478,7 @@ class Checker:
             return False
         called = self.row("late answers: alert called off")
         called.expected += 1
-        confirmed = None if answer is None else self.confirmed_at(answer.update_id)
+        confirmed = None if answer is None else self.stored_at(answer)
         resolved = alert["resolved_at"]
         if answer is None:
             called.lost += 1
@@ -665,18 +670,59 @@ class Checker:
 
     def inbox(self) -> None:
         row = self.row("updates stored and handled")
-        ids = [a.update_id for a in self.r.answers] + [a.update_id for a in self.r.actions]
-        for update_id in ids:
+        keys = [self.inbox_key(a.update_id, a.event_id) for a in self.r.answers]
+        keys += [self.inbox_key(a.update_id, "") for a in self.r.actions]
+        for key in keys:
             row.expected += 1
-            entry = self.db.inbox.get(f"{EVENT_PREFIX}{update_id}")
+            entry = self.db.inbox.get(key)
             if entry is None:
                 row.lost += 1
-                self.find.add("update lost", f"update {update_id} is not in the inbox")
+                self.find.add("update lost", f"{key or 'an answer never sent'} is not in the inbox")
             elif entry["handled_at"] is None or entry["error"]:
                 row.lost += 1
-                self.find.add("update not handled", f"update {update_id}: error {entry['error']!r}")
+                self.find.add("update not handled", f"{key}: error {entry['error']!r}")
             else:
                 row.ok += 1
+
+    # -- Matrix
+
+    def matrix_sends(self, i: int, k: int) -> list[Send]:
+        """The bot's messages (not edits, not reactions) in a Matrix resident's rooms."""
+        start, end = self.round_span(k)
+        return [
+            Send(at=e.at, chat=-1, text=e.body, markup="", lost=False, message_id=-1)
+            for e in self.matrix_by_resident.get(i, [])
+            if e.kind == "m.room.message" and not e.relates and start <= e.at < end
+        ]
+
+    def matrix(self) -> None:
+        """No room opened twice, no event posted twice (transaction ids)."""
+        rooms = self.row("Matrix: one direct room per resident")
+        for resident in self.r.residents:
+            if resident.matrix_id:
+                held = self.r.matrix_rooms.get(resident.index, [])
+                self.count(rooms, 1, len(held), "rooms", f"{resident.name} on Matrix")
+        doubled = self.row("Matrix: events posted once")
+        window = self.timing.period / 2
+        for index, events in self.matrix_by_resident.items():
+            name = self.r.residents[index].name
+            last: dict[tuple[str, str, str], float] = {}
+            for event in sorted(events, key=lambda e: e.at):
+                if event.kind == "m.room.message" and event.relates.startswith("replace:"):
+                    continue  # edits say the same again on purpose
+                key = (event.kind, event.body, event.relates)
+                before = last.get(key)
+                last[key] = event.at
+                doubled.expected += 1
+                if before is not None and event.at - before < window:
+                    doubled.doubled += 1
+                    self.find.add(
+                        "Matrix event posted twice",
+                        f"{name}: {event.kind} {event.body[:30]!r} at {self.ts(before)} and "
+                        f"{self.ts(event.at)}",
+                    )
+                else:
+                    doubled.ok += 1
 
     def leftovers(self) -> None:
         end = self.r.stop_at - 5
@@ -765,7 +811,9 @@ class Checker:
         false = self.rows.get('false "no answer" alerts', Row(""))
         calls = sum(self.r.calls.values())
         faults = sum(self.r.faults.values())
-        matrix_doubled = sum(r.doubled for r in self.rows.values() if r.name.startswith("Matrix"))
+        matrix_doubled = sum(
+            r.doubled + r.extra for r in self.rows.values() if r.name.startswith("Matrix")
+        )
         targets = [
             ("nothing lost", f"{self.lost_total()} lost", self.lost_total() == 0),
             (

@@ -102,8 +102,9 @@ class Answer:
     resident: int
     kind: str
     at: float
-    update_id: int
+    update_id: int  # Telegram
     note: str = ""
+    event_id: str = ""  # Matrix
 
 
 @dataclass
@@ -126,11 +127,15 @@ class Kill:
 
 @dataclass
 class MatrixEvent:
+    """An event the bot put in a Matrix resident's room, as the homeserver keeps it."""
+
     room: str
     resident: int
     at: float
-    body: str
-    txn: str
+    kind: str  # m.room.message, m.reaction, …
+    body: str  # a reaction's key
+    relates: str  # "replace:<id>" (an edit), "react:<id>" (a reaction), or ""
+    event_id: str
 
 
 @dataclass
@@ -147,17 +152,14 @@ class RunRecord:
     final: dict[int, dict[int, tuple[str, tuple[str, ...]]]] = field(default_factory=dict)
     answers: list[Answer] = field(default_factory=list)
     actions: list[ResponderAction] = field(default_factory=list)
-    # (time, offset) of every getUpdates call: an update is in the inbox once the bot
-    # asks for an offset past it.
-    confirmations: list[tuple[float, int]] = field(default_factory=list)
     kills: list[Kill] = field(default_factory=list)
     starts: list[float] = field(default_factory=list)
     crashes: list[str] = field(default_factory=list)
     faults: dict[str, int] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
     matrix_events: list[MatrixEvent] = field(default_factory=list)
-    matrix_rooms: dict[int, str] = field(default_factory=dict)
-    matrix_kill_count: int = 0
+    # Matrix resident → every room they share with the bot (one is right).
+    matrix_rooms: dict[int, list[str]] = field(default_factory=dict)
     started_at: float = 0.0
     stop_at: float = 0.0
     stopped_cleanly: bool = False
