@@ -199,6 +199,8 @@ class MatrixSide:
                         source = event.source
                         if source.get("sender") != self.bot_id:
                             continue
+                        if not source.get("content"):
+                            continue  # redacted: a reaction taken back after an edit
                         record.matrix_events.append(
                             MatrixEvent(
                                 room=room_id,

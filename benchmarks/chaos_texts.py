@@ -45,10 +45,12 @@ class Classifier:
         self.ack_label = render("btn_ack")
         self.resolve_label = render("btn_resolve")
         self._thanks = render("thanks")
-        self._prompt = re.compile(pattern(_template("checkin")) + r"\Z", re.S)
-        self._reminder = re.compile(pattern(_template("reminder")) + r"\Z", re.S)
+        # On Matrix a message with choices lists them after a blank line.
+        end = r"(?:\n\n.*)?\Z"
+        self._prompt = re.compile(pattern(_template("checkin")) + end, re.S)
+        self._reminder = re.compile(pattern(_template("reminder")) + end, re.S)
         self._help_told = [
-            re.compile(pattern(_template(key)) + r"\Z", re.S)
+            re.compile(pattern(_template(key)) + end, re.S)
             for key in ("help_contacting", "help_contacting_community", "help_on_the_way")
             if _template(key)
         ]
@@ -75,7 +77,7 @@ class Classifier:
 
     def resident_kind(self, text: str, name: str) -> str:
         """prompt, reminder, thanks, help_told or other."""
-        if text == self._thanks:
+        if text.split("\n\n")[0] == self._thanks:
             return "thanks"
         found = self._prompt.match(text)
         if found and found.groupdict().get("name", name) == name:
