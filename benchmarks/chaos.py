@@ -41,6 +41,7 @@ import contextlib
 import json
 import math
 import os
+import pickle
 import random
 import shutil
 import sys
@@ -356,6 +357,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> Report:
             }
         if matrix is not None:
             await matrix.collect(record)
+        # Everything the check reads, so that `--recheck DIR` can run it again.
+        (workdir / "record.pickle").write_bytes(pickle.dumps(record))
         return await asyncio.to_thread(check, record, texts)
     finally:
         await server.close()
@@ -495,7 +498,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--keep", type=Path, help="keep the database, logs and summary here")
     parser.add_argument("--json", type=Path, help="write the figures as JSON")
+    parser.add_argument(
+        "--recheck", type=Path, help="only check again the run kept in this directory"
+    )
     args = parser.parse_args(argv)
+    if args.recheck:
+        record = pickle.loads((args.recheck / "record.pickle").read_bytes())
+        report = check(record, Classifier())
+        print(report.render())
+        return 0 if report.passed else 1
     if args.residents < 1 or args.kills < 0:
         parser.error("--residents must be at least 1 and --kills at least 0")
     if args.keep:

@@ -210,6 +210,7 @@ class Observer:
         self.by_chat: dict[int, Resident] = {r.chat: r for r in record.residents}
         self.responder_chat: dict[int, Responder] = {r.chat: r for r in record.responders}
         self.prompts: dict[tuple[int, int], Send] = {}
+        self.chat_sends: dict[int, list[Send]] = {}
         self.prompt_count: dict[int, int] = {}
         self.first_prompt: dict[int, float] = {}
         self.reminders: dict[int, int] = {}
@@ -256,6 +257,7 @@ class Observer:
             message_id=message_id,
         )
         self.record.sends.append(send)
+        self.chat_sends.setdefault(chat, []).append(send)
         resident = self.by_chat.get(chat)
         if resident is not None:
             k = self.round_of(at)
@@ -377,8 +379,8 @@ class Players:
         start = self.record.round_times[k] - 2
         candidates += [
             s.message_id
-            for s in reversed(self.record.sends)
-            if s.chat == chat and s.at >= start and s.message_id not in candidates
+            for s in reversed(self.observer.chat_sends.get(chat, []))
+            if s.at >= start and s.message_id not in candidates
         ][:5]
         for message_id in candidates:
             try:
