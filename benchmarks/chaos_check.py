@@ -578,8 +578,10 @@ class Checker:
                     )
             if alert["state"] == "resolved":
                 stale = 0
-                for chat in {leader.chat, care.chat, resident.family_chat} - {None}:
-                    assert chat is not None
+                chats = [leader.chat, care.chat]
+                if resident.family_chat is not None:
+                    chats.append(resident.family_chat)
+                for chat in chats:
                     for message_id, (text, labels) in self.r.final.get(chat, {}).items():
                         if self.t.alert_id(text) == alert["id"] and (
                             self.t.ack_label in labels or self.t.resolve_label in labels

@@ -277,15 +277,15 @@ class Observer:
         copy = self.texts.alert_copy(send.text)
         if copy is not None:
             alert, name = copy
-            index = self.texts.resident_index(name)
-            if index is None:
+            number = self.texts.resident_index(name)
+            if number is None:
                 return
-            self.alert_resident.setdefault(alert, index)
+            self.alert_resident.setdefault(alert, number)
             if responder is not None:
                 if responder.role == CARE_LEAD:
                     k = self.round_of(at)
                     self.step2[k] = self.step2.get(k, 0) + 1
-                self.on_copy(send, alert, index, responder)
+                self.on_copy(send, alert, number, responder)
             return
         menu = self.texts.outcome_menu(send.text)
         if menu is not None:
@@ -517,7 +517,7 @@ class Killer:
         for k, kind in self.plan:
             start = self.record.round_times[k]
             fallback = start + self.record.timing.sweep - 3
-            await self._until(lambda s=start: time.time() >= s - 1, start + 60)
+            await self._until(_after(start - 1), start + 60)
             detail = await self._trigger(k, kind, fallback)
             await self._until(self._may_kill, time.time() + READY_WITHIN)
             await self.kill(kind, f"round {k + 1}: {detail}")
@@ -580,3 +580,7 @@ class Killer:
         log(f"kill {len(self.record.kills)} ({detail}); integrity_check: {entry.integrity}")
         await self.gateway.start()
         entry.ready_at = await self.gateway.wait_ready()
+
+
+def _after(moment: float) -> Callable[[], bool]:
+    return lambda: time.time() >= moment

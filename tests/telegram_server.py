@@ -622,6 +622,8 @@ class TelegramTestServer:
                 return _error(400, "Bad Request: chat not found")
             case Fault.NOT_EDITABLE:
                 return _error(400, "Bad Request: message can't be edited")
+            case Fault.CONNECTION_RESET | Fault.RESPONSE_LOST:
+                raise AssertionError("a dropped connection is answered by _handle")
 
     def _limit_wait(self, chat_id: int) -> int | None:
         """Seconds to wait if this send breaks one of Telegram's limits, else None
