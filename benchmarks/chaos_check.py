@@ -25,6 +25,7 @@ from benchmarks.chaos_record import (
     MEDIA,
     SILENT,
     TEXT,
+    WROTE_INSTEAD,
     RunRecord,
     Send,
 )
@@ -365,10 +366,14 @@ class Checker:
         called_off = False
         if b.kind == SILENT or b.kind in LATE:
             called_off = self.silence(k, i, b.kind, c, answer, where)
+        # A button press is answered with a toast; words are thanked in the chat.
+        wrote = answer is not None and (
+            b.kind in (TEXT, MEDIA, LATE_TEXT) or answer.note.startswith(WROTE_INSTEAD)
+        )
         thanks_expected: int | tuple[int, int] = 0
-        if answer is not None and b.kind in (TEXT, MEDIA):
+        if wrote and b.kind in IN_TIME and b.kind not in HELP:
             thanks_expected = 1
-        if answer is not None and b.kind == LATE_TEXT:
+        if wrote and b.kind in LATE:
             thanks_expected = 1 if called_off or state == "ok" else (0, 1)
         self.count(self.row("thank-yous"), thanks_expected, kinds.count("thanks"), "thanks", where)
         if b.kind in HELP:

@@ -31,6 +31,7 @@ from benchmarks.chaos_record import (
     LATE_BUTTON,
     MEDIA,
     SILENT,
+    WROTE_INSTEAD,
     Answer,
     Behaviour,
     Kill,
@@ -362,7 +363,7 @@ class Players:
                 self._answered(k, i, kind)
                 return
             # The prompt lost its buttons (or never came): the resident writes instead.
-            note = "no button to tap; wrote instead"
+            note = WROTE_INSTEAD
         text = HELP_WORDS if kind in HELP else OK_TEXT
         if kind == MEDIA:
             update = self.server.send_media(

@@ -21,6 +21,8 @@ LATE_BUTTON = "late_button"  # taps ✅ after the window closed
 LATE_TEXT = "late_text"  # writes after the window closed
 
 IN_TIME = (BUTTON, TEXT, MEDIA, HELP_TEXT, HELP_BUTTON)
+# An answer's note when the prompt had no button left to tap and the resident wrote.
+WROTE_INSTEAD = "no button to tap; wrote instead"
 HELP = (HELP_TEXT, HELP_BUTTON)
 LATE = (LATE_BUTTON, LATE_TEXT)
 # Who acknowledges an alert (the rest walk every step and wait for the sweep).
