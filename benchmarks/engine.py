@@ -294,6 +294,18 @@ async def run(residents: int, answers: int, sample: int, tmp: Path) -> Results:
         checkins = [await tx.open_checkin_of(PersonId(pid)) for pid in unanswered]
     due_at = live.now() + timedelta(seconds=LAG_LEAD)
     async with store.transaction() as tx:
+        # A reply window counts from the prompt's delivery: for these deadlines to be
+        # due now, their prompts went out a window ago.
+        aged = [c.id for c in checkins if c is not None]
+        await tx._run(
+            f"UPDATE outbox SET sent_at = sent_at - 86400 WHERE purpose = 'checkin' "
+            f"AND ref IN ({','.join('?' * len(aged))})",
+            aged,
+        )
+        await tx._run(
+            f"UPDATE checkins SET sent_at = sent_at - 86400 WHERE id IN ({','.join('?' * len(aged))})",
+            aged,
+        )
         await tx.add_timers(
             [(due_at, TIMER_CLOSE, c.id, "") for c in checkins if c is not None], live.now()
         )

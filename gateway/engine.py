@@ -29,7 +29,7 @@ from workflows import router
 from workflows.actions import ActionSigner
 from workflows.checkin import RoundResult
 from workflows.context import Work
-from workflows.intent import help_words_with
+from workflows.intent import classify, help_words_with
 from workflows.texts import Texts
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,9 @@ class Engine:
                 key = secrets.token_hex(32)
                 await tx.kv_set("actions.key", key)
         self.signer = ActionSigner(bytes.fromhex(key))
+        # Load the Chinese segmenter now (about a second, once per process), on a
+        # thread: not when the first resident writes, perhaps to call for help.
+        await asyncio.to_thread(classify, "今天还好", self.help_words)
         await self.ensure_rounds()
         async with self.store.read() as tx:
             leaderless = await tx.grids_without_reachable_leader(tuple(self.adapters))
