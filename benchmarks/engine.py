@@ -58,7 +58,7 @@ from core.config import WorkflowConfig  # noqa: E402
 from core.events import InboundEvent, MessageKind, MessageReceived, Sender  # noqa: E402
 from core.ids import ChatRef, PersonId, chat_ref  # noqa: E402
 from gateway.clock import Clock, FakeClock, ScaledClock  # noqa: E402
-from gateway.config import builtin_config_text, parse_config
+from gateway.config import builtin_config_text, parse_config  # noqa: E402
 from gateway.engine import Engine  # noqa: E402
 from gateway.simulate import street  # noqa: E402
 from store.sqlite import Store  # noqa: E402
@@ -303,7 +303,8 @@ async def run(residents: int, answers: int, sample: int, tmp: Path) -> Results:
             aged,
         )
         await tx._run(
-            f"UPDATE checkins SET sent_at = sent_at - 86400 WHERE id IN ({','.join('?' * len(aged))})",
+            "UPDATE checkins SET sent_at = sent_at - 86400 "
+            f"WHERE id IN ({','.join('?' * len(aged))})",
             aged,
         )
         await tx.add_timers(

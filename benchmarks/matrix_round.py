@@ -48,9 +48,19 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: the Synapse helpers live in tests/
     sys.path.insert(0, str(ROOT))
 
-from nio import AsyncClientConfig, JoinResponse, RoomMessagesResponse, SyncResponse
+from nio import (  # noqa: E402
+    AsyncClient,
+    AsyncClientConfig,
+    JoinResponse,
+    RoomMessagesResponse,
+    SyncResponse,
+)
 
-from adapters.matrix.adapter import STATE_DEVICE_ID, STATE_DM_PREFIX
+from adapters.matrix.adapter import (  # noqa: E402
+    STATE_ACCESS_TOKEN,
+    STATE_DEVICE_ID,
+    STATE_DM_PREFIX,
+)
 from core.commands import Priority  # noqa: E402
 from core.ids import ChatRef  # noqa: E402
 from core.outbox import NewMessage  # noqa: E402
