@@ -50,7 +50,7 @@ class PostgresUnavailable(Exception):
     """PostgreSQL is not installed or did not come up."""
 
 
-def find_binaries(root: Path = PG_ROOT) -> Path | None:
+def find_binaries(root: Path) -> Path | None:
     """The bin directory of the newest installed server version, if any."""
     found: list[tuple[int, Path]] = []
     for candidate in root.glob("*/bin"):
@@ -148,7 +148,7 @@ def start_postgres(timeout: float = START_TIMEOUT) -> Cluster:
     """Create a cluster in a new temporary directory, start it, wait until it answers.
 
     Raises PostgresUnavailable when the binaries are missing or it does not come up."""
-    bin_dir = find_binaries()
+    bin_dir = find_binaries(PG_ROOT)
     if bin_dir is None:
         raise PostgresUnavailable(f"no PostgreSQL server binaries under {PG_ROOT}/*/bin")
     # Not pytest's tmp_path: its parent is private to root, and the server runs as

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+import tests.postgres
 from core.commands import Button, Priority
 from core.ids import AlertId, ChatRef, CheckinId, OutboxId, PersonId
 from core.outbox import NewMessage
@@ -31,7 +32,7 @@ from store.postgres.migrations import LATEST as PG_LATEST
 from store.sqlite import Store
 from store.sqlite.deadletters import MAX_RAW
 from store.sqlite.migrations import LATEST as SQLITE_LATEST
-from tests.postgres import Cluster, NewDatabase
+from tests.postgres import Cluster, NewDatabase, find_binaries, start_or_give_up
 
 AnyStore = Store | PgStore
 
@@ -850,6 +851,28 @@ def test_both_stores_know_the_same_schema_versions() -> None:
     assert PG_LATEST == SQLITE_LATEST
 
 
+async def test_a_stores_write_transactions_run_one_at_a_time(store: AnyStore) -> None:
+    inside = asyncio.Event()
+    order: list[str] = []
+
+    async def first() -> None:
+        async with store.transaction() as tx:
+            await tx.kv_set("n", "1")
+            inside.set()
+            for _ in range(20):  # give the second every chance to barge in
+                await asyncio.sleep(0)
+            order.append("first done")
+
+    async def second() -> None:
+        await inside.wait()
+        async with store.transaction() as tx:
+            order.append("second in")
+            assert await tx.kv_get("n") == "1"  # the first has committed
+
+    await asyncio.gather(first(), second())
+    assert order == ["first done", "second in"]
+
+
 # -- PostgreSQL only --------------------------------------------------------------------
 
 
@@ -1061,6 +1084,43 @@ async def test_a_named_lock_is_taken_over_when_its_holders_process_dies(
         if holder.returncode is None:
             holder.kill()
             await holder.wait()
+
+
+@pytest.mark.postgres
+async def test_a_read_neither_waits_for_a_write_nor_sees_it_before_its_commit(
+    postgres_url: str,
+) -> None:
+    async with PgStore(postgres_url) as store:
+        async with store.transaction() as tx:
+            await tx.kv_set("k", "old")
+        async with store.transaction() as tx:
+            await tx.kv_set("k", "new")
+            async with asyncio.timeout(5), store.read() as reader:
+                assert await reader.kv_get("k") == "old"
+        async with store.read() as reader:
+            assert await reader.kv_get("k") == "new"
+
+
+def test_the_postgres_fixture_takes_the_newest_complete_server(tmp_path: Path) -> None:
+    for version, tools in (("13", 3), ("15", 3), ("16", 2), ("x", 3)):
+        bin_dir = tmp_path / version / "bin"
+        bin_dir.mkdir(parents=True)
+        for tool in ("initdb", "pg_ctl", "postgres")[:tools]:
+            (bin_dir / tool).write_text("")
+    assert find_binaries(tmp_path) == tmp_path / "15" / "bin"
+    assert find_binaries(tmp_path / "missing") is None
+
+
+def test_a_missing_postgres_skips_its_tests_but_fails_them_on_ci(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tests.postgres, "PG_ROOT", tmp_path)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no PostgreSQL server binaries"):
+        start_or_give_up()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="PostgreSQL is required on CI"):
+        start_or_give_up()
 
 
 def postgres_cluster_database(store: PgStore) -> str:

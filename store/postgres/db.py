@@ -14,6 +14,7 @@ import asyncpg
 
 from core.ids import OutboxId
 from store.postgres.care import CareRepo
+from store.postgres.console import ConsoleRepo
 from store.postgres.deadletters import DeadLetterRepo
 from store.postgres.delivery import DeliveryRepo
 from store.postgres.history import HistoryRepo
@@ -21,6 +22,7 @@ from store.postgres.migrations import LATEST, MIGRATIONS, VERSION_TABLE
 from store.postgres.misc import MiscRepo
 from store.postgres.needs import NeedsRepo
 from store.postgres.people import PeopleRepo
+from store.postgres.users import UsersRepo
 from store.postgres.records import SchemaTooNew, StoreOpenError, ts
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,17 @@ MIGRATION_LOCK = "carecheck:migrate"
 _OPEN_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
-class PgTx(PeopleRepo, CareRepo, DeliveryRepo, MiscRepo, NeedsRepo, HistoryRepo, DeadLetterRepo):
+class PgTx(
+    PeopleRepo,
+    CareRepo,
+    DeliveryRepo,
+    MiscRepo,
+    NeedsRepo,
+    HistoryRepo,
+    DeadLetterRepo,
+    UsersRepo,
+    ConsoleRepo,
+):
     """Everything the gateway reads or writes, inside one transaction."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
@@ -76,10 +88,11 @@ class _PgTransaction:
 
     async def __aenter__(self) -> PgTx:
         store = self._store
-        await store._write_sent()
         if self._write:
             await store._write_lock.acquire()
         try:
+            # What was noted before this transaction began is written before it.
+            await store._write_sent()
             conn = await store.pool.acquire()
             try:
                 if self._write:
@@ -181,6 +194,7 @@ class PgStore:
                 max_size=self._max_connections,
                 timeout=CONNECT_TIMEOUT,
                 statement_cache_size=STATEMENT_CACHE,
+                reset=_keep_session,
             )
         except _OPEN_ERRORS as exc:
             raise StoreOpenError(
@@ -361,6 +375,14 @@ class PgStore:
                 await conn.close()
         except (*_OPEN_ERRORS, TimeoutError):
             conn.terminate()
+
+
+async def _keep_session(conn: Any) -> None:
+    """Nothing to reset when a connection goes back to the pool: carecheck keeps no
+    session state on pooled connections (named locks have connections of their own;
+    SET CONSTRAINTS lasts one transaction). asyncpg still rolls back a transaction left
+    open. The default reset (unlock all, close cursors, unlisten, RESET ALL) is one
+    more round trip on every transaction and every read."""
 
 
 async def _version(conn: Any) -> int:
