@@ -158,7 +158,8 @@ def _reason(exc: BaseException) -> str:
 
 
 class PgStore:
-    """The store on PostgreSQL. Same API as the SQLite store (gateway.store.Store).
+    """The store on PostgreSQL. Same API as the SQLite store (store.sqlite.Store):
+    both implement core.ports.Store.
 
     Inside one process write transactions run one at a time, as on SQLite: the
     workflows read, decide and write in one transaction and were written for that.

@@ -1,7 +1,7 @@
 """Versioned, forward-only PostgreSQL schema migrations. Add a step; never edit an old one.
 
 Step N reaches the same logical schema as step N of the SQLite store
-(gateway/store/migrations.py): the same tables, columns and indexes, so that a
+(store/sqlite/migrations.py): the same tables, columns and indexes, so that a
 database can be copied from one to the other and both report the same schema version.
 Ids are BIGINT (BIGSERIAL where SQLite has INTEGER PRIMARY KEY); times are epoch
 seconds in DOUBLE PRECISION, as SQLite's REAL; flags stay INTEGER 0/1.

@@ -1,8 +1,8 @@
-"""The record types and time conversions shared with the SQLite store.
+"""The record types, time conversions and limits shared with the SQLite store.
 
-Both stores hand the workflows the very same classes, so a workflow cannot tell which
-database it runs on. They are imported here, in one place, so that moving them (to the
-core package) is a change to this file alone.
+Both stores hand the workflows the very same classes (from core/), store times the same
+way and cut long text at the same lengths, so a workflow cannot tell which database it
+runs on. They are gathered here so the PostgreSQL modules name one place.
 """
 
 from __future__ import annotations
