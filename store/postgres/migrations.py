@@ -248,8 +248,51 @@ CREATE TABLE dead_letters (
 CREATE UNIQUE INDEX dead_letters_ref ON dead_letters(platform, ref) WHERE ref != '';
 """
 
+V6_WEB_CONSOLE = """
+CREATE TABLE web_users (
+    id BIGSERIAL PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL,
+    person_id BIGINT REFERENCES people(id) DEFERRABLE,
+    language TEXT NOT NULL DEFAULT 'zh',
+    active INTEGER NOT NULL DEFAULT 1,
+    generation INTEGER NOT NULL DEFAULT 0,
+    created_at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX web_users_person ON web_users(person_id);
+CREATE TABLE web_user_grids (
+    user_id BIGINT NOT NULL REFERENCES web_users(id) DEFERRABLE,
+    grid TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (user_id, grid)
+);
+CREATE TABLE web_login_failures (
+    id BIGSERIAL PRIMARY KEY,
+    username TEXT NOT NULL,
+    address TEXT NOT NULL,
+    at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX web_login_failures_user ON web_login_failures(username, at);
+CREATE INDEX web_login_failures_address ON web_login_failures(address, at);
+CREATE TABLE web_login_links (
+    token_hash TEXT PRIMARY KEY,
+    user_id BIGINT NOT NULL REFERENCES web_users(id) DEFERRABLE,
+    created_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL,
+    used_at DOUBLE PRECISION
+);
+ALTER TABLE people ADD COLUMN deactivated_at DOUBLE PRECISION;
+"""
+
 # Each entry upgrades from version N to N+1, in step with the SQLite list.
-MIGRATIONS: list[str] = [SCHEMA_V1, V2_OUTBOX_BY_REF, V3_NEEDS, V4_HISTORY, V5_DEAD_LETTERS]
+MIGRATIONS: list[str] = [
+    SCHEMA_V1,
+    V2_OUTBOX_BY_REF,
+    V3_NEEDS,
+    V4_HISTORY,
+    V5_DEAD_LETTERS,
+    V6_WEB_CONSOLE,
+]
 
 LATEST = len(MIGRATIONS)
 

@@ -15,6 +15,7 @@ from core.ids import OutboxId
 from core.ports import SchemaTooNew, StoreOpenError
 from store.sqlite.base import ts
 from store.sqlite.care import CareRepo
+from store.sqlite.console import ConsoleRepo
 from store.sqlite.deadletters import DeadLetterRepo
 from store.sqlite.delivery import DeliveryRepo
 from store.sqlite.history import HistoryRepo
@@ -22,6 +23,7 @@ from store.sqlite.migrations import LATEST, MIGRATIONS
 from store.sqlite.misc import MiscRepo
 from store.sqlite.needs import NeedsRepo
 from store.sqlite.people import PeopleRepo
+from store.sqlite.users import UsersRepo
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,17 @@ log = logging.getLogger(__name__)
 WAL_SIZE_LIMIT = 4 * 1024 * 1024
 
 
-class Tx(PeopleRepo, CareRepo, DeliveryRepo, MiscRepo, NeedsRepo, HistoryRepo, DeadLetterRepo):
+class Tx(
+    PeopleRepo,
+    CareRepo,
+    DeliveryRepo,
+    MiscRepo,
+    NeedsRepo,
+    HistoryRepo,
+    DeadLetterRepo,
+    UsersRepo,
+    ConsoleRepo,
+):
     """Everything the gateway reads or writes, inside one transaction."""
 
     def __init__(self, db: sqlite3.Connection, conn: aiosqlite.Connection) -> None:

@@ -242,7 +242,54 @@ CREATE TABLE dead_letters (
 CREATE UNIQUE INDEX dead_letters_ref ON dead_letters(platform, ref) WHERE ref != '';
 """
 
+# The web console: accounts (argon2id hashes; `generation` ends older sessions), the
+# grids an account may see, failed logins (for throttling), one-time login links sent
+# by the `/web` chat command (only a hash of the token is kept), and people who left
+# (`deactivated_at`: kept with their history, no longer asked or listed).
+V6_WEB_CONSOLE = """
+CREATE TABLE web_users (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL,
+    person_id INTEGER REFERENCES people(id),
+    language TEXT NOT NULL DEFAULT 'zh',
+    active INTEGER NOT NULL DEFAULT 1,
+    generation INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL
+);
+CREATE INDEX web_users_person ON web_users(person_id);
+CREATE TABLE web_user_grids (
+    user_id INTEGER NOT NULL REFERENCES web_users(id),
+    grid TEXT NOT NULL,
+    PRIMARY KEY (user_id, grid)
+);
+CREATE TABLE web_login_failures (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL,
+    address TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX web_login_failures_user ON web_login_failures(username, at);
+CREATE INDEX web_login_failures_address ON web_login_failures(address, at);
+CREATE TABLE web_login_links (
+    token_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES web_users(id),
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    used_at REAL
+);
+ALTER TABLE people ADD COLUMN deactivated_at REAL;
+"""
+
 # Each entry upgrades from version N to N+1. Never edit a shipped step: add a new one.
-MIGRATIONS: list[str] = [SCHEMA_V1, V2_OUTBOX_BY_REF, V3_NEEDS, V4_HISTORY, V5_DEAD_LETTERS]
+MIGRATIONS: list[str] = [
+    SCHEMA_V1,
+    V2_OUTBOX_BY_REF,
+    V3_NEEDS,
+    V4_HISTORY,
+    V5_DEAD_LETTERS,
+    V6_WEB_CONSOLE,
+]
 
 LATEST = len(MIGRATIONS)
