@@ -235,6 +235,14 @@ class Tx(Protocol):
     async def outbox_row(self, outbox_id: int) -> OutboxRow | None: ...
     async def pending_inbound(self, limit: int) -> list[tuple[int, dict[str, Any]]]: ...
     async def purge_inbox(self, before: datetime) -> int: ...
+    async def take_for_sending(
+        self, outbox_ids: Sequence[OutboxId], now: datetime, lease_until: datetime
+    ) -> set[OutboxId]:
+        """Of these rows, the ones still pending and due, leased to this instance until
+        `lease_until` (another instance will not send them meanwhile; if this one dies,
+        they are sent again after the lease: at least once, never lost)."""
+        ...
+
     async def sendable(
         self, platform: str, now: datetime, limit: int, skip: Collection[str] = ()
     ) -> list[OutboxRow]: ...
@@ -318,6 +326,11 @@ class Tx(Protocol):
 class Store(Protocol):
     """One database: transactions, and deliveries noted outside them."""
 
+    # Whether other instances may use this database at the same time (PostgreSQL):
+    # then outbox rows are taken before sending, and each platform's receiving loop
+    # and sender run where its named lock is held.
+    shared: bool
+
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -341,3 +354,12 @@ class Store(Protocol):
     async def checkpoint(self) -> None:
         """Housekeeping the database may need (SQLite: empty the WAL)."""
         ...
+
+    async def try_hold(self, name: str) -> bool:
+        """Take the named lock unless another instance holds it; True while held. It is
+        let go when the holder's process dies (take-over), or by `release`."""
+        ...
+
+    async def holding(self, name: str) -> bool: ...
+
+    async def release(self, name: str) -> None: ...

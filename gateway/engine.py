@@ -12,7 +12,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +41,10 @@ INBOX_LINGER = 0.002
 LATE_AFTER = timedelta(seconds=60)
 # The timer loop wakes at least this often (real seconds) so /healthz can tell it lives.
 HEARTBEAT = 30.0
+# Shared databases: how often a standby instance tries to take a platform over, and how
+# often the holder checks it still holds it (a dead holder is replaced within ~HOLD_RETRY).
+HOLD_RETRY = 3.0
+HOLD_CHECK = 3.0
 TIMER_RETRY = timedelta(minutes=5)
 
 
@@ -99,6 +103,11 @@ class Engine:
         self._inbox_wake = asyncio.Event()
         self._timer_wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        # Platforms another instance serves (shared databases): not started here.
+        self.standby: set[str] = set()
+        # Called after each committed transaction of the workflows: the web console
+        # listens, to refresh what it shows within a moment (no data, just "changed").
+        self.on_change: list[Callable[[], None]] = []
         # Events handed in while another receive() is about to write (see receive).
         self._joining: list[tuple[InboundEvent, dict[str, Any], asyncio.Future[bool]]] | None = None
 
@@ -147,6 +156,8 @@ class Engine:
                 worker.wake()
         if work.timers_added:
             self._timer_wake.set()
+        for listener in self.on_change:
+            listener()
 
     async def ensure_rounds(self) -> int:
         async with self.store.transaction() as tx:
@@ -364,12 +375,66 @@ class Engine:
             await adapter.start(context)
 
     async def start(self) -> None:
-        await self.start_receiving()
         self._tasks = [
             asyncio.create_task(self._inbox_loop(), name="inbox"),
             asyncio.create_task(self._timer_loop(), name="timers"),
-            *(asyncio.create_task(w.run(), name=f"outbox-{n}") for n, w in self.workers.items()),
         ]
+        if not self.store.shared:
+            await self.start_receiving()
+            self._tasks += [
+                asyncio.create_task(w.run(), name=f"outbox-{n}") for n, w in self.workers.items()
+            ]
+            return
+        # Several instances on one database: each platform's receiving loop and sender
+        # run in the one instance holding its lock (one getUpdates caller per bot, one
+        # sender keeping the bot's rate limits); the others stand by and take over.
+        self.standby = set(self.adapters)
+        self._tasks += [
+            asyncio.create_task(self._hold_platform(name), name=f"hold-{name}")
+            for name in self.adapters
+        ]
+
+    async def _hold_platform(self, name: str) -> None:
+        lock = f"platform:{name}"
+        adapter, worker = self.adapters[name], self.workers[name]
+        context = AdapterContext(inbox=self, state=KvState(self.store))
+        while True:
+            try:
+                if await self.store.try_hold(lock):
+                    await self._serve_platform(name, lock, adapter, worker, context)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: cannot take or keep the platform lock; retrying", name)
+            await asyncio.sleep(HOLD_RETRY)
+
+    async def _serve_platform(
+        self,
+        name: str,
+        lock: str,
+        adapter: Adapter,
+        worker: OutboxWorker,
+        context: AdapterContext,
+    ) -> None:
+        log.info("%s: this instance receives and sends (holds %s)", name, lock)
+        self.standby.discard(name)
+        await adapter.start(context)
+        sender = asyncio.create_task(worker.run(), name=f"outbox-{name}")
+        try:
+            while await self.store.holding(lock):
+                await asyncio.sleep(HOLD_CHECK)
+            log.warning("%s: lost %s; another instance takes over", name, lock)
+        finally:
+            self.standby.add(name)
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+            await worker.stop()
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("adapter %s did not stop cleanly", name)
+            with contextlib.suppress(Exception):
+                await self.store.release(lock)
 
     async def stop(self) -> None:
         # Loops first, then the sends in flight, then the adapters those sends use.
@@ -377,9 +442,12 @@ class Engine:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        for worker in self.workers.values():
-            await worker.stop()
-        for adapter in self.adapters.values():
+        for name, worker in self.workers.items():
+            if name not in self.standby:
+                await worker.stop()
+        for name, adapter in self.adapters.items():
+            if name in self.standby:
+                continue  # its holder task stopped it already, or it never started
             try:
                 await adapter.stop()
             except Exception:

@@ -38,6 +38,8 @@ ROWS_PER_FREE_SEND = 2
 FULL_WAIT = 1.0
 
 OnFailed = Callable[[OutboxRow, str], Awaitable[None]]
+# How long a row taken for sending stays this instance's (shared databases only).
+SEND_LEASE = timedelta(seconds=60)
 # Told of every message the platform accepted (the workflow picks what matters to it).
 OnSent = Callable[[OutboxRow], Awaitable[None]]
 
@@ -102,6 +104,8 @@ class OutboxWorker:
             rows = await tx.sendable(self.platform, self.clock.now(), limit, skip)
         # A chat left out for its rate limit may have messages due at its next slot.
         delay = min(blocked.values(), default=None)
+        if self.store.shared:
+            rows = await self._take(rows)
         for row in rows:
             if row.chat in self._in_flight:
                 # Sent to just now, in this loop: the rest of its queue keeps its order
@@ -118,6 +122,23 @@ class OutboxWorker:
         if len(rows) == limit:
             delay = 0.0  # more may be sendable beyond this page
         return delay
+
+    async def _take(self, rows: list[OutboxRow]) -> list[OutboxRow]:
+        """With other instances on the database: lease the rows about to be sent, so
+        that no other instance sends them too (during a take-over, both may briefly
+        run a sender). A lease that runs out — this instance died mid-send — makes the
+        row sendable again: at least once, never lost."""
+        heads: dict[str, OutboxRow] = {}
+        for row in rows:
+            heads.setdefault(row.chat, row)  # one per chat is all a pass sends
+        if not heads:
+            return []
+        now = self.clock.now()
+        async with self.store.transaction() as tx:
+            taken = await tx.take_for_sending(
+                [r.id for r in heads.values()], now, now + SEND_LEASE
+            )
+        return [r for r in heads.values() if r.id in taken]
 
     async def drain(self) -> int:
         """Send until nothing more can go now (tests and the simulator)."""

@@ -1362,3 +1362,40 @@ async def test_copying_onto_a_store_with_data_is_refused(tmp_path: Path) -> None
             await copy_database(source, target)
         async with target.read() as tx:
             assert await tx.count_people() == 0
+
+
+async def test_rows_taken_for_sending_are_taken_once_until_their_lease_runs_out(
+    store: AnyStore,
+) -> None:
+    async with store.transaction() as tx:
+        first = await tx.enqueue("test", message("test:a", "1"), T0)
+        later = await tx.enqueue("test", message("test:b", "2"), T0 + 10 * MIN)
+    async with store.transaction() as tx:
+        # The one not yet due is not taken.
+        assert await tx.take_for_sending([first, later], T0, T0 + MIN) == {first}
+    async with store.transaction() as tx:
+        assert await tx.take_for_sending([first], T0, T0 + MIN) == set()
+    async with store.transaction() as tx:
+        assert await tx.take_for_sending([first], T0 + MIN, T0 + 2 * MIN) == {first}
+        await tx.mark_sent(first, "m1", T0 + MIN)
+    async with store.transaction() as tx:
+        assert await tx.take_for_sending([first], T0 + 5 * MIN, T0 + 6 * MIN) == set()
+
+
+async def test_a_named_lock_is_held_by_one_instance(db: str) -> None:
+    first, second = open_any(db), open_any(db)
+    await first.open()
+    await second.open()
+    try:
+        assert await first.try_hold("platform:test")
+        assert await first.holding("platform:test")
+        if first.shared:
+            assert not await second.try_hold("platform:test")
+            await first.release("platform:test")
+            assert await second.try_hold("platform:test")
+        else:
+            # One process has a SQLite file to itself: nobody to share the lock with.
+            assert await second.try_hold("platform:test")
+    finally:
+        await first.close()
+        await second.close()

@@ -22,8 +22,8 @@ from store.postgres.migrations import LATEST, MIGRATIONS, VERSION_TABLE
 from store.postgres.misc import MiscRepo
 from store.postgres.needs import NeedsRepo
 from store.postgres.people import PeopleRepo
-from store.postgres.users import UsersRepo
 from store.postgres.records import SchemaTooNew, StoreOpenError, ts
+from store.postgres.users import UsersRepo
 
 log = logging.getLogger(__name__)
 
@@ -321,6 +321,9 @@ class PgStore:
         await self._write_sent()
 
     # -- named locks ------------------------------------------------------------------
+
+    # Other instances may share this database.
+    shared = True
 
     async def try_hold(self, name: str) -> bool:
         """Take the lock `name` if no other instance holds it; True if this one holds it

@@ -195,6 +195,19 @@ class DeliveryRepo(Repo):
         rows = await self._all(_SENDABLE, (platform, ts(now), list(skip), limit))
         return [_outbox(r) for r in rows]
 
+    async def take_for_sending(
+        self, outbox_ids: Sequence[OutboxId], now: datetime, lease_until: datetime
+    ) -> set[OutboxId]:
+        if not outbox_ids:
+            return set()
+        rows = await self._all(
+            "UPDATE outbox SET not_before = $1 WHERE id IN ("
+            " SELECT id FROM outbox WHERE id = ANY($2::bigint[]) AND state = 'pending'"
+            " AND not_before <= $3 FOR UPDATE SKIP LOCKED) RETURNING id",
+            (ts(lease_until), list(outbox_ids), ts(now)),
+        )
+        return {OutboxId(r["id"]) for r in rows}
+
     async def claim_sendable(
         self,
         platform: str,

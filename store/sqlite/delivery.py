@@ -180,6 +180,18 @@ class DeliveryRepo(Repo):
         )
         return None if row is None else _outbox(row)
 
+    async def take_for_sending(
+        self, outbox_ids: Sequence[OutboxId], now: datetime, lease_until: datetime
+    ) -> set[OutboxId]:
+        if not outbox_ids:
+            return set()
+        rows = await self._all(
+            f"UPDATE outbox SET not_before = ? WHERE id IN ({','.join('?' * len(outbox_ids))}) "
+            "AND state = 'pending' AND not_before <= ? RETURNING id",
+            (ts(lease_until), *outbox_ids, ts(now)),
+        )
+        return {OutboxId(r[0]) for r in rows}
+
     async def sendable(
         self, platform: str, now: datetime, limit: int, skip: Collection[str] = ()
     ) -> list[OutboxRow]:
