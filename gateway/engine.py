@@ -421,8 +421,12 @@ class Engine:
         await adapter.start(context)
         sender = asyncio.create_task(worker.run(), name=f"outbox-{name}")
         try:
-            while await self.store.holding(lock):
+            # Polled, not awaited: a lost lock has no event to wait on (the database
+            # connection that held it is simply gone).
+            while True:
                 await asyncio.sleep(HOLD_CHECK)
+                if not await self.store.holding(lock):
+                    break
             log.warning("%s: lost %s; another instance takes over", name, lock)
         finally:
             self.standby.add(name)
