@@ -13,7 +13,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from core.config import WorkflowConfig
+from core.console import WebRole
 from core.ports import Store
+from gateway import users_cli
 from gateway.config import ConfigError, load_config
 from gateway.database import create_store, describe
 from gateway.settings import Settings
@@ -58,6 +60,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 async def _run(settings: Settings, config: WorkflowConfig, source: str) -> int:
     from gateway.app import Gateway, StartupError
     from gateway.logs import setup_logging
+    from gateway.users import exposure_problem
 
     setup_logging(settings.log_format, settings.log_level)
     try:
@@ -65,6 +68,13 @@ async def _run(settings: Settings, config: WorkflowConfig, source: str) -> int:
     except StartupError as exc:
         print(f"carecheck: {exc}", file=sys.stderr)
         return exc.exit_code
+    async with gateway.store.read() as tx:
+        operators = await tx.count_web_users(WebRole.OPERATOR.value)
+    exposed = exposure_problem(settings.web_host, operators)
+    if exposed is not None:
+        await gateway.stop()
+        print(f"carecheck: {exposed}", file=sys.stderr)
+        return 2
     try:
         await gateway.start()
     except StartupError as exc:
@@ -187,61 +197,62 @@ def cmd_people_export(args: argparse.Namespace) -> int:
 
 
 def cmd_people_invite(args: argparse.Namespace) -> int:
-    from adapters.base import AdapterStartError
+    from adapters.base import AdapterStartError, Inviter
     from gateway.clock import SystemClock
-    from gateway.invites import Invitation, UnknownPerson, create_invitation, qr_card
+    from gateway.invites import Invitation, NoQrTarget, UnknownPerson, create_invitation, qr_card
+    from gateway.platforms import PLATFORMS
     from workflows.texts import Texts
 
     settings = _settings()
     config, _ = _config(settings.config)
+    texts = Texts({lang.value: t for lang, t in config.templates.items()})
 
-    async def go() -> tuple[str, str]:
+    def render(key: str, /, **values: object) -> str:
+        return texts.render("en", key, **values)
+
+    async def go() -> tuple[str, list[Inviter]]:
+        # The platforms first: one that cannot be asked (Telegram's getMe) spends no code.
+        inviters = [await platform.inviter(settings, render) for platform in PLATFORMS]
         store = await _with_store(settings)
         try:
             code = await create_invitation(store, SystemClock(), config, args.name, team=args.team)
         finally:
             await store.close()
-        link = ""
-        if settings.telegram_enabled:
-            from adapters.telegram.links import bot_username, deep_link
-
-            username = await bot_username(
-                settings.telegram_token.get_secret_value(), settings.telegram_api_base or None
-            )
-            link = deep_link(username, code, group=bool(args.team))
-        return code, link
+        return code, inviters
 
     try:
-        code, link = asyncio.run(go())
+        code, inviters = asyncio.run(go())
     except UnknownPerson as exc:
         print(f"carecheck: {exc}", file=sys.stderr)
         return 2
     except AdapterStartError as exc:
         print(f"carecheck: {exc}", file=sys.stderr)
         return 1
-    texts = Texts({lang.value: t for lang, t in config.templates.items()})
+    team = bool(args.team)
     print(
         f"invitation code for {args.team or args.name}: {code}  "
         f"(one use, valid {config.invite_ttl.days} days)"
     )
-    if link:
-        print(f"  Telegram: {link}")
-        if args.team:
-            print(f"  or add the bot to the group, then send /link {code} there")
-    else:
-        print("  Telegram: (set CARECHECK_TELEGRAM_TOKEN to print the deep link)")
-    if args.team:
-        print(f"  Matrix: invite the bot to the team's room, then send !link {code} there")
-    elif settings.matrix_enabled:
-        bot = settings.matrix_user_id
-        print("  " + texts.render("en", "invite_matrix", bot=bot, code=code))
-        print(f"          https://matrix.to/#/{bot}")
-    else:
-        print(f"  Matrix: send !link {code} (or /start {code}) to the carecheck bot")
+    for inviter in inviters:
+        for line in inviter.lines(code, team=team):
+            print(f"  {line}")
     if args.qr:
-        invitation = Invitation(args.name, code, link, settings.matrix_user_id)
-        qr_card(invitation, Path(args.qr), texts, "zh")
-        print(f"  QR card: {args.qr}")
+        targets = [t for i in inviters if (t := i.qr_target(code, team=team)) is not None]
+        card = [line for i in inviters for line in i.card_lines(code)]
+        invitation = Invitation(
+            args.team or args.name, code, next(iter(targets), None), tuple(card)
+        )
+        try:
+            qr_card(invitation, Path(args.qr), texts, "zh")
+        except NoQrTarget as exc:
+            print(f"carecheck: {args.qr}: not written: {exc}", file=sys.stderr)
+            return 1
+        if targets:
+            print(f"  QR card: {args.qr}")
+        else:
+            print(
+                f"  QR card: {args.qr} (the code only: no chat platform here gives a link to scan)"
+            )
     return 0
 
 
@@ -332,6 +343,38 @@ def cmd_round_start(args: argparse.Namespace) -> int:
 async def _grids(store: Store) -> set[str]:
     async with store.read() as tx:
         return set(await tx.grids())
+
+
+def cmd_db_copy(args: argparse.Namespace) -> int:
+    from core.ports import StoreOpenError
+    from gateway.database import create_store, describe
+    from store.copy import CopyError, copy_database
+
+    async def go() -> dict[str, int]:
+        source, target = create_store(args.source), create_store(args.target)
+        await source.open()
+        try:
+            await target.open()
+            try:
+                return await copy_database(source, target)  # type: ignore[arg-type]
+            finally:
+                await target.close()
+        finally:
+            await source.close()
+
+    try:
+        counts = asyncio.run(go())
+    except (CopyError, StoreOpenError) as exc:
+        print(f"carecheck: {exc}", file=sys.stderr)
+        return 2
+    width = max((len(t) for t in counts), default=0)
+    for table, rows in counts.items():
+        print(f"  {table:<{width}}  {rows:>10,}")
+    print(
+        f"copied {sum(counts.values()):,} rows in {len(counts)} tables from "
+        f"{describe(args.source)} to {describe(args.target)}; every table's count checked"
+    )
+    return 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -433,6 +476,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="an emergency round: send even inside quiet hours, labelled as urgent",
     )
     round_start.set_defaults(func=cmd_round_start)
+
+    users_cli.register(sub)
+
+    db = sub.add_parser("db", help="the database").add_subparsers(dest="db_command", required=True)
+    db_copy = db.add_parser(
+        "copy",
+        help="copy a whole database into an empty one (SQLite ↔ PostgreSQL), checked by counts",
+    )
+    db_copy.add_argument("source", help="a SQLite file or a postgresql:// URL")
+    db_copy.add_argument("target", help="an empty database: a SQLite file or a postgresql:// URL")
+    db_copy.set_defaults(func=cmd_db_copy)
 
     status = sub.add_parser("status", help="today's check-ins per grid")
     status.add_argument("--json", action="store_true")
