@@ -39,7 +39,7 @@ FULL_WAIT = 1.0
 
 OnFailed = Callable[[OutboxRow, str], Awaitable[None]]
 # How long a row taken for sending stays this instance's (shared databases only).
-SEND_LEASE = timedelta(seconds=60)
+SEND_LEASE = timedelta(seconds=30)
 # Told of every message the platform accepted (the workflow picks what matters to it).
 OnSent = Callable[[OutboxRow], Awaitable[None]]
 
