@@ -1,19 +1,34 @@
-"""The one small contract every platform adapter keeps.
+"""The one small contract every platform adapter keeps, and what a platform declares.
 
 An adapter translates one platform to and from the common event model and knows
 nothing about care: `start` begins receiving (handing each event to the gateway's
 inbox *before* it moves its own cursor), `deliver` puts one message on the platform
 and returns its message id, `stop` lets go. Errors are translated once, here at the
 edge, into `DeliveryError(permanent=...)`; nothing above an adapter sees an HTTP status.
+
+Every inbound event carries an `event_id` that is unique across restarts of the
+adapter: the inbox drops an id it has already stored, so an id that repeats after a
+restart would silently lose a message (Telegram: the update_id; Matrix: the event id;
+adapters without such an id prefix a token drawn at each start).
+
+Each platform package also exports a `Platform` (its `platform.py`, light enough to
+import without the platform's client library): its name, its settings, how a CSV
+identity and a team channel look, how to invite someone, what `carecheck status` should
+say about it, and how to build its adapter. The gateway keeps the list of platforms in
+one place and asks them; nothing outside adapters/ names a platform.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+from aiohttp import web
+from pydantic_settings import BaseSettings
 
 from core.commands import Delivery
+from core.enums import InvitePolicy
 from core.events import InboundEvent
 from core.ids import ChatRef
 
@@ -122,6 +137,10 @@ class AdapterContext:
 
 
 class Adapter(Protocol):
+    """`platform` is the prefix of every chat reference the adapter produces and
+    accepts; `limits` what the outbox worker keeps for it. Inbound event ids are unique
+    across restarts (see the module's docstring)."""
+
     platform: str
     limits: RateLimits
 
@@ -132,6 +151,121 @@ class Adapter(Protocol):
     async def stop(self) -> None: ...
 
     async def deliver(self, delivery: Delivery) -> str:
-        """Send (or edit) one message; return the platform message id."""
+        """Send (or edit) one message; return the platform message id. An edit keeps
+        the message's id when the platform allows the edit. A chat that can never be
+        reached raises DeliveryError(permanent=True)."""
 
     def is_group(self, chat: ChatRef) -> bool: ...
+
+    def routes(self) -> Sequence[web.RouteDef]:
+        """Routes the adapter serves on the gateway's web server (a webhook); usually
+        none."""
+
+
+# --- what a platform declares ---------------------------------------------------
+
+
+async def _nobody(address: str) -> bool:
+    return False
+
+
+async def _none_open() -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class PlatformDeps:
+    """What the gateway passes a platform to build its adapter with; adapters never
+    import the store. `is_known(address)`: someone with this address on this platform
+    is enrolled. `invites_open()`: personal invitation codes are outstanding."""
+
+    dead_letters: DeadLetterSink | None = None
+    is_known: Callable[[str], Awaitable[bool]] = _nobody
+    invites_open: Callable[[], Awaitable[bool]] = _none_open
+    invite_policy: InvitePolicy = InvitePolicy.KNOWN
+
+
+class Render(Protocol):
+    """One of the gateway's texts by key (workflows/texts), filled in."""
+
+    def __call__(self, key: str, /, **values: object) -> str: ...
+
+
+class Inviter(Protocol):
+    """How a person or a team's group joins on one platform with a one-time code.
+
+    Made once per command (`Platform.inviter`), so a platform that must ask its server
+    something first (Telegram: the bot's username) asks once for any number of codes."""
+
+    def lines(self, code: str, *, team: bool) -> list[str]:
+        """What the operator is told, one line each ("Telegram: https://t.me/…"); a
+        line that continues the one before starts with spaces."""
+
+    def qr_target(self, code: str, *, team: bool) -> str | None:
+        """A link a phone opens that joins with this code, or None."""
+
+    def card_lines(self, code: str) -> list[str]:
+        """Short lines for a printed card, besides the QR code and the code."""
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+class Platform(Protocol[SettingsT]):
+    """A chat platform as the rest of carecheck sees it, without its client library."""
+
+    @property
+    def name(self) -> str:
+        """The chat reference prefix (`telegram:…`), the identities' platform, and the
+        people file's column when `csv_column`."""
+
+    @property
+    def settings(self) -> type[SettingsT]:
+        """Its own settings (environment variables CARECHECK_<NAME>_…), which the
+        gateway's Settings inherits."""
+
+    @property
+    def csv_column(self) -> bool: ...
+
+    @property
+    def csv_max_length(self) -> int:
+        """The longest value of its CSV column (several identities, space-separated)."""
+
+    @property
+    def channel_form(self) -> str:
+        """How a team channel on it is written, for error messages."""
+
+    def enabled(self, settings: SettingsT) -> bool | None:
+        """True: its settings turn it on; False: off; None: not said either way, so
+        it runs only when no other platform does (the local web chat)."""
+
+    def build(self, settings: SettingsT, deps: PlatformDeps) -> Adapter:
+        """The adapter (its client library is imported here, not before). Raises
+        AdapterStartError for settings that cannot work, naming the setting."""
+
+    def identity_from_csv(self, value: str) -> tuple[str, ChatRef]:
+        """One identity from the people file: (address, the chat that reaches it).
+        Raises ValueError with what the value is not ("not @user:server"); the value
+        is shown before it."""
+
+    def channel_ok(self, rest: str) -> bool:
+        """Whether `<name>:<rest>` can be a team's channel."""
+
+    async def inviter(self, settings: SettingsT, render: Render) -> Inviter:
+        """Raises AdapterStartError when the platform cannot be asked what it needs."""
+
+    async def status_notes(self, state: StateStore) -> list[str]:
+        """Warnings for `carecheck status`, read from the adapter's stored state."""
+
+
+class NoInvitations:
+    """An Inviter for a platform people do not join by code."""
+
+    def lines(self, code: str, *, team: bool) -> list[str]:
+        return []
+
+    def qr_target(self, code: str, *, team: bool) -> str | None:
+        return None
+
+    def card_lines(self, code: str) -> list[str]:
+        return []

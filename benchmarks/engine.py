@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import logging
 import os
 import platform
@@ -52,11 +51,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from adapters.base import Adapter, AdapterContext, Rate, RateLimits  # noqa: E402
-from core.commands import Delivery  # noqa: E402
+from adapters.base import Adapter, Rate, RateLimits  # noqa: E402
+from adapters.fake import FakeAdapter  # noqa: E402
 from core.config import WorkflowConfig  # noqa: E402
 from core.events import InboundEvent, MessageKind, MessageReceived, Sender  # noqa: E402
-from core.ids import ChatRef, PersonId, chat_ref  # noqa: E402
+from core.ids import PersonId, chat_ref  # noqa: E402
 from gateway.clock import Clock, FakeClock, ScaledClock  # noqa: E402
 from gateway.config import builtin_config_text, parse_config  # noqa: E402
 from gateway.engine import Engine  # noqa: E402
@@ -100,28 +99,11 @@ Where the time goes, and what is not yet met:
 SECTION = "## Engine (issue: care-check engine)"
 
 
-@dataclass
-class BenchAdapter:
+def bench_adapter(limits: RateLimits | None = None) -> FakeAdapter:
     """A platform that takes every message at once and counts it (no rate limits)."""
-
-    platform: str = PLATFORM
-    limits: RateLimits = field(default_factory=lambda: RateLimits(max_in_flight=64))
-    delivered: int = 0
-    context: AdapterContext | None = None
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-
-    async def start(self, context: AdapterContext) -> None:
-        self.context = context
-
-    async def stop(self) -> None:
-        self.context = None
-
-    def is_group(self, chat: ChatRef) -> bool:
-        return False
-
-    async def deliver(self, delivery: Delivery) -> str:
-        self.delivered += 1
-        return str(next(self._ids))
+    return FakeAdapter(
+        platform=PLATFORM, limits=limits or RateLimits(max_in_flight=64), record=False
+    )
 
 
 class TimedEngine(Engine):
@@ -190,7 +172,7 @@ async def run(residents: int, answers: int, sample: int, tmp: Path) -> Results:
     store = Store(tmp / "bench.db")
     await store.open()
     clock = FakeClock(START)
-    adapter = BenchAdapter()
+    adapter = bench_adapter()
     engine = TimedEngine(store, clock, config, {PLATFORM: adapter})
 
     # -- set-up: people and their identities (not measured as a target) ------------
@@ -240,7 +222,7 @@ async def run(residents: int, answers: int, sample: int, tmp: Path) -> Results:
     # (under a FakeClock it would poll every millisecond) and the outbox worker sends
     # replies at Telegram's pace, as in production.
     live = ScaledClock(1.0, start=clock.now() + timedelta(minutes=5))
-    telegram_like = BenchAdapter(limits=TELEGRAM_LIMITS)
+    telegram_like = bench_adapter(TELEGRAM_LIMITS)
     engine = TimedEngine(store, live, config, {PLATFORM: telegram_like})
     await engine.prepare()
     await engine.start()

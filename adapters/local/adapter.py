@@ -14,12 +14,15 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from aiohttp import web
+
 from adapters.base import AdapterContext, DeliveryError, InboundSink, RateLimits
+from adapters.local.platform import NAME
 from core.commands import Button, Delivery
 from core.events import ButtonPressed, MessageKind, MessageReceived, Sender
 from core.ids import ChatRef, split_chat_ref
 
-PLATFORM = "local"
+PLATFORM = NAME
 HISTORY = 200
 
 
@@ -74,6 +77,11 @@ class LocalChatAdapter:
 
     def is_group(self, chat: ChatRef) -> bool:
         return False
+
+    def routes(self) -> list[web.RouteDef]:
+        # Its pages are the gateway's (gateway/web): they show the people of the
+        # community, which an adapter knows nothing about.
+        return []
 
     def _chat(self, chat: str) -> _Chat:
         return self._chats.setdefault(chat, _Chat())

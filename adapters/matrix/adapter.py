@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import web
 from nio import (
     AsyncClient,
     AsyncClientConfig,
@@ -64,6 +65,7 @@ from adapters.matrix.errors import (
     response_error,
     scrub,
 )
+from adapters.matrix.platform import STATE_ENCRYPTED_ROOMS, json_list
 from core.commands import Delivery
 from core.events import ChatLeft, InboundEvent
 from core.ids import ChatRef
@@ -74,7 +76,6 @@ STATE_ACCESS_TOKEN = "matrix.access_token"
 STATE_DEVICE_ID = "matrix.device_id"
 STATE_USER_ID = "matrix.user_id"
 STATE_NEXT_BATCH = "matrix.next_batch"
-STATE_ENCRYPTED_ROOMS = "matrix.encrypted_rooms"
 STATE_DM_PREFIX = "matrix.dm."
 
 DEFAULT_ENCRYPTED_NOTICE = (
@@ -213,6 +214,9 @@ class MatrixAdapter(ReceiveHealth):
         client, self._client = self._client, None
         if client is not None:
             await client.close()
+
+    def routes(self) -> list[web.RouteDef]:
+        return []  # receiving is a sync loop, not a webhook
 
     def is_group(self, chat: ChatRef) -> bool:
         try:
@@ -500,7 +504,7 @@ class MatrixAdapter(ReceiveHealth):
         self, client: AsyncClient, context: AdapterContext, room_id: str
     ) -> None:
         """Say once per room that the bot cannot read it; list the room for the operator."""
-        rooms = _json_list(await context.state.get(STATE_ENCRYPTED_ROOMS))
+        rooms = json_list(await context.state.get(STATE_ENCRYPTED_ROOMS))
         if room_id in rooms:
             return
         tx = "ccenc" + hashlib.sha256(room_id.encode()).hexdigest()[:24]
@@ -720,14 +724,6 @@ def convert_each(
         if inbound is not None:
             found.append(inbound)
     return found
-
-
-def _json_list(raw: str | None) -> list[str]:
-    try:
-        value = json.loads(raw) if raw else []
-    except ValueError:
-        return []
-    return [str(item) for item in value] if isinstance(value, list) else []
 
 
 class _Backoff:

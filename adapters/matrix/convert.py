@@ -18,11 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.matrix.platform import NAME
 from core.commands import Button, Delivery
 from core.events import ButtonPressed, ChatLeft, InboundEvent, MessageKind, MessageReceived, Sender
 from core.ids import ChatRef, split_chat_ref
 
-PLATFORM = "matrix"
+PLATFORM = NAME
 HTML_FORMAT = "org.matrix.custom.html"
 # The emoji variation selector: clients differ in whether they send it.
 VS16 = "\ufe0f"

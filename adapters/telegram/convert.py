@@ -24,11 +24,12 @@ from aiogram.types import (
 )
 from pydantic import ValidationError
 
+from adapters.telegram.platform import NAME
 from core.commands import Button, Delivery
 from core.events import ButtonPressed, ChatLeft, InboundEvent, MessageKind, MessageReceived, Sender
 from core.ids import ChatRef, chat_ref, split_chat_ref
 
-PLATFORM = "telegram"
+PLATFORM = NAME
 EVENT_ID_PREFIX = "tg:"
 # Every button the gateway sends carries this prefix, so a press on some other
 # bot's keyboard (or a stale format) is recognisable as not ours.

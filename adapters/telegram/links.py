@@ -9,6 +9,9 @@ from aiogram.exceptions import TelegramAPIError
 from aiohttp import ClientError
 
 from adapters.base import AdapterStartError
+from adapters.telegram.platform import deep_link
+
+__all__ = ["bot_username", "deep_link"]
 
 
 async def bot_username(token: str, api_base: str | None = None) -> str:
@@ -24,9 +27,3 @@ async def bot_username(token: str, api_base: str | None = None) -> str:
     finally:
         await bot.session.close()
     return me.username or ""
-
-
-def deep_link(username: str, code: str, *, group: bool = False) -> str:
-    """`start` opens a private chat with the bot; `startgroup` lets the user pick the
-    group to add the bot to, and sends `/start CODE` there."""
-    return f"https://t.me/{username}?{'startgroup' if group else 'start'}={code}"

@@ -1,0 +1,49 @@
+"""The chat platforms carecheck knows: the one place outside adapters/ that lists them.
+
+Everything else asks these descriptions (adapters/base.py `Platform`) instead of naming
+a platform: the settings inherit theirs, the people file has a column for each that
+takes one, a team's channel must belong to one, invitations and `carecheck status` ask
+each in turn. Their order is the order of the CSV columns and of the invitation lines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.base import Platform
+from adapters.local.platform import LOCAL, LocalSettings
+from adapters.matrix.platform import MATRIX, MatrixSettings
+from adapters.telegram.platform import TELEGRAM, TelegramSettings
+from core.ids import split_chat_ref
+
+PLATFORMS: tuple[Platform[Any], ...] = (TELEGRAM, MATRIX, LOCAL)
+
+
+class PlatformSettings(TelegramSettings, MatrixSettings, LocalSettings):
+    """Every platform's own settings, for the gateway's Settings to inherit."""
+
+
+def csv_platforms() -> list[Platform[Any]]:
+    return [p for p in PLATFORMS if p.csv_column]
+
+
+def channel_problem(channel: str) -> str | None:
+    """None when a team channel belongs to a platform and looks right for it; else
+    what it must be instead."""
+    try:
+        name, rest = split_chat_ref(channel)
+    except ValueError:
+        name, rest = "", ""
+    if any(p.name == name and p.channel_ok(rest) for p in PLATFORMS):
+        return None
+    forms = [f'"{p.channel_form}"' for p in PLATFORMS]
+    return f"must be {', '.join(forms[:-1])} or {forms[-1]}"
+
+
+def enabled_platforms(settings: PlatformSettings) -> list[Platform[Any]]:
+    """The platforms to run: those the settings turn on, and those left unset (the
+    local web chat) only when no other is on."""
+    said = [(p, p.enabled(settings)) for p in PLATFORMS]
+    if any(on for _, on in said):
+        return [p for p, on in said if on]
+    return [p for p, on in said if on is None]
