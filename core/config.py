@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -134,6 +135,11 @@ class EscalationPolicy(_Model):
     default_wait: Duration = timedelta(minutes=30)
 
 
+# The validation context key for a team channel's check: a callable taking the channel
+# ("telegram:-1001234") and returning None, or what the channel must be instead.
+CHANNEL_CHECK = "channel_problem"
+
+
 class Team(_Model):
     channel: str
     handles: list[NeedKind] = Field(default_factory=list)
@@ -155,10 +161,18 @@ class Team(_Model):
 
     @field_validator("channel")
     @classmethod
-    def _chat_ref(cls, value: str) -> str:
+    def _chat_ref(cls, value: str, info: ValidationInfo) -> str:
+        # The platforms are the gateway's to know: it passes their check in the
+        # validation context (CHANNEL_CHECK). Without it only the shape is checked.
+        check = (info.context or {}).get(CHANNEL_CHECK)
+        if callable(check):
+            problem = check(value)
+            if problem:
+                raise ValueError(problem)
+            return value
         platform, _, chat = value.partition(":")
-        if platform not in {"telegram", "matrix", "local"} or not chat:
-            raise ValueError('must be "telegram:<chat id>", "matrix:<room id>" or "local:<name>"')
+        if not platform or not chat:
+            raise ValueError('must be "<platform>:<chat>"')
         return value
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -13,16 +14,16 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from adapters.base import Adapter, AdapterStartError, ReceiveHealth
+from adapters.base import Adapter, AdapterStartError, PlatformDeps, ReceiveHealth
 from adapters.local import LocalChatAdapter
 from core.config import WorkflowConfig
-from core.enums import InvitePolicy
 from core.ports import Store, StoreOpenError
 from gateway.clock import Clock, ScaledClock, SystemClock
 from gateway.config import load_config
 from gateway.database import create_store
 from gateway.demo import seed_demo
 from gateway.engine import Engine
+from gateway.platforms import enabled_platforms
 from gateway.settings import Settings
 from gateway.web.metrics import Metrics
 from gateway.web.server import WebDeps, build_web_app
@@ -61,49 +62,34 @@ def make_clock(settings: Settings) -> Clock:
 def build_adapters(
     settings: Settings, store: Store, config: WorkflowConfig, clock: Clock | None = None
 ) -> dict[str, Adapter]:
+    """One adapter per platform the settings turn on, built by its platform."""
     clock = clock or SystemClock()
     clock_now = clock.now
     dead_letters = StoredDeadLetters(store, clock)
-    adapters: dict[str, Adapter] = {}
-    if settings.local_chat:
-        adapters["local"] = LocalChatAdapter()
-    if settings.telegram_enabled:
-        from adapters.telegram import TelegramAdapter
 
-        secret = settings.telegram_webhook_secret.get_secret_value()
-        try:
-            adapters["telegram"] = TelegramAdapter(
-                settings.telegram_token.get_secret_value(),
-                settings.telegram_api_base or None,
-                webhook_url=settings.telegram_webhook_url or None,
-                webhook_secret=secret or None,
-                dead_letters=dead_letters,
-            )
-        except ValueError as exc:  # a webhook without a (valid) secret
-            raise StartupError(
-                f"CARECHECK_TELEGRAM_WEBHOOK_SECRET: {exc} (CARECHECK_TELEGRAM_WEBHOOK_URL is set)"
-            ) from None
-    if settings.matrix_enabled:
-        from adapters.matrix import MatrixAdapter
+    async def invites_open() -> bool:
+        async with store.read() as tx:
+            return await tx.has_open_person_invites(clock_now())
 
-        async def may_join(room_id: str, inviter: str) -> bool:
-            if config.invite_policy is InvitePolicy.ANYONE:
-                return True
+    def known_on(platform: str) -> Callable[[str], Awaitable[bool]]:
+        async def is_known(address: str) -> bool:
             async with store.read() as tx:
-                if await tx.identity("matrix", inviter) is not None:
-                    return True
-                # Someone about to send `!link CODE` is not known yet: while personal
-                # invitations are outstanding, their direct room is accepted.
-                return await tx.has_open_person_invites(clock_now())
+                return await tx.identity(platform, address) is not None
 
-        adapters["matrix"] = MatrixAdapter(
-            settings.matrix_homeserver,
-            settings.matrix_user_id,
-            password=settings.matrix_password.get_secret_value() or None,
-            access_token=settings.matrix_access_token.get_secret_value() or None,
-            may_join=may_join,
+        return is_known
+
+    adapters: dict[str, Adapter] = {}
+    for platform in enabled_platforms(settings):
+        deps = PlatformDeps(
             dead_letters=dead_letters,
+            is_known=known_on(platform.name),
+            invites_open=invites_open,
+            invite_policy=config.invite_policy,
         )
+        try:
+            adapters[platform.name] = platform.build(settings, deps)
+        except AdapterStartError as exc:  # settings that cannot work, named
+            raise StartupError(str(exc)) from None
     return adapters
 
 
@@ -136,21 +122,16 @@ class Gateway:
         except StoreOpenError as exc:
             raise StartupError(str(exc)) from None
         engine = Engine(store, clock, config, adapters)
-        local = adapters.get("local")
-        return cls(
-            settings,
-            config,
-            clock,
-            store,
-            engine,
-            local if isinstance(local, LocalChatAdapter) else None,
-        )
+        local = next((a for a in adapters.values() if isinstance(a, LocalChatAdapter)), None)
+        return cls(settings, config, clock, store, engine, local)
 
     async def start(self) -> None:
         async with self.store.transaction() as tx:
             empty = await tx.count_people() == 0
         if empty and self.settings.demo_seed and self.local is not None:
-            self.seeded = await seed_demo(self.store, self.config, self.clock.now())
+            self.seeded = await seed_demo(
+                self.store, self.config, self.clock.now(), self.local.platform
+            )
         await self.engine.prepare()
         try:
             await self.engine.start()
@@ -161,11 +142,7 @@ class Gateway:
         if self.seeded:
             # A newcomer should see a check-in at once, not at nine tomorrow.
             await self.engine.start_round_now()
-        extra: list[web.RouteDef] = []
-        for adapter in self.engine.adapters.values():
-            routes = getattr(adapter, "routes", None)
-            if callable(routes):
-                extra.extend(routes())
+        extra = [route for a in self.engine.adapters.values() for route in a.routes()]
         app = build_web_app(WebDeps(self.engine, self.local, Metrics()), extra)
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
         await self.runner.setup()

@@ -15,7 +15,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from core.config import KeyPathError, WorkflowConfig
+from core.config import CHANNEL_CHECK, KeyPathError, WorkflowConfig
+from gateway.platforms import channel_problem
 from gateway.textfiles import TextFileError, read_utf8
 from workflows.texts import template_problems
 
@@ -215,7 +216,7 @@ def parse_config(text: str, filename: str = "<config>") -> WorkflowConfig:
     if not isinstance(data, dict):
         raise ConfigError([ConfigProblem(filename, 1, "", "must be a mapping of sections")])
     try:
-        config = WorkflowConfig.model_validate(data)
+        config = WorkflowConfig.model_validate(data, context={CHANNEL_CHECK: channel_problem})
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

@@ -21,9 +21,12 @@ from core.config import WorkflowConfig, check_timezone
 from core.enums import Role
 from core.ports import Store
 from core.records import NewPerson
+from gateway.platforms import csv_platforms
 from gateway.textfiles import TextFileError, decode_utf8, from_spreadsheet, spreadsheet_safe
 
-COLUMNS = [
+# Then one column per chat platform that takes identities from the file (telegram,
+# matrix), in the platforms' order.
+PERSON_COLUMNS = [
     "name",
     "role",
     "grid",
@@ -33,9 +36,8 @@ COLUMNS = [
     "phone",
     "address",
     "plan",
-    "telegram",
-    "matrix",
 ]
+COLUMNS = PERSON_COLUMNS + [p.name for p in csv_platforms()]
 OPTIONAL_COLUMNS = ["family_of"]
 # Longest value each column takes: enough for any real entry, short enough that a
 # pasted document or a wrong file is caught here and not on the dashboard.
@@ -49,16 +51,9 @@ MAX_LENGTHS = {
     "phone": 32,
     "address": 200,
     "plan": 64,
-    "telegram": 200,
-    "matrix": 1000,
+    **{p.name: p.csv_max_length for p in csv_platforms()},
     "family_of": 64,
 }
-# Telegram chat ids: people are positive, groups negative (supergroups -100…); none has
-# more than 52 significant bits. Leading zeros would never match what Telegram sends.
-_TELEGRAM_ID = re.compile(r"-?[1-9][0-9]{0,15}")
-_TELEGRAM_ID_MAX = 2**52
-_MATRIX_ID = re.compile(r"@[a-z0-9._=/+-]+:[A-Za-z0-9.-]+(:[0-9]{1,5})?")
-_MATRIX_ID_MAX = 255  # the Matrix specification's limit on a user id
 
 
 @dataclass(frozen=True)
@@ -88,12 +83,6 @@ def _identities(value: str) -> list[str]:
 
 def _shown(value: str, limit: int = 40) -> str:
     return repr(value if len(value) <= limit else value[:limit] + "…")
-
-
-def _valid_identity(platform: str, address: str) -> bool:
-    if platform == "telegram":
-        return bool(_TELEGRAM_ID.fullmatch(address)) and abs(int(address)) <= _TELEGRAM_ID_MAX
-    return len(address) <= _MATRIX_ID_MAX and bool(_MATRIX_ID.fullmatch(address))
 
 
 def _field_problems(row: dict[str, str]) -> list[str]:
@@ -250,26 +239,24 @@ def parse_people_csv(
                 )
         elif family_of:
             errors.append("family_of is only for family rows")
-        for platform, value in (("telegram", row["telegram"]), ("matrix", row["matrix"])):
-            for address in _identities(value):
-                if not _valid_identity(platform, address):
-                    example = (
-                        "a Telegram chat id (a number such as 123456789, at most 16 digits)"
-                        if platform == "telegram"
-                        else "@user:server"
-                    )
-                    errors.append(f"{platform} {_shown(address)} is not {example}")
+        for platform in csv_platforms():
+            column = platform.name
+            for value in _identities(row[column]):
+                try:
+                    address, chat = platform.identity_from_csv(value)
+                except ValueError as exc:
+                    errors.append(f"{column} {_shown(value)} is {exc}")
                     continue
-                key = (platform, address)
+                key = (column, address)
                 if key in seen_ids:
-                    errors.append(f"{platform} {address} is already used on line {seen_ids[key]}")
+                    errors.append(f"{column} {address} is already used on line {seen_ids[key]}")
                 elif known_identities.get(key, name) != name:
                     errors.append(
-                        f"{platform} {address} already belongs to {known_identities[key]!r}"
+                        f"{column} {address} already belongs to {known_identities[key]!r}"
                     )
                 else:
                     seen_ids[key] = line
-                    identities.append((name, platform, address, f"{platform}:{address}"))
+                    identities.append((name, column, address, chat))
         if errors:
             problems.extend(RowProblem(line, e) for e in errors)
             continue
@@ -322,7 +309,20 @@ async def import_people(
 async def export_people(store: Store) -> str:
     async with store.transaction() as tx:
         rows = await tx.export_rows()
-    return rows_to_csv(rows)
+        names = {p.id: p.name for p in await tx.people()}
+        identities = await tx.all_identities()
+    # Each platform's column from the identities, so the file follows the platforms.
+    columns = {p.name for p in csv_platforms()}
+    held: dict[tuple[str, str], list[str]] = {}
+    for identity in identities:
+        if identity.platform in columns:
+            held.setdefault((names[identity.person_id], identity.platform), []).append(
+                identity.address
+            )
+    return rows_to_csv(
+        {**row, **{c: " ".join(held.get((str(row["name"]), c), [])) for c in columns}}
+        for row in rows
+    )
 
 
 def rows_to_csv(rows: Iterable[dict[str, object]]) -> str:

@@ -1,12 +1,17 @@
-"""Deployment settings and secrets, from the environment or `.env` (prefix CARECHECK_)."""
+"""Deployment settings and secrets, from the environment or `.env` (prefix CARECHECK_).
+
+Each chat platform declares its own settings (CARECHECK_TELEGRAM_TOKEN and the like, in
+adapters/<platform>/platform.py); these inherit them, so one object holds them all."""
 
 from __future__ import annotations
 
 import enum
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from gateway.platforms import PlatformSettings
 
 
 class LogFormat(enum.StrEnum):
@@ -14,7 +19,7 @@ class LogFormat(enum.StrEnum):
     JSON = "json"
 
 
-class Settings(BaseSettings):
+class Settings(PlatformSettings):
     model_config = SettingsConfigDict(
         env_prefix="CARECHECK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
@@ -25,19 +30,6 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)
 
-    telegram_token: SecretStr = SecretStr("")
-    telegram_api_base: str = ""
-    telegram_webhook_url: str = ""
-    telegram_webhook_secret: SecretStr = SecretStr("")
-
-    matrix_homeserver: str = ""
-    matrix_user_id: str = ""
-    matrix_password: SecretStr = SecretStr("")
-    matrix_access_token: SecretStr = SecretStr("")
-
-    # The local web chat lets anyone on this machine act as any person: a demo and
-    # training tool. It listens on the web host only.
-    local_chat: bool = True
     # Seed a small demo community into an empty database on first run.
     demo_seed: bool = True
     # >1 runs the clock faster than real time so the whole flow fits in minutes.
@@ -58,13 +50,3 @@ class Settings(BaseSettings):
         if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return value
-
-    @property
-    def telegram_enabled(self) -> bool:
-        return bool(self.telegram_token.get_secret_value())
-
-    @property
-    def matrix_enabled(self) -> bool:
-        return bool(self.matrix_homeserver and self.matrix_user_id) and bool(
-            self.matrix_password.get_secret_value() or self.matrix_access_token.get_secret_value()
-        )

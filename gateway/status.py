@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from core.ports import Store
+from core.ports import Store, Tx
+from gateway.platforms import PLATFORMS
 
 COLUMNS = ("pending", "answered", "reminded", "alerted", "help")
 
@@ -29,7 +29,8 @@ class Status:
     grids: list[GridDay]
     open_alerts: int
     outbox_pending: int
-    encrypted_rooms: list[str]
+    # What the chat platforms warn of (Matrix: rooms the bot cannot read).
+    platform_notes: list[str]
     # Grids whose alerts would find no grid leader to tell.
     grids_without_leader: list[str] = field(default_factory=list)
 
@@ -46,8 +47,9 @@ async def today(store: Store, now: datetime, timezone: str) -> Status:
         rows = await tx.day_counts(start, end)
         open_alerts = await tx.open_alert_count()
         depth = await tx.outbox_depth()
-        encrypted = await tx.kv_get("matrix.encrypted_rooms")
         leaderless = await tx.grids_without_reachable_leader()
+        state = _TxState(tx)
+        notes = [note for p in PLATFORMS for note in await p.status_notes(state)]
     grids = [
         GridDay(
             grid=str(r["grid"]) or "-",
@@ -56,10 +58,20 @@ async def today(store: Store, now: datetime, timezone: str) -> Status:
         )
         for r in rows
     ]
-    rooms = json.loads(encrypted) if encrypted else []
-    return Status(
-        label, grids, open_alerts, sum(depth.values()), [str(r) for r in rooms], leaderless
-    )
+    return Status(label, grids, open_alerts, sum(depth.values()), notes, leaderless)
+
+
+class _TxState:
+    """The adapters' stored state, read inside the status transaction."""
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+
+    async def get(self, key: str) -> str | None:
+        return await self.tx.kv_get(key)
+
+    async def set(self, key: str, value: str) -> None:
+        await self.tx.kv_set(key, value)
 
 
 def render_table(status: Status) -> str:
@@ -87,8 +99,7 @@ def render_table(status: Status) -> str:
             f"warning: grid {grid or '-'} has no grid leader enrolled on a chat platform; "
             "its alerts go straight to the next step"
         )
-    for room in status.encrypted_rooms:
-        lines.append(f"warning: Matrix room {room} is encrypted; the bot cannot read it")
+    lines.extend(f"warning: {note}" for note in status.platform_notes)
     return "\n".join(lines)
 
 
