@@ -3,8 +3,8 @@ name too."""
 
 from __future__ import annotations
 
-from adapters.fake import FakeAdapter, Failure
+from adapters.fake import Failure, FakeAdapter
 
 RecordingAdapter = FakeAdapter
 
-__all__ = ["FakeAdapter", "Failure", "RecordingAdapter"]
+__all__ = ["Failure", "FakeAdapter", "RecordingAdapter"]
