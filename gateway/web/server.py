@@ -167,12 +167,13 @@ async def _chat_person(request: web.Request) -> tuple[WebDeps, LocalChatAdapter,
         if person is None:
             raise web.HTTPNotFound(text="no such person")
         # Opening someone's chat reaches them here, the way an invite link would.
-        if not any(i.platform == "local" for i in await tx.identities_of(person.id)):
+        platform = deps.local.platform
+        if not any(i.platform == platform for i in await tx.identities_of(person.id)):
             await tx.bind_identity(
                 person.id,
-                "local",
+                platform,
                 str(person.id),
-                chat_ref("local", person.id),
+                chat_ref(platform, person.id),
                 deps.engine.clock.now(),
             )
     return deps, deps.local, person_id, person.name
