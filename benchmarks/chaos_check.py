@@ -204,17 +204,21 @@ class Checker:
         for send in sorted(record.sends, key=lambda s: s.at):
             self.all_sends[send.chat].append(send)
         for chat, sends in self.all_sends.items():
-            lost_before: dict[tuple[str, str], float] = {}
+            # key → position in the list of a copy whose answer was lost: its retry
+            # takes its place (the retry is the copy the gateway knows of).
+            lost_before: dict[tuple[str, str], int] = {}
+            kept = self.sends[chat]
             for send in sends:
                 key = (send.text, send.markup)
-                if key in lost_before and send.at - lost_before[key] < record.timing.period / 2:
-                    del lost_before[key]
+                where = lost_before.pop(key, None)
+                if where is not None and send.at - kept[where].at < record.timing.period / 2:
+                    kept[where] = send
                     if send.lost:  # lost again: the next copy is a retry as well
-                        lost_before[key] = send.at
+                        lost_before[key] = where
                     continue
                 if send.lost:
-                    lost_before[key] = send.at
-                self.sends[chat].append(send)
+                    lost_before[key] = len(kept)
+                kept.append(send)
         # Messages the gateway never learnt it had sent — accepted while the answer was
         # lost, or sent just before a kill and not yet recorded — so it cannot edit them
         # later: their buttons stay. Each is counted by its cause, not as a lost edit.
@@ -249,6 +253,13 @@ class Checker:
         if k + 1 < len(self.r.round_times):
             return start, self.r.round_times[k + 1] - 2
         return start, max(self.r.stop_at, start) + 1
+
+    def round_index(self, at: float) -> int:
+        k = -1
+        for index in range(len(self.r.round_times)):
+            if at >= self.round_span(index)[0]:
+                k = index
+        return k
 
     def in_round(self, chat: int, k: int) -> list[Send]:
         start, end = self.round_span(k)
@@ -329,7 +340,10 @@ class Checker:
         if prompts and prompts[0].at > c["deadline"]:
             row.late += 1
             self.find.add("prompt late", f"{where}: arrived after its window had closed")
-        arrival = prompts[0].at if prompts else c["sent_at"]
+        # The window and the reminder count from the delivery the gateway knows of: a
+        # copy accepted while its answer was lost does not count (it cannot know it).
+        known = [s for s in prompts if (chat, s.message_id) not in self.orphans]
+        arrival = (known or prompts)[0].at if prompts else c["sent_at"]
 
         state, answered_at = c["state"], c["answered_at"]
         # Reminders: due a reminder's wait after delivery, unless answered before.
@@ -616,8 +630,9 @@ class Checker:
         """A message left with live buttons because the gateway never learnt of it."""
         if send is not None and send.lost:
             self.orphan_causes["lost response"] += 1
-        elif send is not None and any(0 <= k.at - send.at <= 15 for k in self.r.kills):
-            kill = min(k.at for k in self.r.kills if 0 <= k.at - send.at <= 15)
+        elif send is not None and any(-1 <= k.at - send.at <= 15 for k in self.r.kills):
+            # Sent as the kill came, or in the moments before it: not yet recorded.
+            kill = min(k.at for k in self.r.kills if -1 <= k.at - send.at <= 15)
             self.orphan_causes["kill"] += 1
             self.find.add(
                 "left with buttons by a kill",
@@ -776,9 +791,9 @@ class Checker:
                 row.late += 1
 
     def duplicates(self) -> Counter[str]:
-        """Identical messages sent to one chat within half a round: by cause."""
+        """Identical messages sent to one chat in one round: by cause. (A thank-you is
+        the same text every round; two in one round are one too many.)"""
         causes: Counter[str] = Counter()
-        window = self.timing.period / 2
         kills = sorted(k.at for k in self.r.kills)
         for chat, sends in self.all_sends.items():
             last: dict[tuple[str, str], Send] = {}
@@ -786,7 +801,7 @@ class Checker:
                 key = (send.text, send.markup)
                 before = last.get(key)
                 last[key] = send
-                if before is None or send.at - before.at > window:
+                if before is None or self.round_index(before.at) != self.round_index(send.at):
                     continue
                 if before.lost:
                     causes["lost response"] += 1
