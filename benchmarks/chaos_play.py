@@ -136,14 +136,24 @@ class GatewayProcess:
 
     async def wait_ready(self) -> float:
         deadline = time.monotonic() + READY_WITHIN
+        crashes = len(self.record.crashes)
         while not self.ready():
-            if self.gave_up:
-                raise RuntimeError(f"the gateway keeps exiting: {self.record.crashes[-3:]}")
+            # Three exits in a row before serving: it cannot start (a broken checkout, a
+            # bad setting); say why rather than wait.
+            if self.gave_up or len(self.record.crashes) - crashes >= 3:
+                raise RuntimeError(f"the gateway keeps exiting at start:\n{self.log_tail()}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the gateway was not serving {READY_WITHIN:.0f} s after start")
             await asyncio.sleep(TICK)
         assert self.ready_at is not None
         return self.ready_at
+
+    def log_tail(self, size: int = 3000) -> str:
+        self._log.flush()
+        with (self.workdir / "gateway.log").open("rb") as log_file:
+            log_file.seek(0, 2)
+            log_file.seek(max(0, log_file.tell() - size))
+            return log_file.read().decode("utf-8", "replace")
 
     async def kill(self) -> None:
         process = self.process
