@@ -45,8 +45,10 @@ NOTES = {
     "alert copies up to date at the end": (
         "extra: a copy accepted while its answer was lost, which the gateway cannot edit"
     ),
-    'false "no answer" alerts': "late: the gateway was down from the answer to the deadline",
-    "answers recorded (in the window)": "late: recorded after the window (gateway down)",
+    'false "no answer" alerts': (
+        "late: the answer reached the inbox only after the deadline (down, or not polling)"
+    ),
+    "answers recorded (in the window)": "late: recorded after the window closed",
     "outbox: every message delivered": "late: still being retried when the run ended",
     "check-ins opened at the round's time": "late: opened after a restart",
     "late answers: alert called off": "extra: the alert had been closed before the answer",
@@ -447,10 +449,10 @@ class Checker:
                 false.late += 1
                 row.late += 1
                 self.find.add(
-                    "false no-answer alert (gateway down)",
+                    "false no-answer alert (answer taken in late)",
                     f"{where}: answered at {self.ts(answer.at)}, but the gateway only took it "
-                    f"at {self.ts(confirmed or 0)}, after the window closed at "
-                    f"{self.ts(c['deadline'])}",
+                    f"at {self.ts(confirmed or 0)} (down, or not polling), after the window "
+                    f"closed at {self.ts(c['deadline'])}",
                 )
         else:
             row.lost += 1
@@ -855,7 +857,7 @@ class Checker:
             ),
             (
                 'no false "no answer" alert for an answer given in its window',
-                f"{false.lost} (stored in time) + {false.late} (gateway down at the deadline)",
+                f"{false.lost} (stored in time) + {false.late} (taken in after the deadline)",
                 false.lost + false.late == 0,
             ),
             (
