@@ -93,9 +93,10 @@ class DeliveryOutcome:
 
 
 def event_to_dict(event: InboundEvent) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    data = asdict(event)
+    # Every field is a plain value but the sender: a shallow copy is enough, where
+    # dataclasses.asdict deep-copies each field (a tenth of the cost of an answer).
+    data = dict(vars(event))
+    data["sender"] = dict(vars(event.sender))
     data["type"] = type(event).__name__
     return data
 
