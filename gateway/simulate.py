@@ -8,15 +8,15 @@ escalation steps, stand-downs — is carecheck's own code, only faster than real
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import heapq
-import itertools
+import math
 import os
-import random
 import shutil
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from core.ids import PersonId, chat_ref, split_chat_ref
 from core.records import NewPerson
 from gateway.clock import FakeClock
 from gateway.engine import Engine
+from gateway.outbox import FETCH
 from store.sqlite import Store
 from workflows.actions import ActionKind
 
@@ -62,58 +63,68 @@ class SimulationParams:
 
 @dataclass(order=True)
 class _Press:
+    # Ordered by time, then by who and what: never by when it was decided.
     at: datetime
-    seq: int
-    user: str = field(compare=False)
-    token: str = field(compare=False)
+    user: str
+    token: str
 
 
 class SimulatedPopulation:
-    """People who answer at random (seeded), on the other side of a fake adapter."""
+    """People who answer at random (seeded), on the other side of a fake adapter.
+
+    Each person's choices are drawn from the seed and what they are choosing about (a
+    check-in, an alert and who was asked), not from one stream in the order messages
+    arrive: the same seed gives the same people whatever order the gateway happens
+    to send in, so a change to how it pages, batches or orders its work leaves the
+    report alone."""
 
     def __init__(self, params: SimulationParams, clock: FakeClock) -> None:
         self.params = params
         self.clock = clock
-        self.rng = random.Random(params.seed)
         self.pending: list[_Press] = []
-        self._seq = itertools.count()
         self._decided: set[int] = set()
         self._acks: set[tuple[int, str]] = set()
         # Counting only: a week of a thousand residents is tens of thousands of messages.
+        # As many sends at once as the outbox reads in one pass: a pass reads only
+        # rows it can start.
         self.adapter = FakeAdapter(
             platform=PLATFORM,
-            limits=RateLimits(max_in_flight=64),
+            limits=RateLimits(max_in_flight=FETCH),
             record=False,
             on_deliver=self._read,
             boot="sim",
         )
 
-    def _later(self, mean_minutes: float) -> datetime:
-        return self.clock.now() + timedelta(minutes=self.rng.expovariate(1 / mean_minutes))
+    def _draw(self, rate: float, mean_minutes: float, *about: object) -> datetime | None:
+        """Whether this person acts (with probability `rate`) and, if so, when: after
+        an exponentially distributed delay with the given mean."""
+        digest = hashlib.blake2b(repr((self.params.seed, *about)).encode(), digest_size=16).digest()
+        if int.from_bytes(digest[:8]) / 2**64 >= rate:
+            return None
+        # 1 - u lies in (0, 1]: the logarithm is defined.
+        u = int.from_bytes(digest[8:]) / 2**64
+        return self.clock.now() + timedelta(minutes=-mean_minutes * math.log(1.0 - u))
 
     def _read(self, delivery: Delivery) -> None:
         if not delivery.buttons:
             return
         user = split_chat_ref(delivery.chat)[1]
+        params = self.params
         for row in delivery.buttons:
             for button in row:
                 # What a person sees on a button is its label; what it does is the
                 # token's kind and reference. Its signature is the engine's to check
                 # when it is pressed, not the population's.
                 kind, ref = _what(button.token)
+                at = None
                 if kind == _OK and ref not in self._decided:
                     self._decided.add(ref)
-                    if self.rng.random() < self.params.answer_rate:
-                        self._push(
-                            self._later(self.params.answer_delay_minutes), user, button.token
-                        )
+                    at = self._draw(params.answer_rate, params.answer_delay_minutes, kind, ref)
                 elif kind == _ACK and (ref, user) not in self._acks:
                     self._acks.add((ref, user))
-                    if self.rng.random() < self.params.ack_rate:
-                        self._push(self._later(self.params.ack_delay_minutes), user, button.token)
-
-    def _push(self, at: datetime, user: str, token: str) -> None:
-        heapq.heappush(self.pending, _Press(at, next(self._seq), user, token))
+                    at = self._draw(params.ack_rate, params.ack_delay_minutes, kind, ref, user)
+                if at is not None:
+                    heapq.heappush(self.pending, _Press(at, user, button.token))
 
     async def press_due(self) -> int:
         """Every tap due by now, handed in a page at a time the way a platform adapter
