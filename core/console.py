@@ -8,6 +8,7 @@ platform; an account is a login to the console. An account may be linked to a pe
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -102,3 +103,9 @@ class AckTime:
     grid: str
     opened_at: datetime
     acked_at: datetime | None
+
+
+def login_link_hash(token: str) -> str:
+    """What the store keeps of a one-time login link's token: its SHA-256, so a copy of
+    the database holds no link that works."""
+    return hashlib.sha256(token.encode()).hexdigest()

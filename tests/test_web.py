@@ -107,10 +107,11 @@ async def test_the_dashboard_lists_open_alerts_in_local_time_and_words(
     gateway.engine.wake()
     async with aiohttp.ClientSession() as http:
         for _ in range(200):  # bounded: the loops run in the background
-            async with http.get(f"{gateway.url}/?lang=en") as response:
+            async with http.get(f"{gateway.url}/") as response:
                 page = await response.text()
-            if "no answer" in page:
+            if "提醒 #" in page:
                 break
             await asyncio.sleep(0.05)
-    assert "陈德福" in page and "no answer" in page and "waiting for acknowledgement" in page
-    assert "11-23 10:00" in page  # opened when the window closed, Shanghai time
+    # The Today page: problems first, each with its open alert and in words.
+    assert "陈德福" in page and "已报警" in page and 'href="/alerts/' in page
+    assert "今天 08:59" in page  # the check-in, in Shanghai time

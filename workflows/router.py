@@ -15,7 +15,7 @@ from core.enums import Role
 from core.events import ButtonPressed, ChatLeft, InboundEvent, MessageReceived
 from core.outbox import OutboxRow
 from core.records import AlertReason, Person, Timer
-from workflows import checkin, enrollment, escalation, needs, rounds, said
+from workflows import checkin, enrollment, escalation, needs, rounds, said, web_login
 from workflows.context import Work
 from workflows.messaging import answer_press, to_chat, to_person
 from workflows.routes import Routes, refuse, reply, reply_text
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 STRANGER_REPLY_EVERY = timedelta(hours=1)
 
 ROUTES = Routes().include(
-    checkin.routes, escalation.routes, needs.routes, said.routes, rounds.routes
+    checkin.routes, escalation.routes, needs.routes, said.routes, rounds.routes, web_login.routes
 )
 
 # Kept importable where callers used them from here.

@@ -1,47 +1,71 @@
-"""One aiohttp application: dashboard, local chat, /healthz and /metrics."""
+"""One aiohttp application: the web console, the local chat, /healthz and /metrics.
+
+The console's pages live in their own modules (today, alerts, people, needs, week,
+settings, invitation sheets); its guards — errors as 400s, sessions, Host, Origin and
+CSRF checks, logins — in gateway/web/security.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import web
 
 from adapters.local import LocalChatAdapter
 from core.ids import chat_ref
-from core.records import AlertState
+from core.ports import Store
+from core.records import Person
 from gateway import health
 from gateway.engine import Engine
-from gateway.status import today
-from gateway.web import pages
-from gateway.web.metrics import Metrics
-from workflows.texts import ui
-from workflows.timefmt import day_hm
+from gateway.settings import Settings
+from gateway.web import auth, live, render, today
+from gateway.web.deps import CONSOLE, DEPS, WebDeps, base_url, console_for
+from gateway.web.live import ChangeFeed
+from gateway.web.principal import principal
+from gateway.web.security import (
+    STORAGE,
+    BadRequest,
+    errors,
+    guard,
+    security_headers,
+    session_storage,
+    sessions,
+)
+
+__all__ = ["DEPS", "WebDeps", "announce", "build_web_app"]
 
 ROLES = ("resident", "grid_leader", "care_lead", "family", "team_member", "operator")
-
-
-@dataclass
-class WebDeps:
-    engine: Engine
-    local: LocalChatAdapter | None
-    metrics: Metrics
-    language: str = "zh"
-
-
-DEPS: web.AppKey[WebDeps] = web.AppKey("deps", WebDeps)
+STATIC = Path(__file__).parent / "static"
+# A people CSV of a whole street fits; a pasted film does not.
+MAX_BODY = 8 * 1024 * 1024
+MAX_CHAT_TEXT = 4000
 
 
 def build_web_app(deps: WebDeps, extra_routes: list[web.RouteDef] | None = None) -> web.Application:
-    app = web.Application()
+    console = console_for(deps.settings, ChangeFeed())
+    app = web.Application(middlewares=[errors, sessions, guard], client_max_size=MAX_BODY)
     app[DEPS] = deps
+    app[CONSOLE] = console
+    render.setup(app)
+    app.on_startup.append(_startup)
+    app.on_shutdown.append(_shutdown)
+    app.on_response_prepare.append(security_headers)
+    app.router.add_static("/static/", STATIC)
     app.add_routes(
         [
-            web.get("/", dashboard),
-            web.post("/rounds", start_round),
             web.get("/healthz", healthz),
             web.get("/metrics", metrics),
+            web.get("/login", auth.login_form),
+            web.post("/login", auth.login_submit),
+            web.get("/login/link/{token:[A-Za-z0-9_-]{16,128}}", auth.link_form),
+            web.post("/login/link/{token:[A-Za-z0-9_-]{16,128}}", auth.link_submit),
+            web.post("/logout", auth.logout),
+            web.post("/lang", auth.switch_language),
+            web.get("/events", live.events),
+            web.get("/", today.dashboard),
+            web.post("/rounds", today.start_round),
         ]
     )
     if deps.local is not None:
@@ -56,69 +80,23 @@ def build_web_app(deps: WebDeps, extra_routes: list[web.RouteDef] | None = None)
             ]
         )
     if extra_routes:
+        # An adapter's own routes (a webhook) check their own secret: no login, no CSRF.
+        console.public.update(route.path for route in extra_routes)
         app.add_routes(extra_routes)
     return app
 
 
-def _lang(request: web.Request) -> str:
-    asked = request.query.get("lang")
-    return asked if asked in ("zh", "en") else request.app[DEPS].language
+async def _startup(app: web.Application) -> None:
+    deps, console = app[DEPS], app[CONSOLE]
+    app[STORAGE] = await session_storage(deps.engine.store, console.secure_cookies)
+    deps.engine.on_change.append(console.feed.notify)
 
 
-async def dashboard(request: web.Request) -> web.Response:
-    deps = request.app[DEPS]
-    engine = deps.engine
-    status = await today(engine.store, engine.clock.now(), engine.config.timezone)
-    lang = _lang(request)
-    texts = engine.texts
-    alerts = []
-    async with engine.store.read() as tx:
-        for alert in await tx.unresolved_alerts():
-            person = await tx.person(alert.person_id)
-            if person is None:
-                continue
-            if alert.state is AlertState.ACKNOWLEDGED:
-                acker = await tx.person(alert.acked_by) if alert.acked_by else None
-                state = texts.render(lang, "state_acknowledged", who=acker.name if acker else "")
-            else:
-                state = texts.render(lang, "state_open")
-            alerts.append(
-                pages.AlertLine(
-                    id=alert.id,
-                    resident=person.name,
-                    place=person.place or "-",
-                    reason=texts.render(lang, f"reason_{alert.reason.value}"),
-                    state=state,
-                    opened=day_hm(alert.opened_at, person.timezone),
-                    urgent=alert.urgent,
-                )
-            )
-    notice = request.query.get("notice", "")
-    return web.Response(
-        text=pages.dashboard(status, alerts, lang, notice), content_type="text/html"
-    )
-
-
-async def start_round(request: web.Request) -> web.Response:
-    engine = request.app[DEPS].engine
-    try:
-        form = await request.post()
-    except ValueError as exc:
-        raise web.HTTPBadRequest(text="bad form") from exc
-    result = await engine.start_round(emergency=form.get("emergency") == "1")
-    lang = _lang(request)
-    if result.deferred_until is not None and not result.opened:
-        when = day_hm(result.deferred_until, engine.config.timezone)
-        notice = ui(lang, "round_deferred", time=when)
-    else:
-        notice = ui(lang, "round_result", count=result.opened, skipped=result.skipped)
-    raise web.HTTPSeeOther(f"/?{_query(notice=notice)}")
-
-
-def _query(**params: str) -> str:
-    from urllib.parse import urlencode
-
-    return urlencode(params)
+async def _shutdown(app: web.Application) -> None:
+    deps, console = app[DEPS], app[CONSOLE]
+    if console.feed.notify in deps.engine.on_change:
+        deps.engine.on_change.remove(console.feed.notify)
+    console.feed.close()
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -142,30 +120,41 @@ async def metrics(request: web.Request) -> web.Response:
     )
 
 
+# -- the local chat (demo and training) -------------------------------------------------
+
+
 def _role_names(engine: Engine, lang: str) -> dict[str, str]:
     return {role: engine.texts.render(lang, f"role_{role}") for role in ROLES}
 
 
+def _chat_allowed(request: web.Request) -> None:
+    # Acting as anyone is an operator's tool once accounts exist.
+    if not principal(request).is_operator:
+        raise web.HTTPForbidden(text="the local chat is for operators\n", content_type="text/plain")
+
+
 async def chat_picker(request: web.Request) -> web.Response:
+    _chat_allowed(request)
     engine = request.app[DEPS].engine
-    async with engine.store.transaction() as tx:
+    async with engine.store.read() as tx:
         people = await tx.people()
-    lang = _lang(request)
+    lang = principal(request).language
     order = {role: i for i, role in enumerate(ROLES)}
     people.sort(key=lambda p: (order.get(p.role, 99), p.id))
-    return web.Response(
-        text=pages.chat_picker(people, _role_names(engine, lang), lang), content_type="text/html"
-    )
+    names = _role_names(engine, lang)
+    listed = [(p, names.get(p.role, p.role)) for p in people]
+    return render.page(request, "chat_picker.html", {"people": listed})
 
 
-async def _chat_person(request: web.Request) -> tuple[WebDeps, LocalChatAdapter, int, str]:
+async def _chat_person(request: web.Request) -> tuple[WebDeps, LocalChatAdapter, Person]:
+    _chat_allowed(request)
     deps = request.app[DEPS]
     assert deps.local is not None
     person_id = int(request.match_info["person_id"])
     async with deps.engine.store.transaction() as tx:
         person = await tx.person(person_id)
         if person is None:
-            raise web.HTTPNotFound(text="no such person")
+            raise web.HTTPNotFound(text="no such person\n", content_type="text/plain")
         # Opening someone's chat reaches them here, the way an invite link would.
         platform = deps.local.platform
         if not any(i.platform == platform for i in await tx.identities_of(person.id)):
@@ -176,33 +165,33 @@ async def _chat_person(request: web.Request) -> tuple[WebDeps, LocalChatAdapter,
                 chat_ref(platform, person.id),
                 deps.engine.clock.now(),
             )
-    return deps, deps.local, person_id, person.name
+    return deps, deps.local, person
 
 
 async def chat_room(request: web.Request) -> web.Response:
-    deps, _, person_id, _ = await _chat_person(request)
-    async with deps.engine.store.transaction() as tx:
-        person = await tx.person(person_id)
-    assert person is not None
-    lang = _lang(request)
+    deps, _, person = await _chat_person(request)
+    lang = principal(request).language
     role = deps.engine.texts.render(lang, f"role_{person.role}")
-    return web.Response(text=pages.chat_room(person, role, lang), content_type="text/html")
+    return render.page(request, "chat_room.html", {"person": person, "role": role})
 
 
 async def chat_history(request: web.Request) -> web.Response:
-    _, local, person_id, _ = await _chat_person(request)
-    return web.json_response([m.as_json() for m in local.history(str(person_id))])
+    _, local, person = await _chat_person(request)
+    return web.json_response([m.as_json() for m in local.history(str(person.id))])
 
 
 async def chat_events(request: web.Request) -> web.StreamResponse:
-    _, local, person_id, _ = await _chat_person(request)
+    _, local, person = await _chat_person(request)
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )
-    await response.prepare(request)
-    queue = local.subscribe(str(person_id))
+    # Subscribed before the page hears that the stream is open (it then reads the
+    # history): nothing sent in between is lost.
+    queue = local.subscribe(str(person.id))
+    feed = request.app[CONSOLE].feed
     try:
-        while True:
+        await response.prepare(request)
+        while not feed.closed:
             try:
                 message = await asyncio.wait_for(queue.get(), timeout=15)
                 data = json.dumps(message.as_json(), ensure_ascii=False)
@@ -212,24 +201,49 @@ async def chat_events(request: web.Request) -> web.StreamResponse:
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
-        local.unsubscribe(str(person_id), queue)
+        local.unsubscribe(str(person.id), queue)
     return response
 
 
+async def _json_object(request: web.Request) -> dict[str, object]:
+    try:
+        payload = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("the body must be a JSON object") from None
+    if not isinstance(payload, dict):
+        raise BadRequest("the body must be a JSON object")
+    return payload
+
+
 async def chat_send(request: web.Request) -> web.Response:
-    _, local, person_id, name = await _chat_person(request)
-    payload = await request.json()
-    text = str(payload.get("text", "")).strip()[:4000]
+    _, local, person = await _chat_person(request)
+    payload = await _json_object(request)
+    text = str(payload.get("text", "")).strip()[:MAX_CHAT_TEXT]
     reply_to = str(payload.get("reply_to", ""))[:64]
     if text:
-        await local.post(str(person_id), text, name, reply_to)
+        await local.post(str(person.id), text, person.name, reply_to)
     return web.json_response({"ok": True})
 
 
 async def chat_press(request: web.Request) -> web.Response:
-    _, local, person_id, name = await _chat_person(request)
-    payload = await request.json()
+    _, local, person = await _chat_person(request)
+    payload = await _json_object(request)
     await local.press(
-        str(person_id), str(payload.get("token", "")), str(payload.get("message_id", "")), name
+        str(person.id),
+        str(payload.get("token", ""))[:512],
+        str(payload.get("message_id", ""))[:64],
+        person.name,
     )
     return web.json_response({"ok": True})
+
+
+BASE_URL_KEY = "web.base_url"
+
+
+async def announce(store: Store, settings: Settings, port: int) -> str:
+    """Keep the console's address in the store, where the `/web` chat command reads it
+    to make login links (whichever instance answers the chat)."""
+    url = base_url(settings, port)
+    async with store.transaction() as tx:
+        await tx.kv_set(BASE_URL_KEY, url)
+    return url

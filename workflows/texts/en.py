@@ -181,3 +181,67 @@ UI.update(
 UI.update({"chat_reply": "↩ Reply", "chat_replying": "Replying to:"})
 TEXTS.update({"last_heard_at": "{time} ({ago})", "list_separator": "; "})
 TEXTS.update({"why_left_chat": "left the chat or blocked the bot"})
+
+# The web console (gateway/web): labels and messages of its pages.
+UI.update(
+    {
+        "brand": "carecheck",
+        "nav": "Main menu",
+        "nav_today": "Today",
+        "nav_needs": "Needs",
+        "nav_people": "People",
+        "nav_week": "Week",
+        "nav_settings": "Settings",
+        "nav_chat": "Local chat",
+        "open_console": "this machine (no accounts yet)",
+        "logout": "Log out",
+        "login": "Log in",
+        "login_title": "Log in",
+        "username": "Username",
+        "password": "Password",
+        "login_failed": "Wrong username or password.",
+        "login_throttled": "Too many failed logins: logging in is paused. Try again in {minutes} minutes (after {time}), or ask an operator to reset the password with carecheck users passwd.",
+        "login_no_accounts": "There are no accounts yet. Create an operator account on the server: carecheck users add NAME --role operator --password-stdin",
+        "login_open_here": "Open it here (no accounts yet)",
+        "login_chat_hint": "Grid leaders can also send /web to the bot in their chat and tap the link they get (valid 10 minutes, once).",
+        "link_confirm": "Tap the button to log in. This link works once.",
+        "link_invalid": "This login link is not valid, was used already or has expired (10 minutes). Send /web in the chat again.",
+        "today": "Today's check-ins",
+        "search": "Search",
+        "search_hint": "name or building",
+        "all_grids": "All grids",
+        "all_states": "All states",
+        "filter_problems": "Problems only",
+        "state_help": "Help",
+        "state_alerted": "Alerted",
+        "state_unreachable": "Unreachable",
+        "state_missed": "Missed",
+        "state_reminded": "Reminded",
+        "state_pending": "Pending",
+        "state_none": "Not asked yet",
+        "state_paused": "Paused",
+        "state_away": "Away",
+        "state_answered": "Answered",
+        "residents_shown": "{shown} of {total} residents",
+        "alert_no": "Alert #{n}",
+        "last_heard": "Last heard",
+        "checkin": "Check-in",
+        "next_checkin": "Next",
+        "needs_open": "{n} open needs",
+        "not_enrolled": "not enrolled on chat",
+        "no_residents": "No residents match.",
+        "per_grid": "Today per grid",
+        "day_today": "today",
+        "day_tomorrow": "tomorrow",
+        "day_yesterday": "yesterday",
+    }
+)
+
+# `/web`: a login link into the web console.
+TEXTS.update(
+    {
+        "web_link": "Tap to log in to the web console (valid {minutes} minutes, once; do not forward it):\n{link}",
+        "web_no_account": "You have no web console account yet. Ask an operator to create one with carecheck users add … --person YOUR NAME.",
+        "web_not_in_groups": "For safety, login links are only sent in your private chat with the bot. Send /web there.",
+    }
+)

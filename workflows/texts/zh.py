@@ -179,3 +179,67 @@ UI.update(
 UI.update({"chat_reply": "↩ 回复", "chat_replying": "回复："})
 TEXTS.update({"last_heard_at": "{time}（{ago}）", "list_separator": "；"})
 TEXTS.update({"why_left_chat": "退出了聊天或屏蔽了机器人"})
+
+# The web console (gateway/web): labels and messages of its pages.
+UI.update(
+    {
+        "brand": "carecheck 关爱守护",
+        "nav": "主菜单",
+        "nav_today": "今日",
+        "nav_needs": "需求",
+        "nav_people": "人员",
+        "nav_week": "本周",
+        "nav_settings": "设置",
+        "nav_chat": "本地聊天",
+        "open_console": "本机（未设账号）",
+        "logout": "退出登录",
+        "login": "登录",
+        "login_title": "登录",
+        "username": "用户名",
+        "password": "密码",
+        "login_failed": "用户名或密码不对。",
+        "login_throttled": "登录失败次数太多，已暂停登录。请在 {minutes} 分钟后（{time} 以后）再试，或请管理员用 carecheck users passwd 重设密码。",
+        "login_no_accounts": "还没有任何账号。请在服务器上创建管理员账号：carecheck users add 用户名 --role operator --password-stdin",
+        "login_open_here": "在本机直接打开（未设账号时）",
+        "login_chat_hint": "网格长也可以在聊天里给机器人发 /web，点收到的链接即可登录（10 分钟内有效，只能用一次）。",
+        "link_confirm": "点下面的按钮登录。这个链接只能用一次。",
+        "link_invalid": "这个登录链接无效、已经用过或已过期（10 分钟）。请在聊天里再发一次 /web。",
+        "today": "今日问候",
+        "search": "查找",
+        "search_hint": "姓名或楼栋",
+        "all_grids": "全部网格",
+        "all_states": "全部状态",
+        "filter_problems": "只看有问题的",
+        "state_help": "求助",
+        "state_alerted": "已报警",
+        "state_unreachable": "联系不上",
+        "state_missed": "未回复",
+        "state_reminded": "已提醒",
+        "state_pending": "待回复",
+        "state_none": "还没问候过",
+        "state_paused": "已暂停",
+        "state_away": "外出",
+        "state_answered": "已回复",
+        "residents_shown": "显示 {shown} / {total} 位居民",
+        "alert_no": "提醒 #{n}",
+        "last_heard": "最后联系",
+        "checkin": "问候",
+        "next_checkin": "下次",
+        "needs_open": "{n} 项需求",
+        "not_enrolled": "未登记聊天",
+        "no_residents": "没有符合条件的居民。",
+        "per_grid": "各网格今日统计",
+        "day_today": "今天",
+        "day_tomorrow": "明天",
+        "day_yesterday": "昨天",
+    }
+)
+
+# `/web`: a login link into the web console.
+TEXTS.update(
+    {
+        "web_link": "点这个链接登录管理网页（{minutes} 分钟内有效，只能用一次，请勿转发）：\n{link}",
+        "web_no_account": "您还没有管理网页的账号。请社区工作人员用 carecheck users add … --person 您的姓名 创建。",
+        "web_not_in_groups": "为了安全，登录链接只在和机器人的私聊里发送。请私聊机器人发 /web。",
+    }
+)

@@ -1,0 +1,32 @@
+// The console's own script: live refresh, confirmations. No build step.
+(function () {
+  "use strict";
+  // Something changed (the server says so over server-sent events): every live part of
+  // the page fetches itself again. Without the stream, parts poll (hx-trigger "every").
+  function changed() {
+    document.body.dispatchEvent(new CustomEvent("cc:changed"));
+  }
+  var fallback = null;
+  function poll() {
+    if (fallback === null) fallback = setInterval(changed, 3000);
+  }
+  function listen() {
+    if (!document.querySelector("[data-live]")) return;
+    if (!window.EventSource) { poll(); return; }
+    var source = new EventSource("/events");
+    source.addEventListener("changed", changed);
+    source.addEventListener("ready", function () {
+      if (fallback !== null) { clearInterval(fallback); fallback = null; changed(); }
+    });
+    source.onerror = function () {
+      // The browser reconnects by itself; meanwhile, and if it gives up, poll.
+      poll();
+    };
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) event.preventDefault();
+  }, true);
+  document.addEventListener("DOMContentLoaded", listen);
+})();
