@@ -52,7 +52,7 @@ class ChangeFeed:
 
 async def events(request: web.Request) -> web.StreamResponse:
     feed = request.app[CONSOLE].feed
-    async with sse_response(request, ping_interval=IDLE) as stream:
+    async with sse_response(request, sep="\n", ping_interval=IDLE) as stream:
         seen = feed.version
         await stream.send("ready", event="ready")
         while stream.is_connected() and not feed.closed:

@@ -95,6 +95,8 @@ def ago(t: Labels, now: datetime, when: datetime | None) -> str:
         return t.text("never")
     delta = max(now - when, timedelta(0))
     minutes = int(delta.total_seconds() // 60)
+    if minutes < 1:
+        return t("just_now")
     if minutes < 60:
         return t.text("minutes_ago", n=minutes)
     if minutes < 48 * 60:

@@ -234,6 +234,7 @@ UI.update(
         "day_today": "today",
         "day_tomorrow": "tomorrow",
         "day_yesterday": "yesterday",
+        "just_now": "just now",
     }
 )
 

@@ -232,6 +232,7 @@ UI.update(
         "day_today": "今天",
         "day_tomorrow": "明天",
         "day_yesterday": "昨天",
+        "just_now": "刚刚",
     }
 )
 

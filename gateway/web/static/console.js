@@ -16,9 +16,11 @@
     var source = new EventSource("/events");
     source.addEventListener("changed", changed);
     source.addEventListener("ready", function () {
+      document.documentElement.setAttribute("data-live", "stream");
       if (fallback !== null) { clearInterval(fallback); fallback = null; changed(); }
     });
     source.onerror = function () {
+      document.documentElement.setAttribute("data-live", "polling");
       // The browser reconnects by itself; meanwhile, and if it gives up, poll.
       poll();
     };

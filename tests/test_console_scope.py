@@ -1,0 +1,79 @@
+"""A grid leader reaches nothing of another grid, URL by URL; care leads see their
+grids, operators everything, viewers read only. Plain HTTP requests, as a script
+would send them, not only what the pages link to."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from core.console import WebRole
+from tests.console_harness import Console, Visitor, running
+
+
+@pytest.fixture
+async def console(tmp_path: Path) -> AsyncIterator[Console]:
+    async for c in running(tmp_path):
+        await c.add_user("ops", WebRole.OPERATOR)
+        await c.add_user("li", WebRole.GRID_LEADER, person="李网格")
+        await c.add_user("zhang", WebRole.CARE_LEAD, grids=("G1",), person="张组长")
+        await c.add_user("watch", WebRole.VIEWER)
+        await c.add_user("other", WebRole.GRID_LEADER, person="Leader Other")
+        yield c
+
+
+async def logged_in(console: Console, username: str) -> Visitor:
+    visitor = console.visitor()
+    answer = await visitor.login(username)
+    assert answer.status == 303, answer.text
+    return visitor
+
+
+async def test_the_today_page_lists_only_the_grids_an_account_covers(console: Console) -> None:
+    li, other, ops = [await logged_in(console, n) for n in ("li", "other", "ops")]
+    mine = await li.get("/")
+    assert "王秀英" in mine.text and "陈德福" in mine.text and "Zhao Other" not in mine.text
+    assert "Zhao Other" in (await other.get("/")).text
+    assert "王秀英" not in (await other.get("/")).text
+    everyone = await ops.get("/")
+    assert "王秀英" in everyone.text and "Zhao Other" in everyone.text
+    # Naming the other grid in the URL filters to nothing, it does not widen the view.
+    assert "Zhao Other" not in (await li.get("/?grid=G2")).text
+    assert "Zhao Other" not in (await li.get("/?q=Zhao")).text
+    fragment = await li.get("/?state=problems", **{"HX-Request": "true"})
+    assert fragment.status == 200 and "Zhao Other" not in fragment.text
+
+
+async def test_the_live_stream_says_only_that_something_changed(console: Console) -> None:
+    li = await logged_in(console, "li")
+    async with li.http.get(li.base + "/events") as stream:
+        assert stream.status == 200
+        assert stream.headers["Content-Type"].startswith("text/event-stream")
+        first = await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 5)
+        assert b"event: ready" in first
+        await console.say("Zhao Other", "hello from G2")
+        changed = await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 5)
+        assert b"event: changed" in changed
+        assert b"Zhao" not in changed and b"hello" not in changed
+
+
+async def test_a_viewer_reads_but_cannot_start_a_round(console: Console) -> None:
+    watch = await logged_in(console, "watch")
+    page = await watch.get("/")
+    assert page.status == 200 and "Zhao Other" in page.text
+    assert 'action="/rounds"' not in page.text
+    assert (await watch.post("/rounds")).status == 403
+
+
+async def test_a_grid_leader_starts_a_round_for_their_own_grid_only(console: Console) -> None:
+    li = await logged_in(console, "li")
+    answer = await li.post("/rounds")
+    assert answer.status == 303
+    await console.settle()
+    leader_other = await console.person("Zhao Other")
+    wang = await console.person("王秀英")
+    asked = {d.chat for d in console.adapter.sent}
+    assert f"test:{wang.id}" in asked and f"test:{leader_other.id}" not in asked
