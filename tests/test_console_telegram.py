@@ -9,6 +9,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +133,51 @@ async def test_a_residents_answer_on_telegram_changes_their_row_within_two_secon
         # The account speaks the language of the person it is linked to (Leader Li: en).
         assert "Answered" in await row.inner_text()
         await browser.close()
+
+
+async def test_acknowledging_on_the_page_edits_the_leaders_telegram_copy(live: Live) -> None:
+    executable = chromium_path()
+    from playwright.async_api import async_playwright
+
+    await live.gateway.engine.start_round()
+    await live.prompt(CHEN)
+    live.clock.advance(timedelta(minutes=61))  # 陈德福 does not answer
+    live.gateway.engine.wake()
+    chen = await live.person("陈德福")
+
+    def leaders_copy() -> SentMessage | None:
+        found = [m for m in live.server.messages(LEADER) if "\n陈德福 (" in m.text]
+        return found[-1] if found else None
+
+    async def told() -> bool:
+        return leaders_copy() is not None
+
+    await live.until("the leader's copy of the alert", told)
+    async with live.gateway.store.read() as tx:
+        alert = await tx.unresolved_alert_of(chen.id)
+    assert alert is not None
+    copy = leaders_copy()
+    assert copy is not None and copy.edits == 0
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_FLAGS
+        )
+        page = await browser.new_page(viewport={"width": 390, "height": 844})
+        await log_in(page, live.gateway.url, "li")
+        await page.goto(f"{live.gateway.url}/alerts/{alert.id}")
+        await page.click(f'form[action="/alerts/{alert.id}/ack"] button')
+        await page.wait_for_url(f"**/alerts/{alert.id}?notice=*")
+        assert "Leader Li acknowledged" in await page.inner_text(".timeline")
+        await browser.close()
+
+    async def edited() -> bool:
+        now = leaders_copy()
+        return now is not None and now.edits > 0
+
+    await live.until("the leader's copy to be edited", edited)
+    copy = leaders_copy()
+    assert copy is not None
+    footer = live.gateway.engine.texts.render("en", "alert_footer_acked", who="Leader Li", time="")
+    assert footer.split("(")[0] in copy.text
+    # As after a tap on its own button: "acknowledge" is gone, "close" is left.
+    assert "👀" not in " ".join(copy.labels)

@@ -246,3 +246,44 @@ TEXTS.update(
         "web_not_in_groups": "For safety, login links are only sent in your private chat with the bot. Send /web there.",
     }
 )
+
+# The web console: an alert's page.
+UI.update(
+    {
+        "system": "system",
+        "tl_opened": "Opened: {reason}",
+        "tl_notified": "{role} {who} notified (step {step}, {platform})",
+        "delivery_sent": "delivered {time}",
+        "delivery_failed": "failed: {error}",
+        "delivery_replaced": "replaced by a newer copy",
+        "delivery_pending": "waiting to be sent ({tries} failed tries)",
+        "delivery_unknown": "delivery unknown",
+        "tl_note": "Note by {who}",
+        "tl_alert_step_empty": "Nobody to notify at this step: passed on",
+        "tl_alert_exhausted": "Every step notified, nobody acknowledged",
+        "tl_alert_still_unresolved": "Still unresolved: sent again",
+        "tl_alert_stand_down": "The resident answered: closed by itself",
+        "tl_timer_late": "Sent late, after the gateway was down",
+        "tl_acknowledged": "{who} acknowledged",
+        "tl_resolved": "{who} closed it: {outcome}",
+        "next_step": "next step {time} ({role})",
+        "act_title": "Act",
+        "act_viewer": "A read-only account cannot act on alerts.",
+        "act_no_person": "This account is not linked to a person, so it cannot act on alerts here (link one: carecheck users add … --person NAME).",
+        "act_not_allowed": "The person this account acts as does not look after this resident.",
+        "alert_state_open": "waiting for acknowledgement",
+        "alert_state_acknowledged": "being handled",
+        "alert_state_resolved": "closed",
+        "place": "Place",
+        "phone": "Phone",
+        "family": "Family",
+        "step": "Progress",
+        "step_of": "{position} of {total} steps notified",
+        "resolve_with": "When done, close it with the outcome:",
+        "outcome_other": "Another outcome (a few words)",
+        "resolve_other": "Close with these words",
+        "note": "Note (everyone notified sees it)",
+        "add_note": "Add note",
+        "timeline": "Timeline",
+    }
+)

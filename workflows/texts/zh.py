@@ -244,3 +244,44 @@ TEXTS.update(
         "web_not_in_groups": "为了安全，登录链接只在和机器人的私聊里发送。请私聊机器人发 /web。",
     }
 )
+
+# The web console: an alert's page.
+UI.update(
+    {
+        "system": "系统",
+        "tl_opened": "提醒开始：{reason}",
+        "tl_notified": "通知{role}{who}（第 {step} 步，{platform}）",
+        "delivery_sent": "已送达 {time}",
+        "delivery_failed": "发送失败：{error}",
+        "delivery_replaced": "已被更新的一条取代",
+        "delivery_pending": "等待发送（已失败 {tries} 次）",
+        "delivery_unknown": "发送情况不明",
+        "tl_note": "{who} 留言",
+        "tl_alert_step_empty": "这一步没有可通知的人，直接转给下一步",
+        "tl_alert_exhausted": "所有步骤都已通知，仍无人确认",
+        "tl_alert_still_unresolved": "仍未解决，已再次通知",
+        "tl_alert_stand_down": "本人已回复，提醒自动关闭",
+        "tl_timer_late": "网关停机后补发（晚了）",
+        "tl_acknowledged": "{who} 确认：我来处理",
+        "tl_resolved": "{who} 关闭：{outcome}",
+        "next_step": "{time} 通知下一步（{role}）",
+        "act_title": "处理",
+        "act_viewer": "只读账号不能处理提醒。",
+        "act_no_person": "这个账号没有关联到具体的人，不能在网页上处理提醒（请用 carecheck users add … --person 姓名 关联）。",
+        "act_not_allowed": "您关联的人不负责这位居民，不能处理这条提醒。",
+        "alert_state_open": "待确认",
+        "alert_state_acknowledged": "处理中",
+        "alert_state_resolved": "已关闭",
+        "place": "住址",
+        "phone": "电话",
+        "family": "家属",
+        "step": "进度",
+        "step_of": "已通知 {position} / {total} 步",
+        "resolve_with": "处理完后选择结果并关闭：",
+        "outcome_other": "其他结果（一句话）",
+        "resolve_other": "按上面这句话关闭",
+        "note": "留言（所有收到提醒的人都能看到）",
+        "add_note": "添加留言",
+        "timeline": "经过",
+    }
+)
