@@ -287,3 +287,48 @@ UI.update(
         "timeline": "Timeline",
     }
 )
+
+# The web console: a person's page.
+UI.update(
+    {
+        "last_30_days": "Last 30 days",
+        "cal_answered": "answered",
+        "cal_late": "late",
+        "cal_missed": "missed",
+        "cal_help": "help",
+        "cal_pending": "pending",
+        "cal_none": "",
+        "wd_0": "Mo",
+        "wd_1": "Tu",
+        "wd_2": "We",
+        "wd_3": "Th",
+        "wd_4": "Fr",
+        "wd_5": "Sa",
+        "wd_6": "Su",
+        "contacts": "Contacts",
+        "address": "Address",
+        "language": "Language",
+        "family_of": "Family of",
+        "reached_by": "Chat and check-in plan",
+        "platform_off": "this platform is not running here",
+        "enrolled_yes": "Enrolled on chat: gets check-ins and alerts.",
+        "enrolled_no": "Not enrolled on a running chat platform: gets no check-ins or alerts. Print an invitation card.",
+        "plan": "Plan",
+        "reply_window": "Reply window",
+        "minutes": "minutes",
+        "escalation": "Escalation",
+        "messages": "Recent messages",
+        "edit": "Edit",
+        "pause": "Pause check-ins",
+        "resume": "Resume check-ins",
+        "mark_left": "Left / no longer cared for",
+        "came_back": "Care for again",
+        "left_confirm": "Is {name} no longer to be cared for? The history is kept; this can be undone.",
+        "person_paused": "Paused: no daily check-ins.",
+        "person_left": "No longer cared for: history kept, not asked, not listed on Today.",
+        "paused_on": "Check-ins for {name} paused (one already sent runs its course).",
+        "paused_off": "Check-ins for {name} resumed.",
+        "left_on": "{name} marked as no longer cared for; the history is kept.",
+        "left_off": "{name} is cared for again.",
+    }
+)

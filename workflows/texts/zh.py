@@ -285,3 +285,48 @@ UI.update(
         "timeline": "经过",
     }
 )
+
+# The web console: a person's page.
+UI.update(
+    {
+        "last_30_days": "最近 30 天",
+        "cal_answered": "已回复",
+        "cal_late": "迟回复",
+        "cal_missed": "未回复",
+        "cal_help": "求助",
+        "cal_pending": "待回复",
+        "cal_none": "",
+        "wd_0": "一",
+        "wd_1": "二",
+        "wd_2": "三",
+        "wd_3": "四",
+        "wd_4": "五",
+        "wd_5": "六",
+        "wd_6": "日",
+        "contacts": "联系方式",
+        "address": "地址",
+        "language": "语言",
+        "family_of": "家属对象",
+        "reached_by": "聊天与问候计划",
+        "platform_off": "本网关未启用这个平台",
+        "enrolled_yes": "已登记聊天，能收到问候和提醒。",
+        "enrolled_no": "还没有登记可用的聊天账号：收不到问候和提醒。请打印邀请卡。",
+        "plan": "问候计划",
+        "reply_window": "回复时限",
+        "minutes": "分钟",
+        "escalation": "报警流程",
+        "messages": "最近的消息",
+        "edit": "修改资料",
+        "pause": "暂停问候",
+        "resume": "恢复问候",
+        "mark_left": "已搬走/不再关照",
+        "came_back": "恢复关照",
+        "left_confirm": "确定 {name} 已不再需要关照吗？记录会保留，以后可以恢复。",
+        "person_paused": "已暂停：不再发送每日问候。",
+        "person_left": "已不再关照：记录保留，不再问候，也不在今日列表中。",
+        "paused_on": "已暂停 {name} 的问候（已发出的这一次照常进行）。",
+        "paused_off": "已恢复 {name} 的问候。",
+        "left_on": "{name} 已标记为不再关照，记录已保留。",
+        "left_off": "已恢复关照 {name}。",
+    }
+)
