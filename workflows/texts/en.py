@@ -332,3 +332,16 @@ UI.update(
         "left_off": "{name} is cared for again.",
     }
 )
+
+# The web console: needs.
+UI.update(
+    {
+        "needs_title": "Needs by team",
+        "needs_col_open": "Open",
+        "needs_col_claimed": "Claimed",
+        "needs_col_closed": "Done or cancelled lately",
+        "needs_empty": "No needs at the moment.",
+        "team_none": "Grid leaders (kinds no team handles)",
+        "claimed_by": "claimed by {who}",
+    }
+)

@@ -330,3 +330,16 @@ UI.update(
         "left_off": "已恢复关照 {name}。",
     }
 )
+
+# The web console: needs.
+UI.update(
+    {
+        "needs_title": "需求（按团队）",
+        "needs_col_open": "待认领",
+        "needs_col_claimed": "办理中",
+        "needs_col_closed": "最近办好/取消",
+        "needs_empty": "现在没有需求。",
+        "team_none": "网格长（没有团队负责的类别）",
+        "claimed_by": "{who} 认领",
+    }
+)
