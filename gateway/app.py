@@ -26,7 +26,7 @@ from gateway.engine import Engine
 from gateway.platforms import enabled_platforms
 from gateway.settings import Settings
 from gateway.web.metrics import Metrics
-from gateway.web.server import WebDeps, build_web_app
+from gateway.web.server import WebDeps, announce, build_web_app
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,9 @@ class Gateway:
             # A newcomer should see a check-in at once, not at nine tomorrow.
             await self.engine.start_round_now()
         extra = [route for a in self.engine.adapters.values() for route in a.routes()]
-        app = build_web_app(WebDeps(self.engine, self.local, Metrics()), extra)
+        app = build_web_app(
+            WebDeps(self.engine, self.local, Metrics(), settings=self.settings), extra
+        )
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.settings.web_host, self.settings.web_port)
@@ -159,6 +161,7 @@ class Gateway:
         server = getattr(site, "_server", None)
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else self.settings.web_port
+        await announce(self.store, self.settings, self.port)
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         # Coarse rhythms only; every care deadline is a durable timer row instead.
         self.scheduler.add_job(

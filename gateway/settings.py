@@ -29,6 +29,7 @@ class Settings(PlatformSettings):
     config: Path = Path("./carecheck.yaml")
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)
+
     # The console's address as people's browsers reach it (for `/web` login links and
     # the Origin check); default http://WEB_HOST:WEB_PORT.
     web_base_url: str = ""
