@@ -3,6 +3,14 @@
 A seeded population answers with some probability after some delay; responders
 acknowledge alerts the same way. Everything between — rounds, reminders, windows,
 escalation steps, stand-downs — is carecheck's own code, only faster than real time.
+
+Grids never share anyone (a resident's alerts go to their grid's leader and care lead
+and to their own family), so a large street is simulated as a few blocks of grids,
+each in its own process with its own database, and the blocks' figures are added up.
+The report does not depend on how many blocks there are: every person's choices are
+drawn from the seed and from what they choose about, named the same way in every
+block, and each block does a minute's work in the same order (answers, then due
+timers, then sending). `tests/test_operations.py` holds it to that.
 """
 
 from __future__ import annotations
@@ -10,13 +18,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import heapq
+import itertools
 import math
+import multiprocessing
 import os
+import queue
 import shutil
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +41,7 @@ from adapters.fake import FakeAdapter
 from core.commands import Delivery
 from core.config import WorkflowConfig
 from core.ids import PersonId, chat_ref, split_chat_ref
+from core.ports import Store as StorePort
 from core.records import NewPerson
 from gateway.clock import FakeClock
 from gateway.engine import Engine
@@ -36,9 +50,12 @@ from store.sqlite import Store
 from workflows.actions import ActionKind
 
 PLATFORM = "sim"
+START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 # Taps handed to the engine together, as a getUpdates page of Telegram's holds 100.
 PAGE = 100
 SIZE_PER_RESIDENT_DAY = 2_000
+# Below this many residents a second process costs more than it saves.
+PARALLEL_FROM = 2_000
 _OK = ActionKind.CHECKIN_OK.value
 _ACK = ActionKind.ALERT_ACK.value
 
@@ -47,6 +64,11 @@ def _what(token: str) -> tuple[str, int]:
     """A button token's kind and reference (`kind.ref.arg.person.signature`)."""
     kind, ref, _ = token.split(".", 2)
     return kind, int(ref)
+
+
+def _ceil_minute(when: datetime) -> datetime:
+    floor = when.replace(second=0, microsecond=0)
+    return floor if floor == when else floor + timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -72,11 +94,11 @@ class _Press:
 class SimulatedPopulation:
     """People who answer at random (seeded), on the other side of a fake adapter.
 
-    Each person's choices are drawn from the seed and what they are choosing about (a
-    check-in, an alert and who was asked), not from one stream in the order messages
-    arrive: the same seed gives the same people whatever order the gateway happens
-    to send in, so a change to how it pages, batches or orders its work leaves the
-    report alone."""
+    Each choice is drawn from the seed and what it is about — this resident's prompt
+    first seen at this time; this alert (whose resident, opened when) seen by this
+    person — not from one stream in the order messages arrive, and nothing in it is
+    a database id: the same seed gives the same people however the gateway pages,
+    batches or orders its sends, and however the street is split into blocks."""
 
     def __init__(self, params: SimulationParams, clock: FakeClock) -> None:
         self.params = params
@@ -84,6 +106,8 @@ class SimulatedPopulation:
         self.pending: list[_Press] = []
         self._decided: set[int] = set()
         self._acks: set[tuple[int, str]] = set()
+        # Alert copies seen, to be decided on once it is known whose alert it is.
+        self._seen: list[tuple[int, str, str, datetime]] = []
         # Counting only: a week of a thousand residents is tens of thousands of messages.
         # As many sends at once as the outbox reads in one pass: a pass reads only
         # rows it can start.
@@ -95,7 +119,9 @@ class SimulatedPopulation:
             boot="sim",
         )
 
-    def _draw(self, rate: float, mean_minutes: float, *about: object) -> datetime | None:
+    def _draw(
+        self, rate: float, mean_minutes: float, since: datetime, *about: object
+    ) -> datetime | None:
         """Whether this person acts (with probability `rate`) and, if so, when: after
         an exponentially distributed delay with the given mean."""
         digest = hashlib.blake2b(repr((self.params.seed, *about)).encode(), digest_size=16).digest()
@@ -103,28 +129,56 @@ class SimulatedPopulation:
             return None
         # 1 - u lies in (0, 1]: the logarithm is defined.
         u = int.from_bytes(digest[8:]) / 2**64
-        return self.clock.now() + timedelta(minutes=-mean_minutes * math.log(1.0 - u))
+        return since + timedelta(minutes=-mean_minutes * math.log(1.0 - u))
 
     def _read(self, delivery: Delivery) -> None:
         if not delivery.buttons:
             return
         user = split_chat_ref(delivery.chat)[1]
         params = self.params
+        now = self.clock.now()
         for row in delivery.buttons:
             for button in row:
                 # What a person sees on a button is its label; what it does is the
                 # token's kind and reference. Its signature is the engine's to check
                 # when it is pressed, not the population's.
                 kind, ref = _what(button.token)
-                at = None
                 if kind == _OK and ref not in self._decided:
                     self._decided.add(ref)
-                    at = self._draw(params.answer_rate, params.answer_delay_minutes, kind, ref)
+                    # A resident has one check-in open at a time: theirs first seen now.
+                    at = self._draw(
+                        params.answer_rate, params.answer_delay_minutes, now, kind, user, now
+                    )
+                    if at is not None:
+                        heapq.heappush(self.pending, _Press(at, user, button.token))
                 elif kind == _ACK and (ref, user) not in self._acks:
                     self._acks.add((ref, user))
-                    at = self._draw(params.ack_rate, params.ack_delay_minutes, kind, ref, user)
+                    self._seen.append((ref, user, button.token, now))
+
+    async def decide(self, store: StorePort) -> None:
+        """Decide on the alert copies seen: whose alert, and opened when, is what
+        names an alert in every block alike (its id does not)."""
+        if not self._seen:
+            return
+        seen, self._seen = self._seen, []
+        params = self.params
+        async with store.read() as tx:
+            for ref, user, token, since in seen:
+                alert = await tx.alert(ref)
+                resident = None if alert is None else await tx.person(alert.person_id)
+                if alert is None or resident is None:
+                    continue
+                at = self._draw(
+                    params.ack_rate,
+                    params.ack_delay_minutes,
+                    since,
+                    _ACK,
+                    user,
+                    resident.name,
+                    alert.opened_at,
+                )
                 if at is not None:
-                    heapq.heappush(self.pending, _Press(at, user, button.token))
+                    heapq.heappush(self.pending, _Press(at, user, token))
 
     async def press_due(self) -> int:
         """Every tap due by now, handed in a page at a time the way a platform adapter
@@ -186,15 +240,205 @@ def street(first: int, count: int, per_grid: int, timezone: str, plan: str) -> l
     return people
 
 
-def _scratch(params: SimulationParams) -> str | None:
+def _scratch(residents: int, days: int) -> str | None:
     """Where the throw-away database goes: memory-backed /dev/shm when it has ample
     room (no disk writes for a database deleted at the end), else the temporary
     directory. A resident-day takes about 2 KB of database."""
     shm = Path("/dev/shm")
     if not shm.is_dir() or not os.access(shm, os.W_OK | os.X_OK):
         return None
-    wanted = params.residents * params.days * SIZE_PER_RESIDENT_DAY
+    wanted = residents * days * SIZE_PER_RESIDENT_DAY
     return str(shm) if shutil.disk_usage(shm).free > 4 * wanted else None
+
+
+@dataclass
+class _Tally:
+    """What one block of grids came to, in a form that adds up across blocks."""
+
+    checkins_sent: int = 0
+    within: int = 0
+    after_reminder: int = 0
+    missed: int = 0
+    late: int = 0
+    alerts: int = 0
+    never_acked: int = 0
+    # Minutes from an alert's opening to its acknowledgement, and the step reached.
+    acks: list[tuple[float, int]] = field(default_factory=list)
+    delivered: int = 0
+
+    def add(self, other: _Tally) -> None:
+        for name in (
+            "checkins_sent",
+            "within",
+            "after_reminder",
+            "missed",
+            "late",
+            "alerts",
+            "never_acked",
+            "delivered",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.acks += other.acks
+
+
+def split_street(params: SimulationParams, jobs: int) -> list[tuple[int, int]]:
+    """(first resident, count) of `jobs` blocks of whole grids, as even as can be."""
+    per_grid = params.residents_per_grid
+    grids = -(-params.residents // per_grid)
+    jobs = max(1, min(jobs, grids))
+    bounds = [g * grids // jobs * per_grid for g in range(jobs + 1)]
+    return [
+        (lo, min(hi, params.residents) - lo)
+        for lo, hi in itertools.pairwise(bounds)
+        if lo < params.residents
+    ]
+
+
+def default_jobs(params: SimulationParams) -> int:
+    """One process per core for a large street; one for a small one."""
+    if params.residents < PARALLEL_FROM:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores)
+
+
+async def _settle(engine: Engine) -> None:
+    """Everything due at this minute, always in the same order: the answers that came
+    in, then the timers that are due, then sending; again until nothing is left.
+    (The gateway's own loops run these side by side; a fixed order keeps a
+    resident's minute the same whatever else happens in it.)"""
+    for _ in range(10_000):
+        busy = 0
+        while handled := await engine.process_inbox():
+            busy += handled
+        while fired := await engine.fire_due_timers():
+            busy += fired
+        busy += await engine.flush_outbox()
+        if not busy:
+            return
+    raise RuntimeError("simulation did not settle")
+
+
+async def _run_block(
+    config: WorkflowConfig,
+    params: SimulationParams,
+    first: int,
+    count: int,
+    db_path: Path | None,
+    on_day: Callable[[], object],
+) -> _Tally:
+    clock = FakeClock(START)
+    with tempfile.TemporaryDirectory(
+        prefix="carecheck-sim-", dir=_scratch(count, params.days)
+    ) as tmp:
+        store = Store(db_path or Path(tmp) / "sim.db")
+        await store.open()
+        try:
+            population = SimulatedPopulation(params, clock)
+            engine = Engine(store, clock, config, {PLATFORM: population.adapter})
+            async with store.transaction() as tx:
+                await tx.upsert_people(
+                    street(
+                        first,
+                        count,
+                        params.residents_per_grid,
+                        config.timezone,
+                        config.plan_name_default,
+                    ),
+                    clock.now(),
+                )
+                # Chats named by the person's name, the same in every block.
+                for person in await tx.people():
+                    await tx.bind_identity(
+                        PersonId(person.id),
+                        PLATFORM,
+                        person.name,
+                        chat_ref(PLATFORM, person.name),
+                        clock.now(),
+                    )
+            await engine.prepare()
+            await engine.start_receiving()
+            try:
+                await _walk_days(store, engine, population, clock, params.days, on_day)
+                return await _tally(store, population)
+            finally:
+                await engine.stop()
+        finally:
+            await store.close()
+
+
+async def _walk_days(
+    store: Store,
+    engine: Engine,
+    population: SimulatedPopulation,
+    clock: FakeClock,
+    days: int,
+    on_day: Callable[[], object],
+) -> None:
+    end = START + timedelta(days=days)
+    day = START + timedelta(days=1)
+    while True:
+        async with store.read() as tx:
+            due = await tx.next_timer_due()
+        candidates = [
+            t
+            for t in (due, population.pending[0].at if population.pending else None)
+            if t is not None
+        ]
+        if not candidates:
+            break
+        # One-minute resolution: everything due within a minute is handled together
+        # at its end (at the minute itself when due exactly on it), which is what
+        # makes a week run in seconds.
+        nxt = _ceil_minute(min(candidates))
+        if nxt > end:
+            break
+        clock.set(max(clock.now(), nxt))
+        while day <= clock.now():
+            on_day()
+            day += timedelta(days=1)
+        await population.press_due()
+        await _settle(engine)
+        await population.decide(store)
+    while day <= end:
+        on_day()
+        day += timedelta(days=1)
+
+
+async def _tally(store: Store, population: SimulatedPopulation) -> _Tally:
+    async with store.read() as tx:
+        outcomes = await tx.checkin_outcomes()
+        acks = await tx.ack_delays()
+        alerts = await tx.recent_alerts(limit=10_000_000)
+    return _Tally(
+        checkins_sent=len(outcomes),
+        within=sum(1 for s, rem, *_ in outcomes if s in ("ok", "help") and rem == 0),
+        after_reminder=sum(1 for s, rem, *_ in outcomes if s in ("ok", "help") and rem > 0),
+        missed=sum(1 for s, *_ in outcomes if s == "missed"),
+        late=sum(1 for a in alerts if a.outcome == "late_answer"),
+        alerts=len(alerts),
+        never_acked=sum(1 for a in alerts if a.acked_by is None),
+        acks=[(delay / 60, position) for delay, position in acks],
+        delivered=population.adapter.delivered,
+    )
+
+
+# A block run in another process tells the parent of each simulated day through this.
+_days: Any = None
+
+
+def _start_worker(days: Any) -> None:
+    global _days
+    _days = days
+
+
+def _block_in_process(
+    config: WorkflowConfig, params: SimulationParams, first: int, count: int
+) -> _Tally:
+    return asyncio.run(_run_block(config, params, first, count, None, lambda: _days.put(1)))
 
 
 async def simulate(
@@ -203,68 +447,69 @@ async def simulate(
     *,
     progress: bool = False,
     db_path: Path | None = None,
+    jobs: int | None = None,
 ) -> dict[str, Any]:
+    """Simulate and report. `jobs` is how many processes share the work (by default
+    one per core for a large street); the report is the same whatever it is.
+    `db_path` keeps the database (one process)."""
     started = time.perf_counter()
-    start = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
-    clock = FakeClock(start)
-    with tempfile.TemporaryDirectory(prefix="carecheck-sim-", dir=_scratch(params)) as tmp:
-        store = Store(db_path or Path(tmp) / "sim.db")
-        await store.open()
-        population = SimulatedPopulation(params, clock)
-        engine = Engine(store, clock, config, {PLATFORM: population.adapter})
-        async with store.transaction() as tx:
-            await tx.upsert_people(
-                street(
-                    0,
-                    params.residents,
-                    params.residents_per_grid,
-                    config.timezone,
-                    config.plan_name_default,
-                ),
-                clock.now(),
+    blocks = split_street(params, 1 if db_path is not None else jobs or default_jobs(params))
+    bar = tqdm(
+        total=params.days * len(blocks),
+        unit="day",
+        disable=not progress,
+        leave=False,
+        desc="simulating",
+    )
+    try:
+        if len(blocks) == 1:
+            tally = await _run_block(
+                config, params, 0, params.residents, db_path, lambda: bar.update(1)
             )
-            for person in await tx.people():
-                await tx.bind_identity(
-                    PersonId(person.id),
-                    PLATFORM,
-                    str(person.id),
-                    chat_ref(PLATFORM, person.id),
-                    clock.now(),
-                )
-        await engine.prepare()
-        await engine.start_receiving()
-        end = start + timedelta(days=params.days)
-        total_seconds = (end - start).total_seconds()
-        bar = tqdm(
-            total=params.days, unit="day", disable=not progress, leave=False, desc="simulating"
-        )
-        shown = 0
-        while clock.now() < end:
-            async with store.read() as tx:
-                due = await tx.next_timer_due()
-            candidates = [
-                t
-                for t in (due, population.pending[0].at if population.pending else None)
-                if t is not None
-            ]
-            nxt = min(candidates) if candidates else end
-            # One-minute resolution: everything due within the same minute is handled
-            # together, which is what makes a week run in seconds.
-            nxt = nxt.replace(second=0, microsecond=0) + timedelta(minutes=1)
-            clock.set(max(clock.now(), min(nxt, end)))
-            await population.press_due()
-            await engine.run_until_idle(max_rounds=10_000)
-            elapsed_days = int((clock.now() - start).total_seconds() / total_seconds * params.days)
-            if elapsed_days > shown:
-                bar.update(elapsed_days - shown)
-                shown = elapsed_days
-            if not candidates:
-                break
+        else:
+            tally = await _in_processes(config, params, blocks, lambda n: bar.update(n))
+    finally:
         bar.close()
-        report = await _report(store, params, population, time.perf_counter() - started)
-        await engine.stop()
-        await store.close()
-    return report
+    return _report(params, tally, time.perf_counter() - started)
+
+
+async def _in_processes(
+    config: WorkflowConfig,
+    params: SimulationParams,
+    blocks: list[tuple[int, int]],
+    on_days: Callable[[int], object],
+) -> _Tally:
+    # Spawned, not forked: a fresh interpreter, not a copy of this one's event loop
+    # and threads.
+    context = multiprocessing.get_context("spawn")
+    days = context.Queue()
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(
+        max_workers=len(blocks),
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(days,),
+    ) as pool:
+        futures = [
+            loop.run_in_executor(pool, _block_in_process, config, params, first, count)
+            for first, count in blocks
+        ]
+        waiting = asyncio.gather(*futures)
+        while not waiting.done():
+            await asyncio.wait([waiting], timeout=0.2)
+            done = 0
+            while True:
+                try:
+                    done += days.get_nowait()
+                except queue.Empty:
+                    break
+            if done:
+                on_days(done)
+        tallies = waiting.result()
+    total = _Tally()
+    for tally in tallies:
+        total.add(tally)
+    return total
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -274,34 +519,24 @@ def _pct(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def _report(
-    store: Store, params: SimulationParams, population: SimulatedPopulation, wall: float
-) -> dict[str, Any]:
-    async with store.transaction() as tx:
-        outcomes = await tx.checkin_outcomes()
-        acks = await tx.ack_delays()
-        alerts = await tx.recent_alerts(limit=10_000_000)
-    within = sum(1 for s, rem, *_ in outcomes if s in ("ok", "help") and rem == 0)
-    after_reminder = sum(1 for s, rem, *_ in outcomes if s in ("ok", "help") and rem > 0)
-    missed = sum(1 for s, *_ in outcomes if s == "missed")
-    late = sum(1 for a in alerts if a.outcome == "late_answer")
+def _report(params: SimulationParams, tally: _Tally, wall: float) -> dict[str, Any]:
     by_step: dict[str, int] = {}
-    for _, position in acks:
+    for _, position in tally.acks:
         by_step[str(position)] = by_step.get(str(position), 0) + 1
-    delays = [d / 60 for d, _ in acks]
+    delays = [minutes for minutes, _ in tally.acks]
     return {
         "params": params.__dict__,
-        "checkins_sent": len(outcomes),
-        "answered_within_window": within,
-        "answered_after_reminder": after_reminder,
-        "missed": missed,
-        "answered_late_after_alert": late,
-        "alerts_opened": len(alerts),
+        "checkins_sent": tally.checkins_sent,
+        "answered_within_window": tally.within,
+        "answered_after_reminder": tally.after_reminder,
+        "missed": tally.missed,
+        "answered_late_after_alert": tally.late,
+        "alerts_opened": tally.alerts,
         "alerts_acknowledged_at_step": dict(sorted(by_step.items(), key=lambda kv: int(kv[0]))),
-        "alerts_never_acknowledged": sum(1 for a in alerts if a.acked_by is None),
+        "alerts_never_acknowledged": tally.never_acked,
         "ack_minutes_median": None if not delays else round(statistics.median(delays), 1),
         "ack_minutes_p95": None if not delays else round(_pct(delays, 0.95) or 0, 1),
-        "messages_delivered": population.adapter.delivered,
+        "messages_delivered": tally.delivered,
         "wall_seconds": round(wall, 2),
     }
 

@@ -1,0 +1,83 @@
+"""The simulator's figures: the same for a seed however the work is split or ordered."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from core.commands import Button, Delivery
+from core.config import WorkflowConfig
+from core.ids import OutboxId, chat_ref
+from gateway.clock import FakeClock
+from gateway.simulate import (
+    PLATFORM,
+    SimulatedPopulation,
+    SimulationParams,
+    default_jobs,
+    simulate,
+    split_street,
+)
+
+
+async def test_it_reports_the_same_whether_the_street_runs_in_one_process_or_several(
+    config: WorkflowConfig,
+) -> None:
+    params = SimulationParams(residents=200, days=2, answer_rate=0.8, seed=5)
+    alone = await simulate(config, params, jobs=1)
+    split = await simulate(config, params, jobs=2)
+    assert alone["alerts_opened"] > 0 and sum(alone["alerts_acknowledged_at_step"].values()) > 0
+    assert {k: v for k, v in split.items() if k != "wall_seconds"} == {
+        k: v for k, v in alone.items() if k != "wall_seconds"
+    }
+
+
+def test_it_splits_a_street_into_blocks_of_whole_grids() -> None:
+    params = SimulationParams(residents=1000, residents_per_grid=40)
+    blocks = split_street(params, 3)
+    assert sum(count for _, count in blocks) == 1000
+    assert [first for first, _ in blocks] == [0, 320, 640]
+    assert all(first % 40 == 0 for first, _ in blocks)
+    # Never more blocks than grids, nor an empty one.
+    assert split_street(SimulationParams(residents=50, residents_per_grid=40), 8) == [
+        (0, 40),
+        (40, 10),
+    ]
+
+
+def test_a_small_street_runs_in_one_process() -> None:
+    assert default_jobs(SimulationParams(residents=100)) == 1
+
+
+def _prompt(n: int, user: str, checkin: int) -> Delivery:
+    token = f"ok.{checkin}..{n}.sig"
+    return Delivery(
+        outbox_id=OutboxId(n),
+        chat=chat_ref(PLATFORM, user),
+        text="?",
+        buttons=((Button("ok", token), Button("help", f"hlp.{checkin}..{n}.sig")),),
+    )
+
+
+def _read(population: SimulatedPopulation, delivery: Delivery) -> None:
+    reader = population.adapter.on_deliver
+    assert reader is not None
+    reader(delivery)
+
+
+def test_people_answer_the_same_whatever_order_their_prompts_arrive_in() -> None:
+    params = SimulationParams(answer_rate=0.5, seed=9)
+    clock = FakeClock(datetime(2026, 1, 5, 1, 0, tzinfo=UTC))
+    prompts = [_prompt(n, f"resident-{n}", 100 + n) for n in range(200)]
+    first, second = SimulatedPopulation(params, clock), SimulatedPopulation(params, clock)
+    for delivery in prompts:
+        _read(first, delivery)
+    for delivery in reversed(prompts):
+        _read(second, delivery)
+    assert 60 < len(first.pending) < 140
+    assert sorted(first.pending) == sorted(second.pending)
+    # Check-in ids differ between databases; who answers and when does not.
+    other_ids = SimulatedPopulation(params, clock)
+    for n in range(len(prompts)):
+        _read(other_ids, _prompt(n, f"resident-{n}", 5000 + n))
+    assert [(p.at, p.user) for p in sorted(other_ids.pending)] == [
+        (p.at, p.user) for p in sorted(first.pending)
+    ]
