@@ -146,7 +146,9 @@ def _write(text: str, output: str | None) -> int:
 
 def cmd_people_import(args: argparse.Namespace) -> int:
     from gateway.clock import SystemClock
-    from gateway.people import PeopleFileError, decode_people_file, import_people
+    from gateway.encodings import decode_spreadsheet
+    from gateway.people import PeopleFileError, RowProblem, import_people
+    from gateway.textfiles import TextFileError
 
     settings = _settings()
     config, _ = _config(settings.config)
@@ -158,9 +160,14 @@ def cmd_people_import(args: argparse.Namespace) -> int:
         return 2
 
     leaderless: list[str] = []
+    read_as: list[str] = []
 
     async def go() -> int:
-        text = decode_people_file(data, str(path))  # not UTF-8: a problem with its line
+        try:  # UTF-8 (with or without BOM), or GB18030/GBK: which one is said below
+            text, encoding = decode_spreadsheet(data)
+        except TextFileError as exc:
+            raise PeopleFileError(str(path), [RowProblem(exc.line or 1, exc.message)]) from None
+        read_as.append(encoding)
         store = await _with_store(settings)
         try:
             count = await import_people(store, config, text, SystemClock().now(), str(path))
@@ -179,7 +186,7 @@ def cmd_people_import(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  {path}:{problem.line}: {problem.message}", file=sys.stderr)
         return 2
-    print(f"imported {count} people from {path}")
+    print(f"imported {count} people from {path} (read as {read_as[0]})")
     for grid in leaderless:
         print(
             f"warning: grid {grid or '-'} has no grid leader enrolled on a chat platform: "
@@ -192,8 +199,9 @@ def cmd_people_export(args: argparse.Namespace) -> int:
     from gateway.people import export_people
 
     settings = _settings()
-
-    return _write(asyncio.run(_using_store(settings, export_people)), args.output)
+    text = asyncio.run(_using_store(settings, export_people))
+    # Excel reads a CSV as the system's code page unless it starts with a UTF-8 mark.
+    return _write("\ufeff" + text if args.excel else text, args.output)
 
 
 def cmd_people_invite(args: argparse.Namespace) -> int:
@@ -205,6 +213,8 @@ def cmd_people_invite(args: argparse.Namespace) -> int:
 
     settings = _settings()
     config, _ = _config(settings.config)
+    if args.sheet:
+        return _invitation_sheet(args, settings, config)
     texts = Texts({lang.value: t for lang, t in config.templates.items()})
 
     def render(key: str, /, **values: object) -> str:
@@ -253,6 +263,41 @@ def cmd_people_invite(args: argparse.Namespace) -> int:
             print(
                 f"  QR card: {args.qr} (the code only: no chat platform here gives a link to scan)"
             )
+    return 0
+
+
+def _invitation_sheet(args: argparse.Namespace, settings: Settings, config: WorkflowConfig) -> int:
+    """`people invite --grid G --sheet FILE.html` (gateway/web/sheets.py)."""
+    from adapters.base import AdapterStartError
+    from gateway.clock import SystemClock
+    from gateway.engine import Engine
+    from gateway.web.sheets import write_sheet
+
+    if not args.grid or args.name or args.team:
+        print("carecheck: --sheet goes with --grid (and no name or --team)", file=sys.stderr)
+        return 2
+
+    async def go() -> tuple[str, int]:
+        store = await _with_store(settings)
+        try:
+            if args.grid not in await _grids(store):
+                raise ValueError(f"no people in grid {args.grid!r}")
+            engine = Engine(store, SystemClock(), config, {})
+            await engine.prepare()
+            return await write_sheet(engine, settings, args.grid)
+        finally:
+            await store.close()
+
+    try:
+        html, count = asyncio.run(go())
+    except ValueError as exc:
+        print(f"carecheck: {exc}", file=sys.stderr)
+        return 2
+    except AdapterStartError as exc:
+        print(f"carecheck: {exc}", file=sys.stderr)
+        return 1
+    Path(args.sheet).write_text(html, encoding="utf-8")
+    print(f"wrote {count} invitation card(s) for grid {args.grid} to {args.sheet}")
     return 0
 
 
@@ -427,11 +472,16 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(func=cmd_people_import)
     exp = people.add_parser("export", help="export people as CSV")
     exp.add_argument("-o", "--output", help="file to write (default: standard output)")
+    exp.add_argument(
+        "--excel", action="store_true", help="start with a UTF-8 mark, so Excel reads Chinese"
+    )
     exp.set_defaults(func=cmd_people_export)
     inv = people.add_parser("invite", help="a one-time code and links to enroll a person")
     inv.add_argument("name", nargs="?", default="", help="the person's name")
     inv.add_argument("--team", help="invite a team's group chat instead of a person")
     inv.add_argument("--qr", help="write a printable card: FILE.svg (with name) or FILE.png")
+    inv.add_argument("--grid", help="with --sheet: everyone of this grid")
+    inv.add_argument("--sheet", help="write A4 pages of A6 cards (new codes): FILE.html")
     inv.set_defaults(func=cmd_people_invite)
 
     sim = sub.add_parser("simulate", help="run the real workflows on a virtual clock")
@@ -499,9 +549,9 @@ def main(argv: list[str] | None = None) -> int:
     if (
         args.command == "people"
         and args.people_command == "invite"
-        and not (args.name or args.team)
+        and not (args.name or args.team or args.grid)
     ):
-        print("carecheck: name a person, or give --team", file=sys.stderr)
+        print("carecheck: name a person, or give --team, or --grid with --sheet", file=sys.stderr)
         return 2
     try:
         result: int = args.func(args)

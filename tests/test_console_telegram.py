@@ -6,6 +6,7 @@ their own buttons would."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import segno
 
 from core.config import WorkflowConfig
 from core.console import WebRole
@@ -25,7 +27,7 @@ from gateway.people import import_people
 from gateway.settings import Settings
 from gateway.users import add_user
 from tests.browser import CHROMIUM_FLAGS, chromium_path
-from tests.console_harness import PASSWORD, START
+from tests.console_harness import PASSWORD, START, Visitor
 from tests.telegram_server import SentMessage, TelegramTestServer
 
 pytestmark = [pytest.mark.telegram, pytest.mark.browser]
@@ -181,3 +183,22 @@ async def test_acknowledging_on_the_page_edits_the_leaders_telegram_copy(live: L
     assert footer.split("(")[0] in copy.text
     # As after a tap on its own button: "acknowledge" is gone, "close" is left.
     assert "👀" not in " ".join(copy.labels)
+
+
+async def test_with_telegram_each_invitation_card_has_a_qr_code_of_its_deep_link(
+    live: Live,
+) -> None:
+    visitor = Visitor(live.gateway.url)
+    try:
+        assert (await visitor.login("li")).status == 303
+        sheet = await visitor.post("/invitations/sheet", {"grid": "G1"})
+    finally:
+        await visitor.close()
+    assert sheet.status == 200
+    assert sheet.text.count('class="qr"') == 3  # Leader Li, 王秀英, 陈德福
+    assert "用手机扫码" in sheet.text and "Scan" in sheet.text  # each in their language
+    # The QR code holds the deep link for the card's own code (segno draws the same).
+    code = re.findall(r'<div class="code">([A-Z0-9]+)</div>', sheet.text)[0]
+    link = f"https://t.me/{live.server.username}?start={code}"
+    expected = segno.make(link, error="m").svg_inline(scale=1, border=2, omitsize=True)
+    assert expected in sheet.text

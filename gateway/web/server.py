@@ -20,7 +20,17 @@ from core.records import Person
 from gateway import health
 from gateway.engine import Engine
 from gateway.settings import Settings
-from gateway.web import alerts, auth, live, needs_page, person, render, today
+from gateway.web import (
+    alerts,
+    auth,
+    invitations,
+    live,
+    needs_page,
+    people_page,
+    person,
+    render,
+    today,
+)
 from gateway.web.deps import CONSOLE, DEPS, WebDeps, base_url, console_for
 from gateway.web.live import ChangeFeed
 from gateway.web.principal import principal
@@ -69,6 +79,8 @@ def build_web_app(deps: WebDeps, extra_routes: list[web.RouteDef] | None = None)
             *alerts.routes(),
             *person.routes(),
             *needs_page.routes(),
+            *people_page.routes(),
+            *invitations.routes(),
         ]
     )
     if deps.local is not None:

@@ -345,3 +345,60 @@ UI.update(
         "claimed_by": "claimed by {who}",
     }
 )
+
+# The web console: people, adding, editing, importing.
+UI.update(
+    {
+        "people_title": "People",
+        "role": "Role",
+        "all_roles": "All roles",
+        "add_person": "Add a person",
+        "invitations": "Print invitation cards",
+        "export_csv": "Export CSV",
+        "export_excel": "Export for Excel (with BOM)",
+        "import_title": "Import people (CSV)",
+        "import_hint": "You see a preview first; nothing is written until you confirm. UTF-8, UTF-8 with BOM, or GB18030/GBK (Excel's default on Chinese Windows).",
+        "csv_file": "CSV file",
+        "import_preview": "Upload and preview",
+        "left_short": "no longer cared for",
+        "name": "Name",
+        "building": "Building",
+        "timezone": "Time zone",
+        "form_problems": "Please fix:",
+        "form_hint": "The name matches rows and cannot be changed here. Chat accounts are added here, never removed.",
+        "save": "Save",
+        "saved": "{name} saved.",
+        "name_taken": "Someone is already called “{name}” (names are unique: add the building, e.g. Wang (B3)).",
+        "read_as": "{file}: read as {encoding}.",
+        "to_add": "To add",
+        "to_update": "To update",
+        "unchanged": "Unchanged",
+        "problems": "Problems",
+        "problems_by_line": "Problems by line",
+        "nothing_imported": "With any problem, nothing is imported. Fix the file and upload it again.",
+        "line": "Line",
+        "problem": "Problem",
+        "changes": "Changed columns",
+        "back_to_people": "Back to people",
+        "confirm_import": "Import it if this looks right.",
+        "import_now": "Import",
+        "cancel": "Cancel",
+        "imported": "{count} people imported.",
+    }
+)
+
+# The web console: invitation sheets.
+UI.update(
+    {
+        "invite_hint": "One A6 card per person (four on an A4 page) with the name, a QR code and the code. Every print makes new codes.",
+        "invite_grid": "A whole grid",
+        "invite_chosen": "Chosen people",
+        "only_unenrolled": "Only people not yet enrolled on chat",
+        "make_sheet": "Make a printable sheet",
+        "enrolled_short": "enrolled",
+        "sheet_title": "Invitation cards ({count})",
+        "sheet_valid": "The code works once, for {days} days.",
+        "print": "Print",
+    }
+)
+TEXTS["invite_card_code_only"] = "Send the code below to the community's chat bot"

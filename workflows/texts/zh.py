@@ -343,3 +343,60 @@ UI.update(
         "claimed_by": "{who} 认领",
     }
 )
+
+# The web console: people, adding, editing, importing.
+UI.update(
+    {
+        "people_title": "人员",
+        "role": "身份",
+        "all_roles": "全部身份",
+        "add_person": "添加人员",
+        "invitations": "打印邀请卡",
+        "export_csv": "导出 CSV",
+        "export_excel": "导出给 Excel（带 BOM）",
+        "import_title": "导入人员表（CSV）",
+        "import_hint": "先预览，确认后才写入。可以是 UTF-8、带 BOM 的 UTF-8，或 GB18030/GBK（中文 Windows 上的 Excel 默认）。",
+        "csv_file": "CSV 文件",
+        "import_preview": "上传并预览",
+        "left_short": "已不再关照",
+        "name": "姓名",
+        "building": "楼栋",
+        "timezone": "时区",
+        "form_problems": "请改正以下问题：",
+        "form_hint": "姓名用来对应每一行，保存后不能在这里修改。聊天账号只会添加，不会在这里删除。",
+        "save": "保存",
+        "saved": "已保存 {name}。",
+        "name_taken": "已经有人叫“{name}”了（姓名必须唯一，可以加上楼栋，例如 王秀英(3栋)）。",
+        "read_as": "{file}：按 {encoding} 读取。",
+        "to_add": "新增",
+        "to_update": "修改",
+        "unchanged": "不变",
+        "problems": "问题",
+        "problems_by_line": "各行的问题",
+        "nothing_imported": "有问题时一行也不会导入。请改好文件后重新上传。",
+        "line": "行",
+        "problem": "问题",
+        "changes": "改动的列",
+        "back_to_people": "返回人员列表",
+        "confirm_import": "确认无误后导入。",
+        "import_now": "确认导入",
+        "cancel": "取消",
+        "imported": "已导入 {count} 人。",
+    }
+)
+
+# The web console: invitation sheets.
+UI.update(
+    {
+        "invite_hint": "每人一张 A6 卡片（一张 A4 纸 4 张），有姓名、二维码和邀请码。每次打印都会生成新的邀请码。",
+        "invite_grid": "整个网格",
+        "invite_chosen": "选中的人",
+        "only_unenrolled": "只给还没登记聊天的人",
+        "make_sheet": "生成可打印的邀请卡",
+        "enrolled_short": "已登记",
+        "sheet_title": "邀请卡（{count} 张）",
+        "sheet_valid": "邀请码只能用一次，{days} 天内有效。",
+        "print": "打印",
+    }
+)
+TEXTS["invite_card_code_only"] = "请把下面的邀请码发给社区的聊天机器人"

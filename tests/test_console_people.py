@@ -1,0 +1,182 @@
+"""People on the page: adding and editing with the import's own checks, a CSV upload
+previewed before anything is written (UTF-8, UTF-8 with BOM, GB18030/GBK), exports
+cut to what an account sees, and the same encodings on the command line."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from core.console import WebRole
+from tests.console_harness import PEOPLE, Console, Visitor, running
+
+HEADER = "name,role,grid,building,language,timezone,phone,address,plan,telegram,matrix,family_of\n"
+
+
+@pytest.fixture
+async def console(tmp_path: Path) -> AsyncIterator[Console]:
+    async for c in running(tmp_path):
+        await c.add_user("ops", WebRole.OPERATOR)
+        await c.add_user("zhang", WebRole.CARE_LEAD, grids=("G1",), person="张组长")
+        await c.add_user("li", WebRole.GRID_LEADER, person="李网格")
+        yield c
+
+
+async def as_user(console: Console, username: str) -> Visitor:
+    visitor = console.visitor()
+    assert (await visitor.login(username)).status == 303
+    return visitor
+
+
+def person_form(**values: str) -> dict[str, str]:
+    form = dict.fromkeys(HEADER.strip().split(","), "")
+    form.update(language="zh", role="resident", grid="G1")
+    form.update(values)
+    return form
+
+
+async def upload(visitor: Visitor, data: bytes, name: str = "people.csv") -> str:
+    await visitor.get("/people")
+    form = aiohttp.FormData()
+    form.add_field("file", data, filename=name, content_type="text/csv")
+    answer = await visitor.post("/people/import", form)
+    return answer.text
+
+
+async def test_a_person_added_on_the_page_is_checked_as_an_import_row(console: Console) -> None:
+    ops = await as_user(console, "ops")
+    await ops.get("/people/new")
+    bad = await ops.post("/people/new", person_form(name="刘阿姨", role="boss", telegram="12ab"))
+    assert bad.status == 400
+    # The import's own words: the form and the file cannot disagree.
+    assert "role &#39;boss&#39; is not one of" in bad.text
+    assert "telegram &#39;12ab&#39; is not a Telegram chat id" in bad.text
+    taken = await ops.post("/people/new", person_form(name="王秀英"))
+    assert taken.status == 400 and "已经有人叫“王秀英”" in taken.text
+    added = await ops.post(
+        "/people/new",
+        person_form(name="刘阿姨", building="5栋", phone="13900000001", telegram="555"),
+    )
+    assert added.status == 303
+    liu = await console.person("刘阿姨")
+    assert (liu.grid, liu.building, liu.plan, liu.phone) == ("G1", "5栋", "daily", "13900000001")
+    async with console.store.read() as tx:
+        assert [i.address for i in await tx.identities_of(liu.id)] == ["555"]
+        assert [e.kind for e in await tx.audit_entries(f"person:{liu.id}")] == ["person.added"]
+    page = await ops.get(f"/people/{liu.id}/edit")
+    assert 'value="刘阿姨" maxlength="64" readonly' in page.text and 'value="555"' in page.text
+    saved = await ops.post(
+        f"/people/{liu.id}/edit", person_form(name="ignored", building="6栋", telegram="555")
+    )
+    assert saved.status == 303
+    liu = await console.person("刘阿姨")
+    assert liu.building == "6栋" and liu.name == "刘阿姨"
+
+
+async def test_a_care_lead_manages_only_the_people_of_their_grids(console: Console) -> None:
+    zhang = await as_user(console, "zhang")
+    await zhang.get("/people/new")
+    elsewhere = await zhang.post("/people/new", person_form(name="New One", grid="G2"))
+    assert elsewhere.status == 400 and "grid &#39;G2&#39; is not one of yours" in elsewhere.text
+    boss = await zhang.post("/people/new", person_form(name="Boss", role="operator", grid=""))
+    assert boss.status == 400 and "cannot add or change a operator" in boss.text
+    zhao = await console.person("Zhao Other")
+    assert (await zhang.get(f"/people/{zhao.id}/edit")).status == 404
+    assert (await zhang.post(f"/people/{zhao.id}/edit", person_form())).status == 404
+    li = await as_user(console, "li")
+    assert (await li.get("/people/new")).status == 403
+    assert (await li.post("/people/new", person_form(name="X"))).status == 403
+    listed = (await zhang.get("/people")).text
+    assert "王秀英" in listed and "Zhao Other" not in listed
+
+
+async def test_an_upload_is_previewed_line_by_line_and_nothing_is_written(
+    console: Console,
+) -> None:
+    ops = await as_user(console, "ops")
+    csv = (
+        HEADER
+        + "王秀英,resident,G1,3栋,zh,,13899999999,3栋402,,,,\n"  # update: a new phone
+        + "赵新,resident,G1,4栋,zh,,,,,,,\n"  # new
+        + "钱错,nobody,G1,,zh,,,,,,,\n"  # a bad role on line 4
+        + "孙错,resident,G9,,zh,,,,,,,\n"  # an unknown grid on line 5
+    )
+    page = await upload(ops, csv.encode("utf-8"))
+    assert "按 UTF-8 读取" in page
+    assert re.search(r'id="count-add">1<', page) and re.search(r'id="count-update">1<', page)
+    assert re.search(r'id="count-problems">2<', page)
+    assert '<td class="num">4</td><td class="err">role' in page
+    assert '<td class="num">5</td><td class="err">unknown grid' in page
+    assert "/people/import/confirm" not in page  # with problems there is nothing to confirm
+    async with console.store.read() as tx:
+        assert await tx.person_by_name("赵新") is None
+    assert (await console.person("王秀英")).phone == "13800000011"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "prefix", "said"),
+    [("gbk", b"", "GB18030/GBK"), ("utf-8", b"\xef\xbb\xbf", "UTF-8 with BOM")],
+)
+async def test_a_clean_upload_in_gbk_or_with_a_bom_is_confirmed_and_imported(
+    console: Console, encoding: str, prefix: bytes, said: str
+) -> None:
+    ops = await as_user(console, "ops")
+    csv = HEADER + "赵新,resident,G1,4栋,zh,,13700000000,4栋101,,,,\n"
+    page = await upload(ops, prefix + csv.encode(encoding), "人员.csv")
+    assert f"人员.csv：按 {said} 读取" in page
+    text = re.search(r'name="text" value="([^"]+)"', page)
+    signature = re.search(r'name="signature" value="([^"]+)"', page)
+    assert text and signature
+    forged = await ops.post(
+        "/people/import/confirm",
+        {"text": text.group(1)[:-4] + "AAA=", "signature": signature.group(1)},
+    )
+    assert forged.status == 400
+    done = await ops.post(
+        "/people/import/confirm", {"text": text.group(1), "signature": signature.group(1)}
+    )
+    assert done.status == 303 and "notice=" in done.location
+    zhao = await console.person("赵新")
+    assert (zhao.building, zhao.address) == ("4栋", "4栋101")
+
+
+async def test_a_file_in_no_known_encoding_is_refused_with_its_line(console: Console) -> None:
+    ops = await as_user(console, "ops")
+    page = await upload(ops, HEADER.encode() + b"\xff\xff\xff,resident\n")
+    assert "not UTF-8 or GB18030/GBK text: byte 0xff" in page
+
+
+async def test_exports_hold_what_the_account_sees_and_suit_excel_on_request(
+    console: Console,
+) -> None:
+    ops, zhang = await as_user(console, "ops"), await as_user(console, "zhang")
+    everything = (await ops.get("/people/export.csv")).text
+    assert "Zhao Other" in everything and "王秀英" in everything
+    mine = await zhang.get("/people/export.csv")
+    assert mine.headers["Content-Type"].startswith("text/csv")
+    assert "王秀英" in mine.text and "Zhao Other" not in mine.text
+    async with zhang.http.get(zhang.base + "/people/export.csv?excel=1") as response:
+        body = await response.read()
+    assert body.startswith(b"\xef\xbb\xbf" + b"name,role")
+
+
+def test_the_command_line_reads_gbk_and_writes_for_excel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gateway import cli
+
+    monkeypatch.setenv("CARECHECK_DB", str(tmp_path / "cli.db"))
+    monkeypatch.setenv("CARECHECK_CONFIG", str(tmp_path / "absent.yaml"))
+    monkeypatch.chdir(tmp_path)
+    gbk = tmp_path / "people.csv"
+    gbk.write_bytes(PEOPLE.encode("gbk"))
+    assert cli.main(["people", "import", str(gbk)]) == 0
+    assert "(read as GB18030/GBK)" in capsys.readouterr().out
+    out = tmp_path / "excel.csv"
+    assert cli.main(["people", "export", "--excel", "-o", str(out)]) == 0
+    data = out.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbfname,role") and "王秀英".encode() in data
