@@ -30,6 +30,7 @@ from gateway.web import (
     person,
     render,
     today,
+    week,
 )
 from gateway.web.deps import CONSOLE, DEPS, WebDeps, base_url, console_for
 from gateway.web.live import ChangeFeed
@@ -81,6 +82,7 @@ def build_web_app(deps: WebDeps, extra_routes: list[web.RouteDef] | None = None)
             *needs_page.routes(),
             *people_page.routes(),
             *invitations.routes(),
+            *week.routes(),
         ]
     )
     if deps.local is not None:

@@ -402,3 +402,17 @@ UI.update(
     }
 )
 TEXTS["invite_card_code_only"] = "Send the code below to the community's chat bot"
+
+# The web console: the week.
+UI.update(
+    {
+        "week_title": "This week",
+        "week_total": "{answered} answered of {asked} asked",
+        "week_rate": "Answer rate per grid per day (%)",
+        "week_cell": "{grid}: {answered} of {asked} answered",
+        "week_no_round": "no round that day",
+        "week_ack": "How long alerts waited to be acknowledged (median, minutes)",
+        "week_ack_cell": "{minutes} minutes",
+        "week_ack_hint": "Under each bar: acknowledged / opened that day; red when some were never acknowledged.",
+    }
+)

@@ -400,3 +400,17 @@ UI.update(
     }
 )
 TEXTS["invite_card_code_only"] = "请把下面的邀请码发给社区的聊天机器人"
+
+# The web console: the week.
+UI.update(
+    {
+        "week_title": "本周",
+        "week_total": "回复 {answered} / 问候 {asked}",
+        "week_rate": "各网格每天的回复率（%）",
+        "week_cell": "{grid}：{answered} / {asked} 已回复",
+        "week_no_round": "当天没有问候",
+        "week_ack": "提醒等了多久才有人确认（中位数，分钟）",
+        "week_ack_cell": "{minutes} 分钟",
+        "week_ack_hint": "柱下面是“已确认 / 当天开始的提醒”，红色表示有提醒一直没人确认。",
+    }
+)
