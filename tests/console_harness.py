@@ -132,6 +132,7 @@ class Console:
         self.settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             db=str(tmp / "console.db"),
+            config=tmp / "absent.yaml",
             web_host=host,
             web_port=0,
             web_base_url=base_url,

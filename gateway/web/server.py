@@ -29,6 +29,7 @@ from gateway.web import (
     people_page,
     person,
     render,
+    settings_page,
     today,
     week,
 )
@@ -83,6 +84,7 @@ def build_web_app(deps: WebDeps, extra_routes: list[web.RouteDef] | None = None)
             *people_page.routes(),
             *invitations.routes(),
             *week.routes(),
+            *settings_page.routes(),
         ]
     )
     if deps.local is not None:

@@ -416,3 +416,25 @@ UI.update(
         "week_ack_hint": "Under each bar: acknowledged / opened that day; red when some were never acknowledged.",
     }
 )
+
+# The web console: settings.
+UI.update(
+    {
+        "settings_title": "Settings",
+        "workflow_file": "Workflow file",
+        "builtin_used": "the file does not exist: the built-in example is in use",
+        "config_problems": "This file has {n} problem(s); the gateway would refuse it at its next start:",
+        "config_hint": "The running gateway keeps the file it started with: check a change (carecheck config check), then restart.",
+        "running": "Running",
+        "platforms": "Chat platforms",
+        "console_address": "Console address",
+        "accounts": "Accounts",
+        "acts_as": "Acts as",
+        "disabled": "disabled",
+        "accounts_hint": "Manage accounts on the server: carecheck users add|list|passwd|disable",
+        "web_role_operator": "operator (every grid)",
+        "web_role_care_lead": "care lead",
+        "web_role_grid_leader": "grid leader",
+        "web_role_viewer": "read only",
+    }
+)

@@ -414,3 +414,25 @@ UI.update(
         "week_ack_hint": "柱下面是“已确认 / 当天开始的提醒”，红色表示有提醒一直没人确认。",
     }
 )
+
+# The web console: settings.
+UI.update(
+    {
+        "settings_title": "设置",
+        "workflow_file": "流程配置文件",
+        "builtin_used": "文件不存在，正在使用内置示例",
+        "config_problems": "这个文件有 {n} 处问题，网关下次启动时会拒绝它：",
+        "config_hint": "正在运行的网关使用启动时的配置；修改文件后，检查通过再重启（carecheck config check）。",
+        "running": "运行情况",
+        "platforms": "聊天平台",
+        "console_address": "管理网页地址",
+        "accounts": "账号",
+        "acts_as": "代表的人",
+        "disabled": "已停用",
+        "accounts_hint": "在服务器上管理账号：carecheck users add|list|passwd|disable",
+        "web_role_operator": "社区工作人员（全部网格）",
+        "web_role_care_lead": "关爱组负责人",
+        "web_role_grid_leader": "网格长",
+        "web_role_viewer": "只读",
+    }
+)

@@ -1,0 +1,66 @@
+"""Settings (`/settings`, operators only): the workflow file as it is on disk now, with
+the result of checking it — what `carecheck config check` says. The running gateway
+keeps the file it started with: a change takes effect at the next start, and a file
+that does not pass the check here would stop that start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+from aiohttp import web
+
+from gateway.config import MAX_CONFIG_BYTES, ConfigError, builtin_config_text, load_config
+from gateway.users import list_users
+from gateway.web.deps import DEPS, base_url
+from gateway.web.principal import principal
+from gateway.web.render import page
+
+
+def _check(path: Path) -> tuple[str, list[str], str]:
+    """(the text shown, the problems found, a summary when there are none)."""
+    try:
+        config, source = load_config(path)
+    except ConfigError as exc:
+        text = ""
+        with contextlib.suppress(OSError), path.open("rb") as file:
+            # No more than the loader itself would read.
+            text = file.read(MAX_CONFIG_BYTES).decode("utf-8", errors="replace")
+        return text, [str(p) for p in exc.problems], ""
+    text = builtin_config_text() if source == "built-in example" else path.read_text("utf-8")
+    summary = (
+        f"{source}: OK — {len(config.plans)} plan(s), {len(config.escalation_policies)} "
+        f"escalation polic{'y' if len(config.escalation_policies) == 1 else 'ies'}, "
+        f"{len(config.teams)} team(s)"
+    )
+    return text, [], summary
+
+
+async def settings_page(request: web.Request) -> web.Response:
+    if not principal(request).is_operator:
+        raise web.HTTPForbidden(text="settings are for operators\n", content_type="text/plain")
+    deps = request.app[DEPS]
+    settings = deps.settings
+    path = settings.config if settings is not None else Path("./carecheck.yaml")
+    text, problems, summary = await asyncio.to_thread(_check, path)
+    accounts = await list_users(deps.engine.store)
+    return page(
+        request,
+        "settings.html",
+        {
+            "path": str(path),
+            "exists": path.exists(),
+            "text": text,
+            "problems": problems,
+            "summary": summary,
+            "accounts": accounts,
+            "platforms": sorted(deps.engine.adapters),
+            "base_url": base_url(settings) if settings is not None else "",
+        },
+    )
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.get("/settings", settings_page)]
