@@ -104,8 +104,6 @@ class OutboxWorker:
             rows = await tx.sendable(self.platform, self.clock.now(), limit, skip)
         # A chat left out for its rate limit may have messages due at its next slot.
         delay = min(blocked.values(), default=None)
-        if self.store.shared:
-            rows = await self._take(rows)
         for row in rows:
             if row.chat in self._in_flight:
                 # Sent to just now, in this loop: the rest of its queue keeps its order
@@ -117,28 +115,22 @@ class OutboxWorker:
             wait = self.limiter.overall_wait()
             if wait > 0:
                 return wait
+            if self.store.shared and not await self._take(row):
+                continue  # another instance has it
             self.limiter.take(row.chat)
             self._in_flight[row.chat] = asyncio.create_task(self._send(row))
         if len(rows) == limit:
             delay = 0.0  # more may be sendable beyond this page
         return delay
 
-    async def _take(self, rows: list[OutboxRow]) -> list[OutboxRow]:
-        """With other instances on the database: lease the rows about to be sent, so
-        that no other instance sends them too (during a take-over, both may briefly
-        run a sender). A lease that runs out — this instance died mid-send — makes the
-        row sendable again: at least once, never lost."""
-        heads: dict[str, OutboxRow] = {}
-        for row in rows:
-            heads.setdefault(row.chat, row)  # one per chat is all a pass sends
-        if not heads:
-            return []
+    async def _take(self, row: OutboxRow) -> bool:
+        """With other instances on the database: lease the row about to be sent, so
+        that no other instance sends it too (during a take-over, both may briefly run
+        a sender). A lease that runs out — this instance died mid-send — makes the row
+        sendable again: at least once, never lost. Only what is sent now is leased."""
         now = self.clock.now()
         async with self.store.transaction() as tx:
-            taken = await tx.take_for_sending(
-                [r.id for r in heads.values()], now, now + SEND_LEASE
-            )
-        return [r for r in heads.values() if r.id in taken]
+            return bool(await tx.take_for_sending([row.id], now, now + SEND_LEASE))
 
     async def drain(self) -> int:
         """Send until nothing more can go now (tests and the simulator)."""
