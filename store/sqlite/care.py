@@ -25,6 +25,10 @@ _ALERT_COLUMNS = (
     "acked_by, acked_at, resolved_by, resolved_at, outcome, misses"
 )
 _OPEN_STATES = tuple(s.value for s in OPEN_CHECKIN_STATES)
+# `ORDER BY +due_at` (not `due_at`) in the reads of a person's open check-ins: otherwise
+# SQLite walks the person's whole history along the unique (person_id, plan, due_at)
+# index to get the order for free, instead of looking up the one or two open ones in
+# checkins_open (person_id, state) and sorting those.
 
 
 def _checkin(row: sqlite3.Row, prompts: tuple[OutboxId, ...] = ()) -> Checkin:
@@ -105,7 +109,7 @@ class CareRepo(Repo):
     async def open_checkin_of(self, person_id: PersonId) -> Checkin | None:
         row = await self._one(
             f"SELECT {_CHECKIN_COLUMNS} FROM checkins WHERE person_id = ? "
-            f"AND state IN ({','.join('?' * len(_OPEN_STATES))}) ORDER BY due_at DESC LIMIT 1",
+            f"AND state IN ({','.join('?' * len(_OPEN_STATES))}) ORDER BY +due_at DESC LIMIT 1",
             (person_id, *_OPEN_STATES),
         )
         return None if row is None else _checkin(row)
@@ -150,7 +154,7 @@ class CareRepo(Repo):
     async def open_checkins_of(self, person_id: PersonId) -> list[Checkin]:
         rows = await self._all(
             f"SELECT {_CHECKIN_COLUMNS} FROM checkins WHERE person_id = ? "
-            f"AND state IN ({','.join('?' * len(_OPEN_STATES))}) ORDER BY due_at DESC",
+            f"AND state IN ({','.join('?' * len(_OPEN_STATES))}) ORDER BY +due_at DESC",
             (person_id, *_OPEN_STATES),
         )
         return [_checkin(r) for r in rows]

@@ -47,7 +47,9 @@ class HistoryRepo(Repo):
 
     async def misses_since(self, person_id: PersonId, since: datetime) -> int:
         row = await self._one(
-            "SELECT count(*) AS n FROM checkins WHERE person_id = ? AND due_at >= ? "
+            # +due_at: the few missed ones through checkins_open (person_id, state), not
+            # the person's whole history along the unique (person_id, plan, due_at).
+            "SELECT count(*) AS n FROM checkins WHERE person_id = ? AND +due_at >= ? "
             "AND state IN ('missed', 'unreachable')",
             (person_id, ts(since)),
         )
