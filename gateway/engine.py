@@ -108,6 +108,9 @@ class Engine:
         # Called after each committed transaction of the workflows: the web console
         # listens, to refresh what it shows within a moment (no data, just "changed").
         self.on_change: list[Callable[[], None]] = []
+        # Delivered messages that matter to a workflow, handled together (_delivered).
+        self._delivered_rows: list[OutboxRow] = []
+        self._delivered_task: asyncio.Task[None] | None = None
         # Events handed in while another receive() is about to write (see receive).
         self._joining: list[tuple[InboundEvent, dict[str, Any], asyncio.Future[bool]]] | None = None
 
@@ -345,15 +348,45 @@ class Engine:
     async def _delivered(self, row: OutboxRow) -> None:
         if not router.wants_delivery(row):
             return  # almost every message: no transaction for it
+        # Handed over together, a moment later: the copies of one pass of the outbox
+        # share one transaction rather than one each.
+        self._delivered_rows.append(row)
+        if self._delivered_task is None or self._delivered_task.done():
+            self._delivered_task = asyncio.create_task(self._handle_delivered())
+
+    async def _handle_delivered(self) -> None:
+        await asyncio.sleep(0)  # the rest of this pass's sends report first
+        while self._delivered_rows:
+            rows, self._delivered_rows = self._delivered_rows, []
+            try:
+                await self._on_delivered(rows, isolate=False)
+            except Exception:
+                # As for inbound events: again one by one, so one cannot stop the others.
+                try:
+                    await self._on_delivered(rows, isolate=True)
+                except Exception:
+                    log.exception("deliveries of %d outbox rows could not be handled", len(rows))
+
+    async def _on_delivered(self, rows: list[OutboxRow], *, isolate: bool) -> None:
         async with self.store.transaction() as tx:
             work = self._work(tx)
-            await router.on_delivered(work, row)
+            for row in rows:
+                if not isolate:
+                    await router.on_delivered(work, row)
+                    continue
+                try:
+                    async with tx.savepoint():
+                        await router.on_delivered(work, row)
+                except Exception:
+                    log.exception("delivery of outbox %s could not be handled", row.id)
         self._after(work)
 
     async def flush_outbox(self) -> int:
         sent = 0
         for worker in self.workers.values():
             sent += await worker.drain()
+        while self._delivered_task is not None and not self._delivered_task.done():
+            await self._delivered_task
         return sent
 
     async def run_until_idle(self, max_rounds: int = 100) -> None:
@@ -449,6 +482,9 @@ class Engine:
         for name, worker in self.workers.items():
             if name not in self.standby:
                 await worker.stop()
+        if self._delivered_task is not None:
+            # What the last sends reported is handled before the store closes.
+            await asyncio.gather(self._delivered_task, return_exceptions=True)
         for name, adapter in self.adapters.items():
             if name in self.standby:
                 continue  # its holder task stopped it already, or it never started

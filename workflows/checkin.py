@@ -382,16 +382,17 @@ async def _answer_pressed(
         said=work.texts.render(lang, "btn_help" if help_wanted else "btn_ok"),
         via="button",
     )
-    await answer_press(
-        work,
-        event.chat,
-        event.callback_id,
-        work.texts.render(
-            lang,
-            "recorded_help" if help_wanted else "recorded_ok",
-            time=hm(work.now, person.timezone),
-        ),
-    )
+    if event.callback_id:  # only Telegram wants the press answered (a toast)
+        await answer_press(
+            work,
+            event.chat,
+            event.callback_id,
+            work.texts.render(
+                lang,
+                "recorded_help" if help_wanted else "recorded_ok",
+                time=_hm(work.now, person.timezone),
+            ),
+        )
 
 
 @routes.timer(TIMER_REMIND)
