@@ -20,7 +20,8 @@ $(VENV)/.test-deps: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $@ $(VENV)/.run-deps
 
-# Browser tests drive Debian's Chromium (Playwright cannot download its own here);
+# Browser tests drive Debian's Chromium (Playwright cannot download its own here), with
+# Noto CJK so Chinese renders in screenshots;
 # PostgreSQL store tests start a throw-away cluster with Debian's server binaries.
 system-deps:
 	@if ! command -v chromium >/dev/null 2>&1; then \
@@ -30,6 +31,15 @@ system-deps:
 	      --no-install-recommends chromium >/dev/null; \
 	  else \
 	    echo "note: chromium is missing and this is not root; browser tests will skip"; \
+	  fi; \
+	fi
+	@if [ ! -d /usr/share/fonts/opentype/noto ] || ! ls /usr/share/fonts/opentype/noto | grep -q CJK; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing fonts-noto-cjk (Chinese in browser screenshots)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends fonts-noto-cjk >/dev/null; \
+	  else \
+	    echo "note: fonts-noto-cjk is missing and this is not root; Chinese shows as boxes in screenshots"; \
 	  fi; \
 	fi
 	@if [ ! -d /usr/lib/postgresql ]; then \
