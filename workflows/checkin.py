@@ -7,7 +7,6 @@ or `unreachable` (the prompt could not be delivered, an alert opens).
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -273,18 +272,12 @@ async def record_answer(
     return answered or called_off is not None
 
 
-@functools.lru_cache(maxsize=64)
-def _hm(when: datetime, timezone: str) -> str:
-    # The answers handled in one batch share one `now`: format it once per timezone.
-    return hm(when, timezone)
-
-
 async def _mark_prompts_answered(
     work: Work, person: Person, checkin: Checkin, help_wanted: bool
 ) -> None:
     lang = person.language
     recorded = work.texts.render(
-        lang, "recorded_help" if help_wanted else "recorded_ok", time=_hm(work.now, person.timezone)
+        lang, "recorded_help" if help_wanted else "recorded_ok", time=hm(work.now, person.timezone)
     )
     base = work.texts.render(lang, "checkin", name=person.name)
     for row in await work.tx.outbox_for_each((PURPOSE_PROMPT, PURPOSE_REMINDER), checkin.id):
@@ -390,7 +383,7 @@ async def _answer_pressed(
             work.texts.render(
                 lang,
                 "recorded_help" if help_wanted else "recorded_ok",
-                time=_hm(work.now, person.timezone),
+                time=hm(work.now, person.timezone),
             ),
         )
 

@@ -554,8 +554,12 @@ async def refresh_copies(work: Work, alert_id: AlertId) -> None:
     resident = await work.tx.person(alert.person_id)
     if resident is None:
         return
+    # The text depends on the reader's language only: made once per language.
+    texts: dict[str, str] = {}
     for person, copies in await _live_copies(work, alert):
-        text = await _text(work, alert, resident, person.language)
+        text = texts.get(person.language)
+        if text is None:
+            text = texts[person.language] = await _text(work, alert, resident, person.language)
         for copy in copies:
             row = await work.tx.outbox_row(copy.outbox_id)
             if row is None or row.state in (OutboxState.FAILED, OutboxState.CANCELLED):
