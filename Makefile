@@ -33,11 +33,11 @@ system-deps:
 	    echo "note: chromium is missing and this is not root; browser tests will skip"; \
 	  fi; \
 	fi
-	@if [ ! -d /usr/share/fonts/opentype/noto ] || ! ls /usr/share/fonts/opentype/noto | grep -q CJK; then \
+	@if ! fc-list 2>/dev/null | grep -q "Noto Sans CJK" || ! fc-list 2>/dev/null | grep -qi emoji; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing fonts-noto-cjk (Chinese in browser screenshots)"; \
+	    echo "installing fonts-noto-cjk and fonts-noto-color-emoji (browser screenshots)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      --no-install-recommends fonts-noto-cjk >/dev/null; \
+	      --no-install-recommends fonts-noto-cjk fonts-noto-color-emoji >/dev/null; \
 	  else \
 	    echo "note: fonts-noto-cjk is missing and this is not root; Chinese shows as boxes in screenshots"; \
 	  fi; \

@@ -26,6 +26,9 @@ from gateway.web.render import Labels, ago, labels, page, when
 from workflows.enrollment import _describe_schedule
 
 DAYS = 30
+# Shown in a day's cell beside its colour (the words are in its title and for screen
+# readers): state is never told by colour alone.
+MARKS = {"answered": "✓", "late": "⏰", "missed": "✗", "help": "🆘", "pending": "…", "": ""}
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ async def person_page(request: web.Request) -> web.Response:
             if person.role == "resident"
             else [],
             "weekdays": [t(f"wd_{n}") for n in range(7)],
+            "marks": MARKS,
             "said": [(when(t, now, m.at, person.timezone), m) for m in said],
             "identities": identities,
             "enrolled": bool(enrolled),

@@ -45,6 +45,7 @@ from gateway.web.security import (
     session_storage,
     sessions,
 )
+from workflows.web_login import BASE_URL_KEY
 
 __all__ = ["DEPS", "WebDeps", "announce", "build_web_app"]
 
@@ -254,9 +255,6 @@ async def chat_press(request: web.Request) -> web.Response:
         person.name,
     )
     return web.json_response({"ok": True})
-
-
-BASE_URL_KEY = "web.base_url"
 
 
 async def announce(store: Store, settings: Settings, port: int) -> str:

@@ -17,6 +17,7 @@ from gateway.users import list_users
 from gateway.web.deps import DEPS, base_url
 from gateway.web.principal import principal
 from gateway.web.render import page
+from workflows.web_login import BASE_URL_KEY
 
 
 def _check(path: Path) -> tuple[str, list[str], str]:
@@ -46,6 +47,9 @@ async def settings_page(request: web.Request) -> web.Response:
     path = settings.config if settings is not None else Path("./carecheck.yaml")
     text, problems, summary = await asyncio.to_thread(_check, path)
     accounts = await list_users(deps.engine.store)
+    async with deps.engine.store.read() as tx:
+        # As the running gateway announced it (with the port it listens on).
+        address = await tx.kv_get(BASE_URL_KEY)
     return page(
         request,
         "settings.html",
@@ -57,7 +61,7 @@ async def settings_page(request: web.Request) -> web.Response:
             "summary": summary,
             "accounts": accounts,
             "platforms": sorted(deps.engine.adapters),
-            "base_url": base_url(settings) if settings is not None else "",
+            "base_url": address or (base_url(settings) if settings is not None else ""),
         },
     )
 
