@@ -299,3 +299,39 @@ def test_run_refuses_to_listen_beyond_loopback_without_an_operator_account(
     lines = [line for line in done.stderr.splitlines() if line.startswith("carecheck:")]
     assert len(lines) == 1 and "refusing to listen on 0.0.0.0" in lines[0]
     assert "carecheck users add" in lines[0]
+
+
+async def test_a_malformed_chat_message_gets_400_not_500(tmp_path: Path) -> None:
+    from gateway.app import Gateway
+    from gateway.clock import FakeClock
+    from gateway.settings import Settings
+    from tests.console_harness import START, Visitor
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        db=str(tmp_path / "chat.db"),
+        config=tmp_path / "absent.yaml",
+        web_port=0,
+        local_chat=True,
+    )
+    gateway = await Gateway.create(settings, clock=FakeClock(START))
+    await gateway.start()  # the demo community: person 1 is its grid leader
+    visitor = Visitor(gateway.url)
+    try:
+        await visitor.get("/chat")
+        for body in ("not json", "[1, 2]", '{"text": '):
+            async with visitor.http.post(
+                f"{gateway.url}/chat/1/send",
+                data=body.encode(),
+                headers={
+                    "Content-Type": "application/json",
+                    "X-CSRF-Token": visitor.csrf,
+                    "Origin": visitor.origin,
+                },
+            ) as response:
+                text = await response.text()
+            assert response.status == 400, body
+            assert text == "the body must be a JSON object\n"
+    finally:
+        await visitor.close()
+        await gateway.stop()

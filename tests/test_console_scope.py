@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,8 @@ async def test_the_today_page_lists_only_the_grids_an_account_covers(console: Co
     assert "Zhao Other" not in (await li.get("/?q=Zhao")).text
     fragment = await li.get("/?state=problems", **{"HX-Request": "true"})
     assert fragment.status == 200 and "Zhao Other" not in fragment.text
+    # The live part alone, with the page's title (its count of open alerts) for htmx.
+    assert fragment.text.startswith("<title>") and "<header" not in fragment.text
 
 
 async def test_the_live_stream_says_only_that_something_changed(console: Console) -> None:
@@ -77,3 +80,55 @@ async def test_a_grid_leader_starts_a_round_for_their_own_grid_only(console: Con
     wang = await console.person("王秀英")
     asked = {d.chat for d in console.adapter.sent}
     assert f"test:{wang.id}" in asked and f"test:{leader_other.id}" not in asked
+
+
+async def test_a_grid_leader_reaches_nothing_of_another_grid_by_any_url(
+    console: Console,
+) -> None:
+    await console.engine.start_round()
+    await console.say("Zhao Other", "/need medicine out of insulin")
+    await console.advance(timedelta(minutes=61))  # Zhao Other does not answer
+    zhao = await console.person("Zhao Other")
+    leader = await console.person("Leader Other")
+    async with console.store.read() as tx:
+        alert = await tx.unresolved_alert_of(zhao.id)
+        needs = await tx.needs_in(["G2"], console.clock.now())
+    assert alert is not None and len(needs) == 1
+    need = needs[0]
+    li = await logged_in(console, "li")
+    for path in (
+        f"/people/{zhao.id}",
+        f"/people/{zhao.id}/edit",
+        f"/people/{leader.id}",
+        f"/alerts/{alert.id}",
+    ):
+        answer = await li.get(path)
+        assert answer.status in (403, 404), path
+        assert "Zhao" not in answer.text, path
+    for path, form in (
+        (f"/alerts/{alert.id}/ack", {}),
+        (f"/alerts/{alert.id}/note", {"text": "x"}),
+        (f"/alerts/{alert.id}/resolve", {"outcome": "ok"}),
+        (f"/people/{zhao.id}/pause", {"on": "1"}),
+        (f"/people/{zhao.id}/deactivate", {"on": "1"}),
+        (f"/people/{zhao.id}/edit", {"name": "Zhao Other", "role": "resident"}),
+        (f"/needs/{need.id}/claim", {}),
+        (f"/needs/{need.id}/done", {}),
+        ("/invitations/sheet", {"grid": "G2"}),
+        ("/invitations/sheet", {"person": str(zhao.id)}),
+    ):
+        answer = await li.post(path, form)
+        assert answer.status in (403, 404), path
+    for path in ("/", "/?grid=G2", "/needs", "/people", "/week", "/invitations"):
+        page = await li.get(path)
+        assert page.status == 200, path
+        assert "Zhao Other" not in page.text and "insulin" not in page.text, path
+    exported = await li.get("/people/export.csv")
+    assert "Zhao Other" not in exported.text and "Leader Other" not in exported.text
+    # Nothing of it changed.
+    async with console.store.read() as tx:
+        after = await tx.alert(alert.id)
+        need_after = await tx.need(need.id)
+    assert after is not None and after.state.value == "open"
+    assert need_after is not None and need_after.state == "open"
+    assert (await console.person("Zhao Other")).active

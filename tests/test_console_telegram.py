@@ -134,6 +134,7 @@ async def test_a_residents_answer_on_telegram_changes_their_row_within_two_secon
         assert elapsed < 2.0
         # The account speaks the language of the person it is linked to (Leader Li: en).
         assert "Answered" in await row.inner_text()
+        assert await page.locator("header.top").count() == 1  # only the list was replaced
         await browser.close()
 
 

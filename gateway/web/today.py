@@ -166,7 +166,12 @@ async def dashboard(request: web.Request) -> web.Response:
         "notice": request.query.get("notice", "")[:300],
         "problems": PROBLEMS,
     }
-    template = "today_live.html" if request.query.get("fragment") == "1" else "today.html"
+    # htmx asks for the live part alone (a refresh, a search); a reload, a bookmark or
+    # the history's restore gets the whole page.
+    part = request.headers.get("HX-Request") and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
+    template = "today_live.html" if part else "today.html"
     return page(request, template, context)
 
 
