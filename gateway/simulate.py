@@ -27,8 +27,8 @@ import shutil
 import statistics
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -426,19 +426,24 @@ async def _tally(store: Store, population: SimulatedPopulation) -> _Tally:
     )
 
 
-# A block run in another process tells the parent of each simulated day through this.
-_days: Any = None
-
-
-def _start_worker(days: Any) -> None:
-    global _days
-    _days = days
-
-
 def _block_in_process(
-    config: WorkflowConfig, params: SimulationParams, first: int, count: int
-) -> _Tally:
-    return asyncio.run(_run_block(config, params, first, count, None, lambda: _days.put(1)))
+    index: int,
+    config: WorkflowConfig,
+    params: SimulationParams,
+    first: int,
+    count: int,
+    news: Any,
+) -> None:
+    """A block in a process of its own: tells the parent of each simulated day, then
+    of its tally, or of why it failed."""
+    try:
+        tally = asyncio.run(
+            _run_block(config, params, first, count, None, lambda: news.put(("day", index, None)))
+        )
+    except BaseException:
+        news.put(("failed", index, traceback.format_exc()))
+        raise
+    news.put(("done", index, tally))
 
 
 async def simulate(
@@ -454,20 +459,20 @@ async def simulate(
     `db_path` keeps the database (one process)."""
     started = time.perf_counter()
     blocks = split_street(params, 1 if db_path is not None else jobs or default_jobs(params))
-    bar = tqdm(
-        total=params.days * len(blocks),
-        unit="day",
-        disable=not progress,
-        leave=False,
-        desc="simulating",
-    )
+    bar = tqdm(total=params.days, unit="day", disable=not progress, leave=False, desc="simulating")
+    # Days simulated by each block; the bar shows the slowest.
+    days = [0] * len(blocks)
+
+    def day(block: int) -> None:
+        days[block] += 1
+        if min(days) > bar.n:
+            bar.update(min(days) - bar.n)
+
     try:
         if len(blocks) == 1:
-            tally = await _run_block(
-                config, params, 0, params.residents, db_path, lambda: bar.update(1)
-            )
+            tally = await _run_block(config, params, 0, params.residents, db_path, lambda: day(0))
         else:
-            tally = await _in_processes(config, params, blocks, lambda n: bar.update(n))
+            tally = await _in_processes(config, params, blocks, day)
     finally:
         bar.close()
     return _report(params, tally, time.perf_counter() - started)
@@ -477,38 +482,62 @@ async def _in_processes(
     config: WorkflowConfig,
     params: SimulationParams,
     blocks: list[tuple[int, int]],
-    on_days: Callable[[int], object],
+    on_day: Callable[[int], object],
 ) -> _Tally:
     # Spawned, not forked: a fresh interpreter, not a copy of this one's event loop
     # and threads.
     context = multiprocessing.get_context("spawn")
-    days = context.Queue()
-    loop = asyncio.get_running_loop()
-    with ProcessPoolExecutor(
-        max_workers=len(blocks),
-        mp_context=context,
-        initializer=_start_worker,
-        initargs=(days,),
-    ) as pool:
-        futures = [
-            loop.run_in_executor(pool, _block_in_process, config, params, first, count)
-            for first, count in blocks
-        ]
-        waiting = asyncio.gather(*futures)
-        while not waiting.done():
-            await asyncio.wait([waiting], timeout=0.2)
-            done = 0
-            while True:
-                try:
-                    done += days.get_nowait()
-                except queue.Empty:
-                    break
-            if done:
-                on_days(done)
-        tallies = waiting.result()
+    news = context.Queue()
+    workers = [
+        context.Process(
+            target=_block_in_process,
+            args=(index, config, params, first, count, news),
+            name=f"carecheck-simulate-{index}",
+            daemon=True,
+        )
+        for index, (first, count) in enumerate(blocks)
+    ]
+    tallies: dict[int, _Tally] = {}
+    try:
+        for worker in workers:
+            worker.start()
+        silent: list[int] = []
+        while len(tallies) < len(workers):
+            try:
+                kind, index, detail = news.get_nowait()
+            except queue.Empty:
+                kind = ""
+            if not kind:
+                ended = [
+                    i for i, w in enumerate(workers) if i not in tallies and w.exitcode is not None
+                ]
+                # What a block sent before it ended has been read by the next time the
+                # queue is empty: ended then and still without a word, it was killed.
+                for index in set(ended) & set(silent):
+                    raise RuntimeError(
+                        f"simulation block {index} ended with exit code "
+                        f"{workers[index].exitcode} before it was done"
+                    )
+                silent = ended
+                await asyncio.sleep(0.05)
+                continue
+            if kind == "day":
+                on_day(index)
+            elif kind == "done":
+                tallies[index] = detail
+            else:
+                raise RuntimeError(f"simulation block {index} failed:\n{detail}")
+    finally:
+        # On failure or interruption the other blocks stop too, not run to their end.
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+        for worker in workers:
+            if worker.pid is not None:
+                worker.join()
     total = _Tally()
-    for tally in tallies:
-        total.add(tally)
+    for index in range(len(workers)):
+        total.add(tallies[index])
     return total
 
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
+import os
+import signal
 from datetime import UTC, datetime
+
+import pytest
 
 from core.commands import Button, Delivery
 from core.config import WorkflowConfig
@@ -81,3 +87,25 @@ def test_people_answer_the_same_whatever_order_their_prompts_arrive_in() -> None
     assert [(p.at, p.user) for p in sorted(other_ids.pending)] == [
         (p.at, p.user) for p in sorted(first.pending)
     ]
+
+
+async def test_a_block_that_dies_stops_the_simulation_and_the_other_blocks(
+    config: WorkflowConfig,
+) -> None:
+    run = asyncio.create_task(
+        simulate(config, SimulationParams(residents=400, days=60, seed=2), jobs=2)
+    )
+    for _ in range(600):
+        blocks = [
+            p for p in multiprocessing.active_children() if p.name.startswith("carecheck-simulate")
+        ]
+        if len(blocks) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert len(blocks) == 2
+    await asyncio.sleep(1.0)
+    assert blocks[0].pid is not None
+    os.kill(blocks[0].pid, signal.SIGKILL)
+    with pytest.raises(RuntimeError, match="ended with exit code -9 before it was done"):
+        await run
+    assert not any(p.is_alive() for p in blocks)
