@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.base import Adapter, Inviter, NoInvitations, PlatformDeps, Render, StateStore
@@ -17,8 +18,14 @@ class LocalSettings(BaseSettings):
     )
 
     # The local web chat lets anyone on this machine act as any person: a demo and
-    # training tool. It listens on the web host only.
-    local_chat: bool = True
+    # training tool. It listens on the web host only. Unset: on when no chat platform
+    # is configured.
+    local_chat: bool | None = None
+
+    @field_validator("local_chat", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if value == "" else value
 
 
 class LocalPlatform:
@@ -30,6 +37,8 @@ class LocalPlatform:
     channel_form = "local:<name>"
 
     def enabled(self, settings: LocalSettings) -> bool | None:
+        # Unset, it runs when nothing else does: a newcomer with no tokens sees the
+        # whole flow here.
         return settings.local_chat
 
     def build(self, settings: LocalSettings, deps: PlatformDeps) -> Adapter:
