@@ -10,7 +10,7 @@ each in its own process with its own database, and the blocks' figures are added
 The report does not depend on how many blocks there are: every person's choices are
 drawn from the seed and from what they choose about, named the same way in every
 block, and each block does a minute's work in the same order (answers, then due
-timers, then sending). `tests/test_operations.py` holds it to that.
+timers, then sending). `tests/test_simulator.py` holds it to that.
 """
 
 from __future__ import annotations
