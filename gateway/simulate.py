@@ -16,6 +16,7 @@ timers, then sending). `tests/test_simulator.py` holds it to that.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import heapq
 import itertools
@@ -28,7 +29,7 @@ import statistics
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -251,6 +252,13 @@ def _scratch(residents: int, days: int) -> str | None:
     return str(shm) if shutil.disk_usage(shm).free > 4 * wanted else None
 
 
+@contextlib.contextmanager
+def _scratch_db(residents: int, days: int) -> Iterator[Path]:
+    """A throw-away database file, removed with its directory on leaving."""
+    with tempfile.TemporaryDirectory(prefix="carecheck-sim-", dir=_scratch(residents, days)) as tmp:
+        yield Path(tmp) / "sim.db"
+
+
 @dataclass
 class _Tally:
     """What one block of grids came to, in a form that adds up across blocks."""
@@ -331,10 +339,10 @@ async def _run_block(
     on_day: Callable[[], object],
 ) -> _Tally:
     clock = FakeClock(START)
-    with tempfile.TemporaryDirectory(
-        prefix="carecheck-sim-", dir=_scratch(count, params.days)
-    ) as tmp:
-        store = Store(db_path or Path(tmp) / "sim.db")
+    with contextlib.ExitStack() as stack:
+        if db_path is None:
+            db_path = stack.enter_context(_scratch_db(count, params.days))
+        store = Store(db_path)
         await store.open()
         try:
             population = SimulatedPopulation(params, clock)
@@ -432,13 +440,16 @@ def _block_in_process(
     params: SimulationParams,
     first: int,
     count: int,
+    db_path: Path,
     news: Any,
 ) -> None:
     """A block in a process of its own: tells the parent of each simulated day, then
     of its tally, or of why it failed."""
     try:
         tally = asyncio.run(
-            _run_block(config, params, first, count, None, lambda: news.put(("day", index, None)))
+            _run_block(
+                config, params, first, count, db_path, lambda: news.put(("day", index, None))
+            )
         )
     except BaseException:
         news.put(("failed", index, traceback.format_exc()))
@@ -488,57 +499,77 @@ async def _in_processes(
     # and threads.
     context = multiprocessing.get_context("spawn")
     news = context.Queue()
-    workers = [
-        context.Process(
-            target=_block_in_process,
-            args=(index, config, params, first, count, news),
-            name=f"carecheck-simulate-{index}",
-            daemon=True,
-        )
-        for index, (first, count) in enumerate(blocks)
-    ]
     tallies: dict[int, _Tally] = {}
-    try:
-        for worker in workers:
-            worker.start()
-        silent: list[int] = []
-        while len(tallies) < len(workers):
-            try:
-                kind, index, detail = news.get_nowait()
-            except queue.Empty:
-                kind = ""
-            if not kind:
-                ended = [
-                    i for i, w in enumerate(workers) if i not in tallies and w.exitcode is not None
-                ]
-                # What a block sent before it ended has been read by the next time the
-                # queue is empty: ended then and still without a word, it was killed.
-                for index in set(ended) & set(silent):
-                    raise RuntimeError(
-                        f"simulation block {index} ended with exit code "
-                        f"{workers[index].exitcode} before it was done"
-                    )
-                silent = ended
-                await asyncio.sleep(0.05)
-                continue
-            if kind == "day":
-                on_day(index)
-            elif kind == "done":
-                tallies[index] = detail
-            else:
-                raise RuntimeError(f"simulation block {index} failed:\n{detail}")
-    finally:
-        # On failure or interruption the other blocks stop too, not run to their end.
-        for worker in workers:
-            if worker.is_alive():
-                worker.terminate()
-        for worker in workers:
-            if worker.pid is not None:
-                worker.join()
+    # The blocks' directories are this process's: removed however a block ends, even
+    # killed.
+    with contextlib.ExitStack() as scratch:
+        workers = [
+            context.Process(
+                target=_block_in_process,
+                args=(
+                    index,
+                    config,
+                    params,
+                    first,
+                    count,
+                    scratch.enter_context(_scratch_db(count, params.days)),
+                    news,
+                ),
+                name=f"carecheck-simulate-{index}",
+                daemon=True,
+            )
+            for index, (first, count) in enumerate(blocks)
+        ]
+        try:
+            for worker in workers:
+                worker.start()
+            await _gather_tallies(workers, news, tallies, on_day)
+        finally:
+            # On failure or interruption the other blocks stop too, not run to their end.
+            for worker in workers:
+                if worker.is_alive():
+                    worker.terminate()
+            for worker in workers:
+                if worker.pid is not None:
+                    worker.join()
     total = _Tally()
     for index in range(len(workers)):
         total.add(tallies[index])
     return total
+
+
+async def _gather_tallies(
+    workers: list[Any],
+    news: Any,
+    tallies: dict[int, _Tally],
+    on_day: Callable[[int], object],
+) -> None:
+    silent: list[int] = []
+    while len(tallies) < len(workers):
+        try:
+            kind, index, detail = news.get_nowait()
+        except queue.Empty:
+            kind = ""
+        if not kind:
+            ended = [
+                i for i, w in enumerate(workers) if i not in tallies and w.exitcode is not None
+            ]
+            # What a block sent before it ended has been read by the next time the
+            # queue is empty: ended then and still without a word, it was killed.
+            for index in set(ended) & set(silent):
+                raise RuntimeError(
+                    f"simulation block {index} ended with exit code "
+                    f"{workers[index].exitcode} before it was done"
+                )
+            silent = ended
+            await asyncio.sleep(0.05)
+            continue
+        if kind == "day":
+            on_day(index)
+        elif kind == "done":
+            tallies[index] = detail
+        else:
+            raise RuntimeError(f"simulation block {index} failed:\n{detail}")
 
 
 def _pct(values: list[float], q: float) -> float | None:

@@ -7,12 +7,14 @@ import multiprocessing
 import os
 import signal
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from core.commands import Button, Delivery
 from core.config import WorkflowConfig
 from core.ids import OutboxId, chat_ref
+from gateway import simulate as simulate_module
 from gateway.clock import FakeClock
 from gateway.simulate import (
     PLATFORM,
@@ -90,8 +92,9 @@ def test_people_answer_the_same_whatever_order_their_prompts_arrive_in() -> None
 
 
 async def test_a_block_that_dies_stops_the_simulation_and_the_other_blocks(
-    config: WorkflowConfig,
+    config: WorkflowConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(simulate_module, "_scratch", lambda residents, days: str(tmp_path))
     run = asyncio.create_task(
         simulate(config, SimulationParams(residents=400, days=60, seed=2), jobs=2)
     )
@@ -103,9 +106,12 @@ async def test_a_block_that_dies_stops_the_simulation_and_the_other_blocks(
             break
         await asyncio.sleep(0.05)
     assert len(blocks) == 2
+    assert len(os.listdir(tmp_path)) == 2  # each block's database directory
     await asyncio.sleep(1.0)
     assert blocks[0].pid is not None
     os.kill(blocks[0].pid, signal.SIGKILL)
     with pytest.raises(RuntimeError, match="ended with exit code -9 before it was done"):
         await run
     assert not any(p.is_alive() for p in blocks)
+    # Their databases went with them, the killed block's too.
+    assert os.listdir(tmp_path) == []
