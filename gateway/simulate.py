@@ -444,17 +444,28 @@ def _block_in_process(
     news: Any,
 ) -> None:
     """A block in a process of its own: tells the parent of each simulated day, then
-    of its tally, or of why it failed."""
+    of its tally, or of why it failed. If the parent is gone (killed), it stops at the
+    end of the day and removes the directory the parent made for it."""
+    parent = multiprocessing.parent_process()
+
+    def day() -> None:
+        if parent is not None and not parent.is_alive():
+            raise _Orphaned
+        news.put(("day", index, None))
+
     try:
-        tally = asyncio.run(
-            _run_block(
-                config, params, first, count, db_path, lambda: news.put(("day", index, None))
-            )
-        )
+        tally = asyncio.run(_run_block(config, params, first, count, db_path, day))
+    except _Orphaned:
+        shutil.rmtree(db_path.parent, ignore_errors=True)
+        return
     except BaseException:
         news.put(("failed", index, traceback.format_exc()))
         raise
     news.put(("done", index, tally))
+
+
+class _Orphaned(Exception):
+    """The process that started this block is gone."""
 
 
 async def simulate(

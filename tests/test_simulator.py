@@ -6,6 +6,7 @@ import asyncio
 import multiprocessing
 import os
 import signal
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -115,3 +116,37 @@ async def test_a_block_that_dies_stops_the_simulation_and_the_other_blocks(
     assert not any(p.is_alive() for p in blocks)
     # Their databases went with them, the killed block's too.
     assert os.listdir(tmp_path) == []
+
+
+_PARENT = """
+import asyncio, sys
+from gateway import simulate
+from gateway.config import builtin_config_text, parse_config
+simulate._scratch = lambda residents, days: sys.argv[1]
+params = simulate.SimulationParams(residents=400, days=365, seed=3)
+asyncio.run(simulate.simulate(parse_config(builtin_config_text()), params, jobs=2))
+"""
+
+
+async def test_blocks_whose_simulation_was_killed_stop_and_clean_up(tmp_path: Path) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    parent = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _PARENT, str(scratch), cwd=Path(__file__).parent.parent
+    )
+    try:
+        for _ in range(600):
+            if len(os.listdir(scratch)) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert len(os.listdir(scratch)) == 2
+        await asyncio.sleep(2.0)  # the blocks are under way
+    finally:
+        parent.kill()
+        await parent.wait()
+    # Each block sees at the end of its next simulated day that nobody waits for it.
+    for _ in range(600):
+        if not os.listdir(scratch):
+            break
+        await asyncio.sleep(0.05)
+    assert os.listdir(scratch) == []
