@@ -379,13 +379,13 @@ async def test_an_acknowledged_alert_walks_again_after_a_new_miss(store: AnyStor
         )
         await tx.advance_alert(alert_id, 3)
         await tx.acknowledge_alert(alert_id, ids["Li"], T0 + MIN)
-        assert [a.id for a in await tx.exhausted_alerts()] == [alert_id]
+        assert [(a.id, a.position) for a in await tx.unresolved_alerts()] == [(alert_id, 3)]
         assert await tx.reescalate_alert(alert_id, None, 2)
         again = await tx.alert(alert_id)
         assert again is not None and again.state is AlertState.OPEN
         assert (again.position, again.misses, again.acked_by, again.acked_at) == (0, 2, None, None)
         assert again.checkin_id == opened[ids["Wang"]]  # kept when none is given
-        assert await tx.exhausted_alerts() == []
+        assert [(a.id, a.position) for a in await tx.unresolved_alerts()] == [(alert_id, 0)]
         await tx.mark_urgent(alert_id)
         urgent = await tx.alert(alert_id)
         assert urgent is not None and urgent.urgent

@@ -275,15 +275,6 @@ class CareRepo(Repo):
         )
         return changed == 1
 
-    async def exhausted_alerts(self) -> list[Alert]:
-        """Unresolved alerts whose every step has been walked (position past the end is
-        decided by the workflow; this returns the unresolved ones with their position)."""
-        rows = await self._all(
-            f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE state <> 'resolved' AND position > 0 "
-            "ORDER BY id"
-        )
-        return [_alert(r) for r in rows]
-
     async def mark_urgent(self, alert_id: AlertId) -> None:
         await self._run("UPDATE alerts SET urgent = 1 WHERE id = $1", (alert_id,))
 
