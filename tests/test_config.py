@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -210,10 +209,9 @@ def billion_laughs(levels: int) -> str:
 
 
 def test_an_alias_bomb_is_refused_at_once_with_the_line_of_the_alias() -> None:
-    started = time.perf_counter()
+    # Nine levels expand to 9**10 values: a loader that did not stop at the limit
+    # would never return (or run out of memory) instead of failing this test.
     found = problems(billion_laughs(9))
-    elapsed = time.perf_counter() - started
-    assert elapsed < 1.0
     assert any(
         p.startswith("carecheck.yaml:") and "expand to more than 100,000 values" in p for p in found
     ), found
@@ -239,9 +237,8 @@ def test_an_alias_to_itself_is_refused_not_a_recursion_error() -> None:
     ],
 )
 def test_deep_nesting_is_refused_at_once_with_a_line(text: str) -> None:
-    started = time.perf_counter()
+    # Composed recursively, 1,000 levels would be a RecursionError, not this refusal.
     (problem,) = problems(text)
-    assert time.perf_counter() - started < 1.0
     assert problem.startswith("carecheck.yaml:") and "deeper than 50 levels" in problem
     assert problem.split(":")[1].isdigit()
 
