@@ -7,7 +7,7 @@ the store names a concrete database. The same contract tests run on both
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -362,3 +362,10 @@ class Store(Protocol):
     async def holding(self, name: str) -> bool: ...
 
     async def release(self, name: str) -> None: ...
+
+    def watch(self, changed: Callable[[str], None]) -> None:
+        """Call `changed(table)` when another instance adds rows to `outbox`, `timers`
+        or `inbox`, so this one looks at once instead of at its next poll (and with
+        every table after a lost connection to the database, whatever was missed).
+        Nothing to do for a database no other instance writes to."""
+        ...

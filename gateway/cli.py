@@ -379,8 +379,8 @@ def cmd_round_start(args: argparse.Namespace) -> int:
         else:
             print(f"{label} for plan {plan} ({timezone}) queued now")
     print(
-        "the running gateway opens it within 30 s; residents already asked in this round "
-        "are skipped (see `carecheck status`)"
+        "the running gateway opens it at once on PostgreSQL, within 30 s on SQLite; "
+        "residents already asked in this round are skipped (see `carecheck status`)"
     )
     return 0
 

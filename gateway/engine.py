@@ -422,10 +422,21 @@ class Engine:
         # run in the one instance holding its lock (one getUpdates caller per bot, one
         # sender keeping the bot's rate limits); the others stand by and take over.
         self.standby = set(self.adapters)
+        self.store.watch(self._changed_elsewhere)
         self._tasks += [
             asyncio.create_task(self._hold_platform(name), name=f"hold-{name}")
             for name in self.adapters
         ]
+
+    def _changed_elsewhere(self, table: str) -> None:
+        """Another instance (or a `carecheck` command) wrote what a loop here reads."""
+        if table == "outbox":
+            for worker in self.workers.values():
+                worker.wake()
+        elif table == "timers":
+            self._timer_wake.set()
+        else:
+            self._inbox_wake.set()
 
     async def _hold_platform(self, name: str) -> None:
         lock = f"platform:{name}"
@@ -451,6 +462,9 @@ class Engine:
     ) -> None:
         log.info("%s: this instance receives and sends (holds %s)", name, lock)
         self.standby.discard(name)
+        # What the last holder left (events stored but not handled, deadlines it was
+        # about to fire) is looked at now, not at the next wake-up.
+        self.wake()
         await adapter.start(context)
         sender = asyncio.create_task(worker.run(), name=f"outbox-{name}")
         try:
@@ -515,7 +529,11 @@ class Engine:
                 log.exception("inbox processing failed; retrying")
                 await asyncio.sleep(1)
                 continue
-            await self._inbox_wake.wait()
+            # A shared database is also looked at now and then: events another
+            # instance stored but did not handle before it died wake nobody.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(HEARTBEAT if self.store.shared else None):
+                    await self._inbox_wake.wait()
             # Let the rest of a burst arrive: one transaction for many events.
             await asyncio.sleep(INBOX_LINGER)
 

@@ -40,6 +40,8 @@ FULL_WAIT = 1.0
 OnFailed = Callable[[OutboxRow, str], Awaitable[None]]
 # How long a row taken for sending stays this instance's (shared databases only).
 SEND_LEASE = timedelta(seconds=30)
+# How often a sender on a shared database looks at the queue without being woken.
+SHARED_LOOK = 10.0
 # Told of every message the platform accepted (the workflow picks what matters to it).
 OnSent = Callable[[OutboxRow], Awaitable[None]]
 
@@ -215,6 +217,10 @@ class OutboxWorker:
                 if nxt is not None:
                     delay = self.clock.real_seconds(nxt - self.clock.now())
             timeout = None if delay is None else max(delay, 0.001)
+            if self.store.shared:
+                # Other instances wake this one when they add messages (Store.watch);
+                # a look now and then covers a wake-up lost with a connection.
+                timeout = min(timeout or SHARED_LOOK, SHARED_LOOK)
             with contextlib.suppress(TimeoutError):
                 # Not wait_for: on Python 3.11 it can swallow the cancellation of stop().
                 async with asyncio.timeout(timeout):

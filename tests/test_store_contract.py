@@ -918,6 +918,45 @@ async def test_a_timer_being_fired_by_one_instance_is_refused_to_the_other_at_on
 
 
 @pytest.mark.postgres
+async def test_an_instance_is_woken_by_what_another_writes_but_not_by_its_own(
+    two: tuple[PgStore, PgStore],
+) -> None:
+    a, b = two
+    heard: list[str] = []
+    changed = asyncio.Event()
+
+    def wake(table: str) -> None:
+        heard.append(table)
+        changed.set()
+
+    a.watch(wake)
+    async with asyncio.timeout(10):
+        while len(heard) < 3:  # on listening, every table counts as changed once
+            await changed.wait()
+            changed.clear()
+    assert sorted(heard) == ["inbox", "outbox", "timers"]
+    heard.clear()
+
+    async with a.transaction() as tx:  # its own writes: nothing
+        await tx.add_timer(T0, "deadline", 1, "", T0)
+        await tx.enqueue("test", message("test:own"), T0)
+    async with b.transaction() as tx:
+        await tx.enqueue("test", message("test:1"), T0)
+        await tx.enqueue("test", message("test:2"), T0)  # one wake-up per transaction
+    async with b.transaction() as tx:
+        await tx.add_timers([(T0, "deadline", n, "") for n in range(5)], T0)
+    # Notifications arrive in commit order: once this last one is heard, anything
+    # from the writes above (its own, a second outbox wake-up) would have been too.
+    async with b.transaction() as tx:
+        await tx.store_inbound("test", "e1", {"kind": "text"}, T0)
+    async with asyncio.timeout(10):
+        while "inbox" not in heard:
+            await changed.wait()
+            changed.clear()
+    assert heard == ["outbox", "timers", "inbox"]
+
+
+@pytest.mark.postgres
 async def test_two_instances_racing_over_the_same_timers_fire_each_once(
     two: tuple[PgStore, PgStore],
 ) -> None:

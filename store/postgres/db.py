@@ -4,9 +4,12 @@ connections, migrations, transactions, and locks that one instance at a time hol
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
+import secrets
 import urllib.parse
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +36,12 @@ CLOSE_TIMEOUT = 10.0
 STATEMENT_CACHE = 512
 # Taken while migrating, so instances starting together migrate one after the other.
 MIGRATION_LOCK = "carecheck:migrate"
+
+# The channel the wake-up trigger (migration 7) notifies on, and how long a lost
+# listening connection waits before it connects again.
+WAKE_CHANNEL = "carecheck_wake"
+WATCH_RETRY = 2.0
+WATCHED = ("outbox", "timers", "inbox")
 
 # What is wrong when the server cannot be reached or refuses us.
 _OPEN_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
@@ -183,6 +192,10 @@ class PgStore:
         self._flush_lock = asyncio.Lock()
         # Named locks held: each on a connection of its own, outside the pool.
         self._held: dict[str, Any] = {}
+        # Written as application_name on every connection: the wake-up trigger puts it
+        # in its notification, so this instance can tell its own writes from others'.
+        self.instance = f"carecheck-{secrets.token_hex(6)}"
+        self._watcher: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"PgStore({self.display_url!r})"
@@ -196,6 +209,7 @@ class PgStore:
                 timeout=CONNECT_TIMEOUT,
                 statement_cache_size=STATEMENT_CACHE,
                 reset=_keep_session,
+                server_settings={"application_name": self.instance},
             )
         except _OPEN_ERRORS as exc:
             raise StoreOpenError(
@@ -217,6 +231,10 @@ class PgStore:
             raise
 
     async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
+            self._watcher = None
         if self._pool is None:
             return
         try:
@@ -378,6 +396,51 @@ class PgStore:
             async with asyncio.timeout(CLOSE_TIMEOUT):
                 await conn.close()
         except (*_OPEN_ERRORS, TimeoutError):
+            conn.terminate()
+
+    # -- waking other instances ----------------------------------------------------
+
+    def watch(self, changed: Callable[[str], None]) -> None:
+        """Call `changed(table)` when another instance (or a `carecheck` command) adds
+        messages to send, deadlines or inbound events: the wake-up trigger notifies on
+        a connection of its own that LISTENs. After that connection was lost, and when
+        it first listens, every table counts as changed."""
+        if self._watcher is None:
+            self._watcher = asyncio.create_task(self._watch(changed), name="pg-watch")
+
+    async def _watch(self, changed: Callable[[str], None]) -> None:
+        while True:
+            try:
+                await self._listen(changed)
+            except (*_OPEN_ERRORS, TimeoutError) as exc:
+                log.warning("not told of other instances' writes: %s; retrying", _reason(exc))
+            await asyncio.sleep(WATCH_RETRY)
+
+    async def _listen(self, changed: Callable[[str], None]) -> None:
+        """One listening connection, until it is lost."""
+
+        def notified(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+            table, _, writer = payload.partition(" ")
+            if writer != self.instance:
+                changed(table)
+
+        lost = asyncio.Event()
+        conn = await asyncpg.connect(self._url, timeout=CONNECT_TIMEOUT)
+        try:
+            conn.add_termination_listener(lambda _conn: lost.set())
+            await conn.add_listener(WAKE_CHANNEL, notified)
+            for table in WATCHED:
+                changed(table)
+            # Polled as well: a connection that dies without closing (the server's
+            # host gone) tells no termination listener.
+            while not lost.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(CONNECT_TIMEOUT):
+                        await lost.wait()
+                if not lost.is_set():
+                    async with asyncio.timeout(CONNECT_TIMEOUT):
+                        await conn.fetchval("SELECT 1")
+        finally:
             conn.terminate()
 
 

@@ -284,6 +284,26 @@ CREATE TABLE web_login_links (
 ALTER TABLE people ADD COLUMN deactivated_at DOUBLE PRECISION;
 """
 
+# Instances sharing the database wake each other: a statement that adds messages to
+# send, deadlines or inbound events notifies every listening instance (one notification
+# per table per transaction; the payload names the table and the writer's
+# application_name, so an instance can ignore its own). See PgStore.watch.
+V7_WAKE_OTHERS = """
+CREATE FUNCTION carecheck_wake() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('carecheck_wake',
+                      TG_TABLE_NAME || ' ' || current_setting('application_name'));
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER outbox_wake AFTER INSERT ON outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION carecheck_wake();
+CREATE TRIGGER timers_wake AFTER INSERT ON timers
+    FOR EACH STATEMENT EXECUTE FUNCTION carecheck_wake();
+CREATE TRIGGER inbox_wake AFTER INSERT ON inbox
+    FOR EACH STATEMENT EXECUTE FUNCTION carecheck_wake();
+"""
+
 # Each entry upgrades from version N to N+1, in step with the SQLite list.
 MIGRATIONS: list[str] = [
     SCHEMA_V1,
@@ -292,6 +312,7 @@ MIGRATIONS: list[str] = [
     V4_HISTORY,
     V5_DEAD_LETTERS,
     V6_WEB_CONSOLE,
+    V7_WAKE_OTHERS,
 ]
 
 LATEST = len(MIGRATIONS)

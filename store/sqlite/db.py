@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -307,6 +308,9 @@ class Store:
 
     async def release(self, name: str) -> None:
         return None
+
+    def watch(self, changed: Callable[[str], None]) -> None:
+        """Nothing to watch: this process is the only one writing what its loops read."""
 
     async def checkpoint(self) -> None:
         """Copy the WAL into the database and empty the WAL file. Without it the WAL

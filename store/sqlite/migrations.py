@@ -282,6 +282,12 @@ CREATE TABLE web_login_links (
 ALTER TABLE people ADD COLUMN deactivated_at REAL;
 """
 
+# Version 7 wakes other instances sharing a PostgreSQL database; a SQLite file has one
+# process, which wakes itself. Kept so both stores count versions alike.
+V7_WAKE_OTHERS = """
+-- nothing to do on SQLite
+"""
+
 # Each entry upgrades from version N to N+1. Never edit a shipped step: add a new one.
 MIGRATIONS: list[str] = [
     SCHEMA_V1,
@@ -290,6 +296,7 @@ MIGRATIONS: list[str] = [
     V4_HISTORY,
     V5_DEAD_LETTERS,
     V6_WEB_CONSOLE,
+    V7_WAKE_OTHERS,
 ]
 
 LATEST = len(MIGRATIONS)
