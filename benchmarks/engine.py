@@ -2,10 +2,18 @@
 
     .venv/bin/python benchmarks/engine.py                  # 100,000 residents
     .venv/bin/python benchmarks/engine.py --quick          # 5,000 residents
+    .venv/bin/python benchmarks/engine.py --postgres       # on a throw-away PostgreSQL
+    .venv/bin/python benchmarks/engine.py --postgres --instances 2
 
 Everything is carecheck's own code — the real `Store` on a SQLite file in a temporary
-directory (WAL, synchronous=NORMAL, as in production), the real `Engine` and its
-workflows — with an in-process adapter that counts deliveries. What is measured:
+directory (WAL, synchronous=NORMAL, as in production), or on PostgreSQL (`--db URL` of an
+empty database, or `--postgres`: a throw-away cluster started as the tests start theirs,
+on this machine, with the tests' settings but fsync on), the real `Engine` and its
+workflows — with an in-process adapter that counts deliveries. With `--instances 2` a
+second gateway engine runs beside it in a process of its own on the same database
+(standing by for the platform, firing timers and handling stored events as a second
+instance does); answers and deadlines are then counted in the database, whichever
+instance handled them. What is measured:
 
 round       on a FakeClock set to the round's time, the round timer fires
             (`Engine.fire_due_timers`, the timer loop's own step) and opens a check-in
@@ -34,11 +42,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import platform
 import re
 import resource
+import signal
 import sqlite3
 import sys
 import tempfile
@@ -47,6 +57,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -56,11 +67,12 @@ from adapters.fake import FakeAdapter  # noqa: E402
 from core.config import WorkflowConfig  # noqa: E402
 from core.events import InboundEvent, MessageKind, MessageReceived, Sender  # noqa: E402
 from core.ids import PersonId, chat_ref  # noqa: E402
+from core.ports import Store  # noqa: E402
 from gateway.clock import Clock, FakeClock, ScaledClock  # noqa: E402
 from gateway.config import builtin_config_text, parse_config  # noqa: E402
+from gateway.database import create_store  # noqa: E402
 from gateway.engine import Engine  # noqa: E402
 from gateway.simulate import street  # noqa: E402
-from store.sqlite import Store  # noqa: E402
 from workflows.checkin import TIMER_CLOSE  # noqa: E402
 
 PLATFORM = "bench"
@@ -97,6 +109,9 @@ Where the time goes, and what is not yet met:
   time before comparing figures between runs.
 """
 SECTION = "## Engine (issue: care-check engine)"
+PG_SECTION = "## Engine on PostgreSQL"
+# How often answers and deadlines handled by either instance are counted in the database.
+COUNT_EVERY = 0.1
 
 
 def bench_adapter(limits: RateLimits | None = None) -> FakeAdapter:
@@ -162,14 +177,21 @@ class Results:
     fire_span: float = 0.0
     rss: float = 0.0
     calibration_after: float = 0.0
+    database: str = "SQLite"
+    instances: int = 1
+    # answers / deadlines handled by the second instance (two instances only)
+    by_second: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
-async def run(residents: int, answers: int, sample: int, tmp: Path) -> Results:
+async def run(
+    residents: int, answers: int, sample: int, db: str, instances: int, tmp: Path
+) -> Results:
     config = parse_config(builtin_config_text())
     plan = config.plan_name_default
-    res = Results(residents, answers, sample)
-    store = Store(tmp / "bench.db")
+    res = Results(residents, answers, sample, instances=instances)
+    store = create_store(db)
+    res.database = "PostgreSQL" if store.shared else "SQLite"
     await store.open()
     clock = FakeClock(START)
     adapter = bench_adapter()
@@ -226,6 +248,16 @@ async def run(residents: int, answers: int, sample: int, tmp: Path) -> Results:
     engine = TimedEngine(store, live, config, {PLATFORM: telegram_like})
     await engine.prepare()
     await engine.start()
+    second: Second | None = None
+    if instances == 2:
+        # This instance takes the platform first (it receives the answers), the
+        # second stands by for it and shares the rest of the work.
+        await wait_until(lambda: PLATFORM not in engine.standby, 30, "the platform lock")
+        second = await Second.start(db, live, tmp)
+
+    async def handled_answers() -> int:
+        async with store.read() as tx:
+            return (await tx.checkin_state_counts()).get("ok", 0)
 
     # -- answers: once as the Telegram adapter stores a page today (one event at a
     # time), once with each page handed in concurrently (one commit per page) ---------
@@ -244,6 +276,7 @@ async def run(residents: int, answers: int, sample: int, tmp: Path) -> Results:
     for concurrent in (False, True):
         events = answers_of(answers if concurrent else 0)
         handled = engine.stats.events_handled
+        answered_before = await handled_answers()
         t0 = time.perf_counter()
         for start in range(0, len(events), UPDATES_BATCH):
             page = events[start : start + UPDATES_BATCH]
@@ -253,11 +286,20 @@ async def run(residents: int, answers: int, sample: int, tmp: Path) -> Results:
                 for event in page:
                     await engine.receive(event)
             await asyncio.sleep(0)  # the adapter awaits its next getUpdates response
-        await wait_until(
-            lambda: engine.stats.events_handled - handled >= answers,  # noqa: B023
-            600,
-            "answers",
-        )
+        if second is None:
+            await wait_until(
+                lambda: engine.stats.events_handled - handled >= answers,  # noqa: B023
+                600,
+                "answers",
+            )
+        else:
+            # Either instance may have handled an answer: count them where they land.
+            for _ in range(int(600 / COUNT_EVERY)):
+                if await handled_answers() - answered_before >= answers:
+                    break
+                await asyncio.sleep(COUNT_EVERY)
+            else:
+                raise TimeoutError("answers: not done within 600 s")
         res.answers[concurrent] = answers / (time.perf_counter() - t0)
         # Telegram redelivers an update after a crash: the inbox must drop it.
         if await engine.receive(events[0]):
@@ -267,6 +309,8 @@ async def run(residents: int, answers: int, sample: int, tmp: Path) -> Results:
         states = await tx.checkin_state_counts()
         replies = sum((await tx.outbox_depth()).values())
     if states.get("ok") != answered or engine.stats.events_failed or replies < answered:
+        if second is not None:
+            await second.stop()
         raise RuntimeError(f"answers not all recorded: {states}, {replies}, {engine.stats}")
     del events
 
@@ -278,17 +322,7 @@ async def run(residents: int, answers: int, sample: int, tmp: Path) -> Results:
     async with store.transaction() as tx:
         # A reply window counts from the prompt's delivery: for these deadlines to be
         # due now, their prompts went out a window ago.
-        aged = [c.id for c in checkins if c is not None]
-        await tx._run(
-            f"UPDATE outbox SET sent_at = sent_at - 86400 WHERE purpose = 'checkin' "
-            f"AND ref IN ({','.join('?' * len(aged))})",
-            aged,
-        )
-        await tx._run(
-            "UPDATE checkins SET sent_at = sent_at - 86400 "
-            f"WHERE id IN ({','.join('?' * len(aged))})",
-            aged,
-        )
+        await age_prompts(tx, [c.id for c in checkins if c is not None], store.shared)
         await tx.add_timers(
             [(due_at, TIMER_CLOSE, c.id, "") for c in checkins if c is not None], live.now()
         )
@@ -298,16 +332,29 @@ async def run(residents: int, answers: int, sample: int, tmp: Path) -> Results:
     # The monotonic instant at which `due_at` arrives on the live clock.
     due_wall = time.monotonic() + (due_at - live.now()).total_seconds()
     engine.wake()  # new rows were written: the timer loop looks at the next due time
-    await wait_until(
-        lambda: sum(n for _, n in engine.fire_commits) >= sample, LAG_LEAD + 600, "deadlines"
-    )
+    commits = engine.fire_commits
+    if second is None:
+        await wait_until(
+            lambda: sum(n for _, n in engine.fire_commits) >= sample, LAG_LEAD + 600, "deadlines"
+        )
+    else:
+        for _ in range(int((LAG_LEAD + 600) / COUNT_EVERY)):
+            async with store.read() as tx:
+                if (await tx.checkin_state_counts()).get("missed", 0) >= sample:
+                    break
+            await asyncio.sleep(COUNT_EVERY)
+        else:
+            raise TimeoutError("deadlines: not done within 600 s")
+        others = await second.stop()
+        res.by_second = {"deadlines": sum(n for _, n in others)}
+        commits = sorted(commits + others)
     await engine.stop()
     lags: list[float] = []
-    for committed, n in engine.fire_commits:
+    for committed, n in commits:
         lags.extend([committed - due_wall] * n)
     lags = lags[:sample]
     res.lag_p50, res.lag_p99, res.lag_max = pct(lags, 0.5), pct(lags, 0.99), max(lags)
-    res.fire_span = max(t for t, _ in engine.fire_commits) - due_wall
+    res.fire_span = max(t for t, _ in commits) - due_wall
     if min(lags) < 0:
         res.notes.append("a deadline fired before it was due")
     async with store.read() as tx:
@@ -318,6 +365,77 @@ async def run(residents: int, answers: int, sample: int, tmp: Path) -> Results:
     await store.close()
     res.rss = rss_mb()
     return res
+
+
+async def age_prompts(tx: Any, checkin_ids: list[int], postgres: bool) -> None:
+    """Move these check-ins' prompts a day into the past (a reply window counts from
+    delivery). Benchmark set-up only, so straight to each store's SQL."""
+    if postgres:
+        ids = "= ANY($1::bigint[])"
+        params: list[Any] = [checkin_ids]
+    else:
+        ids = f"IN ({','.join('?' * len(checkin_ids))})"
+        params = list(checkin_ids)
+    await tx._run(
+        f"UPDATE outbox SET sent_at = sent_at - 86400 WHERE purpose = 'checkin' AND ref {ids}",
+        params,
+    )
+    await tx._run(f"UPDATE checkins SET sent_at = sent_at - 86400 WHERE id {ids}", params)
+
+
+class Second:
+    """The second instance: this script run with `--second`, in a process of its own."""
+
+    def __init__(self, process: asyncio.subprocess.Process, report: Path) -> None:
+        self.process, self.report = process, report
+
+    @classmethod
+    async def start(cls, db: str, live: ScaledClock, tmp: Path) -> Second:
+        report = tmp / "second.json"
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--second",
+            "--db",
+            db,
+            # The same live clock: its start, and the monotonic instant it began.
+            "--clock",
+            f"{live.now().isoformat()}@{time.monotonic()}",
+            "--report",
+            str(report),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert process.stdout is not None
+        line = await process.stdout.readline()
+        if line.strip() != b"ready":
+            raise RuntimeError(f"the second instance did not start: {line!r}")
+        return cls(process, report)
+
+    async def stop(self) -> list[tuple[float, int]]:
+        """Stop it; the (monotonic time, count) of each batch of timers it fired."""
+        self.process.send_signal(signal.SIGTERM)
+        await self.process.wait()
+        return [(t, n) for t, n in json.loads(self.report.read_text())]
+
+
+async def second_instance(db: str, clock_arg: str) -> list[tuple[float, int]]:
+    """Run an engine on `db` until SIGTERM; returns when it fired timers."""
+    start, _, t0 = clock_arg.partition("@")
+    live = ScaledClock(1.0, start=datetime.fromisoformat(start))
+    live._t0 = float(t0)  # CLOCK_MONOTONIC is one clock for every process
+    store = create_store(db)
+    await store.open()
+    config = parse_config(builtin_config_text())
+    engine = TimedEngine(store, live, config, {PLATFORM: bench_adapter(TELEGRAM_LIMITS)})
+    await engine.prepare()
+    await engine.start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    print("ready", flush=True)
+    await stop.wait()
+    await engine.stop()
+    await store.close()
+    return engine.fire_commits
 
 
 def table(res: Results) -> str:
@@ -403,11 +521,34 @@ def machine() -> str:
     )
 
 
-def write_docs(text: str) -> None:
+def write_pg_docs(res: Results, host: str, command: str, out: str) -> None:
+    """The section of docs/benchmarks.md for PostgreSQL with this many instances."""
+    heading = f"{PG_SECTION}, {'one instance' if res.instances == 1 else 'two instances'}"
+    lines = [
+        heading,
+        "",
+        f"Run on {date.today().isoformat()} on {host}:",
+        "",
+        f"    {command}",
+        "",
+        out,
+        "",
+        details(res),
+    ]
+    if res.by_second:
+        lines.append(
+            f"- the second instance fired {res.by_second['deadlines']:,} of the "
+            f"{res.sample:,} deadlines (and handled answers alongside: counted in the "
+            "database, whichever instance took them)"
+        )
+    write_docs("\n".join(lines), heading)
+
+
+def write_docs(text: str, heading: str = SECTION) -> None:
     """Replace this section of docs/benchmarks.md (other sections are kept)."""
     current = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
     lines = current.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.startswith("## Engine")), None)
+    start = next((i for i, line in enumerate(lines) if line == heading), None)
     if start is None:
         new = current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
     else:
@@ -430,6 +571,15 @@ def main() -> int:
         "--answers", type=int, help="answers per mode (default: a fifth of the residents)"
     )
     parser.add_argument("--sample", type=int, help="deadlines due at once (default 1,000)")
+    parser.add_argument("--db", help="postgresql://… of an empty database (default: SQLite)")
+    parser.add_argument(
+        "--postgres", action="store_true", help="on a throw-away PostgreSQL cluster"
+    )
+    parser.add_argument("--instances", type=int, choices=(1, 2), default=1)
+    # The second instance of --instances 2 (started by this script, not by hand).
+    parser.add_argument("--second", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--clock", help=argparse.SUPPRESS)
+    parser.add_argument("--report", type=Path, help=argparse.SUPPRESS)
     parser.add_argument(
         "--docs",
         action=argparse.BooleanOptionalAction,
@@ -437,6 +587,13 @@ def main() -> int:
         help=f"write the figures into {DOCS.relative_to(ROOT)} (default: unless --quick)",
     )
     args = parser.parse_args()
+    if args.second:
+        logging.basicConfig(level=logging.WARNING)
+        fired = asyncio.run(second_instance(args.db, args.clock))
+        args.report.write_text(json.dumps(fired))
+        return 0
+    if args.instances == 2 and not (args.postgres or args.db):
+        parser.error("two instances share a PostgreSQL database: add --postgres or --db")
     residents = 5_000 if args.quick else args.residents
     answers = args.answers if args.answers is not None else residents // 5
     sample = args.sample if args.sample is not None else min(1_000, residents // 5)
@@ -446,8 +603,20 @@ def main() -> int:
     command = " ".join([".venv/bin/python benchmarks/engine.py", *sys.argv[1:]])
     host = machine()  # before the run: the load average is other processes'
     print(f"carecheck engine benchmark: {residents:,} residents on {host}", flush=True)
-    with tempfile.TemporaryDirectory(prefix="carecheck-bench-") as tmp:
-        res = asyncio.run(run(residents, answers, sample, Path(tmp)))
+    cluster = None
+    if args.postgres:
+        from tests.postgres import start_postgres
+
+        cluster = start_postgres(durable=True)
+        args.db = cluster.create_database()
+        host += f"; PostgreSQL {cluster.version} (throw-away cluster, fsync on)"
+    try:
+        with tempfile.TemporaryDirectory(prefix="carecheck-bench-") as tmp:
+            db = args.db or str(Path(tmp) / "bench.db")
+            res = asyncio.run(run(residents, answers, sample, db, args.instances, Path(tmp)))
+    finally:
+        if cluster is not None:
+            cluster.stop()
     res.calibration_after = calibrate()
     out = table(res)
     print()
@@ -455,6 +624,10 @@ def main() -> int:
     print()
     print(details(res))
     if args.docs if args.docs is not None else not args.quick:
+        if res.database != "SQLite":
+            write_pg_docs(res, host, command, out)
+            print(f"\nwritten to {DOCS.relative_to(ROOT)}")
+            return 0
         write_docs(
             "\n".join(
                 [

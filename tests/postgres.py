@@ -144,8 +144,18 @@ class Cluster:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def start_postgres(timeout: float = START_TIMEOUT) -> Cluster:
+# What a benchmark runs with instead: durable, as in production.
+DURABLE_SETTINGS = {
+    **SERVER_SETTINGS,
+    "fsync": "on",
+    "synchronous_commit": "on",
+    "full_page_writes": "on",
+}
+
+
+def start_postgres(timeout: float = START_TIMEOUT, *, durable: bool = False) -> Cluster:
     """Create a cluster in a new temporary directory, start it, wait until it answers.
+    `durable`: with fsync and synchronous commits (benchmarks), not the tests' settings.
 
     Raises PostgresUnavailable when the binaries are missing or it does not come up."""
     bin_dir = find_binaries(PG_ROOT)
@@ -182,17 +192,20 @@ def start_postgres(timeout: float = START_TIMEOUT) -> Cluster:
         )
         if init.returncode != 0:
             raise PostgresUnavailable(f"initdb failed: {init.stdout[-2000:]!r}")
-        return _start(directory, bin_dir, user, timeout)
+        settings = DURABLE_SETTINGS if durable else SERVER_SETTINGS
+        return _start(directory, bin_dir, user, timeout, settings)
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
 
 
-def _start(directory: Path, bin_dir: Path, user: str | None, timeout: float) -> Cluster:
+def _start(
+    directory: Path, bin_dir: Path, user: str | None, timeout: float, server: dict[str, str]
+) -> Cluster:
     last_error = ""
     for _ in range(PORT_ATTEMPTS):
         port = _free_port()
-        settings = [f"-c{key}={value}" for key, value in SERVER_SETTINGS.items()]
+        settings = [f"-c{key}={value}" for key, value in server.items()]
         log = directory / "postgres.log"
         with log.open("ab") as out:
             process = subprocess.Popen(
