@@ -25,7 +25,7 @@ from core.ports import Store, Tx
 from core.records import Timer
 from gateway.clock import Clock
 from gateway.outbox import OutboxWorker
-from workflows import router
+from workflows import rounds, router
 from workflows.actions import ActionSigner
 from workflows.checkin import RoundResult
 from workflows.context import Work
@@ -165,7 +165,7 @@ class Engine:
     async def ensure_rounds(self) -> int:
         async with self.store.transaction() as tx:
             work = self._work(tx)
-            added = await router.ensure_round_timers(work)
+            added = await rounds.ensure_round_timers(work)
         self._after(work)
         return added
 
@@ -176,7 +176,7 @@ class Engine:
         waits for the end of quiet hours unless it is an emergency round."""
         async with self.store.transaction() as tx:
             work = self._work(tx)
-            result = await router.start_round(
+            result = await rounds.start_round(
                 work, plan or self.config.plan_name_default, grid=grid, emergency=emergency
             )
         self._after(work)
@@ -186,10 +186,10 @@ class Engine:
         self, plan: str | None = None, *, grid: str = "", emergency: bool = False
     ) -> list[tuple[str, datetime]]:
         """A round for whichever gateway runs on this database to open (see
-        `router.queue_round`): (timezone, when) per timezone on the plan."""
+        `rounds.queue_round`): (timezone, when) per timezone on the plan."""
         async with self.store.transaction() as tx:
             work = self._work(tx)
-            queued = await router.queue_round(
+            queued = await rounds.queue_round(
                 work, plan or self.config.plan_name_default, grid=grid, emergency=emergency
             )
         self._after(work)

@@ -29,11 +29,6 @@ ROUTES = Routes().include(
     checkin.routes, escalation.routes, needs.routes, said.routes, rounds.routes, web_login.routes
 )
 
-# Kept importable where callers used them from here.
-ensure_round_timers = rounds.ensure_round_timers
-start_round = rounds.start_round
-queue_round = rounds.queue_round
-
 
 def parse_command(text: str) -> tuple[str, list[str]] | None:
     """`/ack 12`, `!ack 12`, `/start@carecheck_bot CODE` → ("ack", ["12"])."""
