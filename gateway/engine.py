@@ -12,7 +12,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -161,6 +161,18 @@ class Engine:
             self._timer_wake.set()
         for listener in self.on_change:
             listener()
+
+    @contextlib.asynccontextmanager
+    async def work(self) -> AsyncIterator[Work]:
+        """One transaction of workflow code started outside the engine's own loops (the
+        web console's buttons, invitation codes): the same `Work` a chat button gets, and
+        once it has committed, what the engine does after any event of its own — wake
+        the senders and the timer loop, tell the listeners (the console's live pages).
+        Nothing of it happens when the body raises: the transaction is rolled back."""
+        async with self.store.transaction() as tx:
+            work = self._work(tx)
+            yield work
+        self._after(work)
 
     async def ensure_rounds(self) -> int:
         async with self.store.transaction() as tx:

@@ -46,8 +46,8 @@ async def create_invitation(
 ) -> str:
     engine = Engine(store, clock, config, {})
     await engine.prepare()
-    async with store.transaction() as tx:
-        work = engine._work(tx)
+    async with engine.work() as work:
+        tx = work.tx
         if team is not None:
             if team not in config.teams:
                 raise UnknownPerson(f"no team named {team!r} in the workflow file")

@@ -83,13 +83,14 @@ def welcome_text(work: Work, person: Person) -> str:
     lang = person.language
     if person.role == Role.RESIDENT:
         plan = work.config.plans.get(person.plan)
-        when = _describe_schedule(plan.schedule) if plan else ""
+        when = describe_schedule(plan.schedule) if plan else ""
         return work.texts.render(lang, "welcome_resident", name=person.name, when=when)
     role = work.texts.render(lang, f"role_{person.role}")
     return work.texts.render(lang, "welcome_responder", name=person.name, role=role)
 
 
-def _describe_schedule(cron: str) -> str:
+def describe_schedule(cron: str) -> str:
+    """A plan's daily time as people read it ("09:00"); any other cron as it is."""
     fields = cron.split()
     minute, hour = fields[0], fields[1]
     if minute.isdigit() and hour.isdigit():

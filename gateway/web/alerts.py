@@ -202,12 +202,10 @@ async def _act(request: web.Request, act: Act) -> web.Response:
     allowed, why = _may_act(who, alert, resident)
     if not allowed or who.person is None:
         raise web.HTTPForbidden(text=labels(request)(why) + "\n", content_type="text/plain")
-    async with engine.store.transaction() as tx:
-        work = engine._work(tx)
-        current = await tx.alert(alert_id)
+    async with engine.work() as work:
+        current = await work.tx.alert(alert_id)
         assert current is not None
         text = await act(work, current, who.person)
-    engine._after(work)
     query = urllib.parse.urlencode({"notice": text})
     raise web.HTTPSeeOther(f"/alerts/{alert_id}?{query}")
 

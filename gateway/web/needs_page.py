@@ -98,10 +98,8 @@ async def _act(request: web.Request, action: NeedState) -> web.Response:
         raise web.HTTPForbidden(
             text=labels(request)("act_no_person") + "\n", content_type="text/plain"
         )
-    async with engine.store.transaction() as tx:
-        work = engine._work(tx)
+    async with engine.work() as work:
         text = await needs.act(work, need_id, who.person, action)
-    engine._after(work)
     raise web.HTTPSeeOther("/needs?" + urllib.parse.urlencode({"notice": text}))
 
 

@@ -23,7 +23,7 @@ from core.records import Person
 from gateway.web.deps import CONSOLE, DEPS
 from gateway.web.principal import Principal, principal
 from gateway.web.render import Labels, ago, labels, page, when
-from workflows.enrollment import _describe_schedule
+from workflows.enrollment import describe_schedule
 
 DAYS = 30
 # Shown in a day's cell beside its colour (the words are in its title and for screen
@@ -123,7 +123,7 @@ async def person_page(request: web.Request) -> web.Response:
             "enrolled": bool(enrolled),
             "running": running,
             "plan": plan,
-            "schedule": _describe_schedule(plan.schedule) if plan else "",
+            "schedule": describe_schedule(plan.schedule) if plan else "",
             "family": family,
             "resident": resident,
             "leaders": leaders,

@@ -88,10 +88,8 @@ async def make_cards(
     by_language: dict[str, list[Inviter]] = {}
     for language in sorted({p.language for p in people}):
         by_language[language] = await inviters(settings, engine.texts, language)
-    async with engine.store.transaction() as tx:
-        work = engine._work(tx)
+    async with engine.work() as work:
         codes = [await enrollment.invite(work, person_id=p.id, team=None) for p in people]
-    engine._after(work)
     cards = []
     for person, code in zip(people, codes, strict=True):
         found = by_language.get(person.language, [])
