@@ -147,7 +147,7 @@ def _write(text: str, output: str | None) -> int:
 def cmd_people_import(args: argparse.Namespace) -> int:
     from gateway.clock import SystemClock
     from gateway.encodings import decode_spreadsheet
-    from gateway.people import PeopleFileError, RowProblem, import_people
+    from gateway.people import PeopleFileError, file_problem, import_people
     from gateway.textfiles import TextFileError
 
     settings = _settings()
@@ -166,7 +166,7 @@ def cmd_people_import(args: argparse.Namespace) -> int:
         try:  # UTF-8 (with or without BOM), or GB18030/GBK: which one is said below
             text, encoding = decode_spreadsheet(data)
         except TextFileError as exc:
-            raise PeopleFileError(str(path), [RowProblem(exc.line or 1, exc.message)]) from None
+            raise PeopleFileError(str(path), [file_problem(exc)]) from None
         read_as.append(encoding)
         store = await _with_store(settings)
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 
 from gateway.textfiles import TextFileError
+from workflows.texts import ui
 
 UTF8 = "UTF-8"
 UTF8_BOM = "UTF-8 with BOM"
@@ -24,9 +25,7 @@ def decode_spreadsheet(data: bytes) -> tuple[str, str]:
         try:
             return data[len(codecs.BOM_UTF8) :].decode("utf-8"), UTF8_BOM
         except UnicodeDecodeError as exc:
-            raise _error(
-                data, exc.start + len(codecs.BOM_UTF8), "UTF-8 (it starts with a UTF-8 mark)"
-            ) from None
+            raise _error(data, exc.start + len(codecs.BOM_UTF8), "not_text_bom") from None
     try:
         return data.decode("utf-8"), UTF8
     except UnicodeDecodeError as utf8:
@@ -34,13 +33,10 @@ def decode_spreadsheet(data: bytes) -> tuple[str, str]:
     try:
         return data.decode("gb18030"), GB18030
     except UnicodeDecodeError:
-        raise _error(data, first_bad, "UTF-8 or GB18030/GBK") from None
+        raise _error(data, first_bad, "not_text") from None
 
 
-def _error(data: bytes, offset: int, what: str) -> TextFileError:
+def _error(data: bytes, offset: int, key: str) -> TextFileError:
     line = data.count(b"\n", 0, offset) + 1
-    return TextFileError(
-        line,
-        f"not {what} text: byte 0x{data[offset]:02x} at offset {offset} "
-        "(save the file as “CSV UTF-8” in the spreadsheet program)",
-    )
+    values = {"byte": f"{data[offset]:02x}", "offset": offset}
+    return TextFileError(line, ui("en", f"csv_problem_{key}", **values), key, values)

@@ -11,8 +11,8 @@ import io
 import re
 import sys
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from tqdm import tqdm
@@ -23,6 +23,7 @@ from core.ports import Store
 from core.records import NewPerson
 from gateway.platforms import csv_platforms
 from gateway.textfiles import TextFileError, decode_utf8, from_spreadsheet, spreadsheet_safe
+from workflows.texts import ui
 
 # Then one column per chat platform that takes identities from the file (telegram,
 # matrix), in the platforms' order.
@@ -56,13 +57,54 @@ MAX_LENGTHS = {
 }
 
 
+# One sentence of a problem: a key of the texts (workflows/texts, "csv_problem_" + key)
+# and its values.
+Part = tuple[str, Mapping[str, object]]
+
+
+def _say(language: str, parts: tuple[Part, ...]) -> str:
+    sentences = []
+    for key, values in parts:
+        if key == "bad_identity":
+            # A platform's own wording where the language has one; else its reason as is.
+            try:
+                sentences.append(ui(language, f"csv_problem_{key}_{values['column']}", **values))
+                continue
+            except KeyError:
+                pass
+        sentences.append(ui(language, f"csv_problem_{key}", **values))
+    return ui(language, "csv_problem_separator").join(sentences)
+
+
 @dataclass(frozen=True)
 class RowProblem:
     line: int
+    # In English: what `people import` prints.
     message: str
+    # The same as keys of the texts, for a page in its reader's language (`text`); empty
+    # for a message that has none (it is then shown as it is).
+    parts: tuple[Part, ...] = field(default=(), compare=False)
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}"
+
+    def text(self, language: str) -> str:
+        return _say(language, self.parts) if self.parts else self.message
+
+
+def problem(line: int, *parts: Part) -> RowProblem:
+    return RowProblem(line, _say("en", parts), parts)
+
+
+def said(key: str, **values: object) -> Part:
+    return key, values
+
+
+def file_problem(exc: TextFileError) -> RowProblem:
+    """A file that could not be read as text, as the problem of its line."""
+    if exc.key:
+        return problem(exc.line or 1, said(exc.key, **exc.values))
+    return RowProblem(exc.line or 1, exc.message)
 
 
 class PeopleFileError(Exception):
@@ -85,16 +127,16 @@ def _shown(value: str, limit: int = 40) -> str:
     return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
-def _field_problems(row: dict[str, str]) -> list[str]:
+def _field_problems(row: dict[str, str]) -> list[Part]:
     problems = []
     for column, value in row.items():
         limit = MAX_LENGTHS.get(column)
         if limit is not None and len(value) > limit:
-            problems.append(f"{column} is longer than {limit} characters ({len(value):,})")
+            problems.append(said("too_long", column=column, limit=limit, length=f"{len(value):,}"))
         # Line breaks are kept only in an address (a spreadsheet cell may hold two lines).
         allowed = "\n\r\t" if column == "address" else ""
         if any(unicodedata.category(c) == "Cc" and c not in allowed for c in value):
-            problems.append(f"{column} contains a control character")
+            problems.append(said("control_character", column=column))
     return problems
 
 
@@ -122,26 +164,25 @@ def parse_people_csv(
     if nul >= 0:
         # Not a text file, or one saved as UTF-16 ("Unicode text" in some spreadsheets).
         line = text.count("\n", 0, nul) + 1
-        message = "contains a NUL byte: not a CSV text file (save it as “CSV UTF-8”)"
-        return ParsedPeople([], []), [RowProblem(line, message)]
+        return ParsedPeople([], []), [problem(line, said("nul"))]
     reader = csv.DictReader(io.StringIO(text))
     try:
         header = [h.strip() for h in (reader.fieldnames or [])]
     except csv.Error as exc:
-        return ParsedPeople([], []), [RowProblem(reader.line_num or 1, f"cannot read: {exc}")]
+        return ParsedPeople([], []), [problem(reader.line_num or 1, said("cannot_read", error=exc))]
     missing = [c for c in COLUMNS if c not in header]
     unknown = [c for c in header if c not in COLUMNS + OPTIONAL_COLUMNS]
     twice = sorted({c for c in header if header.count(c) > 1})
     if missing or unknown or twice:
         parts = []
         if missing:
-            parts.append(f"missing column(s): {', '.join(missing)}")
+            parts.append(said("missing_columns", columns=", ".join(missing)))
         if unknown:
-            parts.append(f"unknown column(s): {', '.join(_shown(c) for c in unknown[:5])}")
+            parts.append(said("unknown_columns", columns=", ".join(_shown(c) for c in unknown[:5])))
         if twice:
-            parts.append(f"column(s) given twice: {', '.join(twice)}")
-        parts.append(f"expected header: {','.join(COLUMNS)}[,family_of]")
-        return ParsedPeople([], []), [RowProblem(1, "; ".join(parts))]
+            parts.append(said("columns_twice", columns=", ".join(twice)))
+        parts.append(said("expected_header", header=f"{','.join(COLUMNS)}[,family_of]"))
+        return ParsedPeople([], []), [problem(1, *parts)]
 
     rows: list[tuple[int, dict[str, str]]] = []
     try:
@@ -153,20 +194,20 @@ def parse_people_csv(
                 if k is not None
             }
             if None in record:
-                problems.append(RowProblem(line, "more values than columns"))
+                problems.append(problem(line, said("more_values")))
                 continue
             if not any(clean.values()):
                 continue
             field_problems = _field_problems(clean)
             if field_problems:
-                problems.extend(RowProblem(line, p) for p in field_problems)
+                problems.extend(problem(line, p) for p in field_problems)
                 continue
             rows.append((line, clean))
     except csv.Error as exc:
         # A value of more than 128 KB, or a quote left open to the end of the file: the
         # rest cannot be read reliably, so reading stops here.
         # DictReader's own count stops at the last good row; its reader's is the line.
-        problems.append(RowProblem(reader.reader.line_num, f"cannot read: {exc}"))
+        problems.append(problem(reader.reader.line_num, said("cannot_read", error=exc)))
         return ParsedPeople([], []), problems
 
     names_in_file: dict[str, int] = {}
@@ -175,12 +216,9 @@ def parse_people_csv(
     for line, row in rows:
         if row["name"]:
             if row["name"] in names_in_file:
+                first = names_in_file[row["name"]]
                 problems.append(
-                    RowProblem(
-                        line,
-                        f"name {row['name']!r} already used on line {names_in_file[row['name']]}"
-                        " (names must be unique; add the building, e.g. 王秀英(3栋))",
-                    )
+                    problem(line, said("name_twice", name=repr(row["name"]), first=first))
                 )
             else:
                 names_in_file[row["name"]] = line
@@ -200,65 +238,68 @@ def parse_people_csv(
         leave=False,
         disable=len(rows) < 2000 or not sys.stderr.isatty(),
     ):
-        errors: list[str] = []
+        errors: list[Part] = []
         name, role, grid = row["name"], row["role"], row["grid"]
         if not name:
-            errors.append("name is empty")
+            errors.append(said("name_empty"))
         if role not in {r.value for r in Role}:
-            errors.append(f"role {_shown(role)} is not one of {', '.join(r.value for r in Role)}")
+            roles = ", ".join(r.value for r in Role)
+            errors.append(said("bad_role", role=_shown(role), roles=roles))
         language = row["language"] or "zh"
         if language not in ("zh", "en"):
-            errors.append(f"language {_shown(language)} is not zh or en")
+            errors.append(said("bad_language", value=_shown(language)))
         timezone = row["timezone"] or config.timezone
         try:
             check_timezone(timezone)
-        except ValueError as exc:
-            errors.append(f"timezone: {exc}")
+        except ValueError:
+            errors.append(said("bad_timezone", timezone=repr(timezone)))
         plan = row["plan"]
         if role == Role.RESIDENT:
             plan = plan or config.plan_name_default
             if not grid:
-                errors.append("a resident needs a grid")
+                errors.append(said("resident_without_grid"))
         if plan and plan not in config.plans:
-            errors.append(f"unknown plan {_shown(plan)} (known: {', '.join(sorted(config.plans))})")
+            known = ", ".join(sorted(config.plans))
+            errors.append(said("unknown_plan", plan=_shown(plan), plans=known))
         if grid and config.grids and grid not in config.grids:
-            errors.append(
-                f"unknown grid {_shown(grid)} (the workflow file lists: {', '.join(config.grids)})"
-            )
+            listed = ", ".join(config.grids)
+            errors.append(said("grid_not_listed", grid=_shown(grid), grids=listed))
         elif role == Role.RESIDENT and grid and not config.grids and grid not in leader_grids:
-            errors.append(
-                f"unknown grid {_shown(grid)}: no grid_leader for it in this file or the database"
-            )
+            errors.append(said("grid_without_leader", grid=_shown(grid)))
         family_of = row.get("family_of", "")
         if role == Role.FAMILY:
             if not family_of:
-                errors.append("a family row needs family_of (the resident's name)")
+                errors.append(said("family_without_resident"))
             elif all_roles.get(family_of) != Role.RESIDENT:
-                errors.append(
-                    f"family_of {_shown(family_of)} is not a resident in this file or the database"
-                )
+                errors.append(said("family_of_not_resident", name=_shown(family_of)))
         elif family_of:
-            errors.append("family_of is only for family rows")
+            errors.append(said("family_of_not_family"))
         for platform in csv_platforms():
             column = platform.name
             for value in _identities(row[column]):
                 try:
                     address, chat = platform.identity_from_csv(value)
                 except ValueError as exc:
-                    errors.append(f"{column} {_shown(value)} is {exc}")
+                    errors.append(
+                        said("bad_identity", column=column, value=_shown(value), reason=exc)
+                    )
                     continue
                 key = (column, address)
                 if key in seen_ids:
-                    errors.append(f"{column} {address} is already used on line {seen_ids[key]}")
-                elif known_identities.get(key, name) != name:
+                    first = seen_ids[key]
                     errors.append(
-                        f"{column} {address} already belongs to {known_identities[key]!r}"
+                        said("identity_twice", column=column, address=address, first=first)
+                    )
+                elif known_identities.get(key, name) != name:
+                    holder = repr(known_identities[key])
+                    errors.append(
+                        said("identity_taken", column=column, address=address, holder=holder)
                     )
                 else:
                     seen_ids[key] = line
                     identities.append((name, column, address, chat))
         if errors:
-            problems.extend(RowProblem(line, e) for e in errors)
+            problems.extend(problem(line, e) for e in errors)
             continue
         people.append(
             NewPerson(
@@ -275,7 +316,7 @@ def parse_people_csv(
             )
         )
     if not rows and not problems:
-        problems.append(RowProblem(2, "no people in the file"))
+        problems.append(problem(2, said("no_people")))
     return ParsedPeople(people, identities), problems
 
 

@@ -7,14 +7,25 @@ byte offset) instead of Python's codec message.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 
 class TextFileError(Exception):
-    def __init__(self, line: int | None, message: str) -> None:
+    def __init__(
+        self,
+        line: int | None,
+        message: str,
+        key: str = "",
+        values: Mapping[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.line = line
         self.message = message
+        # The message as a key of the texts ("csv_problem_" + key) and its values, for a
+        # page that says it in its reader's language; "" when it has none.
+        self.key = key
+        self.values = dict(values or {})
 
 
 def decode_utf8(data: bytes) -> str:

@@ -52,9 +52,21 @@ async def test_a_person_added_on_the_page_is_checked_as_an_import_row(console: C
     await ops.get("/people/new")
     bad = await ops.post("/people/new", person_form(name="刘阿姨", role="boss", telegram="12ab"))
     assert bad.status == 400
-    # The import's own words: the form and the file cannot disagree.
-    assert "role &#39;boss&#39; is not one of" in bad.text
-    assert "telegram &#39;12ab&#39; is not a Telegram chat id" in bad.text
+    # The import's own checks (the form and the file cannot disagree), in the account's
+    # language: the command line's English on an English page, Chinese on a Chinese one.
+    assert "身份 &#39;boss&#39; 不对" in bad.text
+    assert "telegram 列的 &#39;12ab&#39; 不是 Telegram 的 chat id" in bad.text
+    assert "is not one of" not in bad.text
+    await ops.post("/lang", {"lang": "en", "back": "/people/new"})
+    await ops.get("/people/new")
+    english = await ops.post(
+        "/people/new", person_form(name="刘阿姨", role="boss", telegram="12ab")
+    )
+    assert english.status == 400
+    assert "role &#39;boss&#39; is not one of resident, grid_leader" in english.text
+    assert "telegram &#39;12ab&#39; is not a Telegram chat id" in english.text
+    await ops.post("/lang", {"lang": "zh", "back": "/people/new"})
+    await ops.get("/people/new")
     taken = await ops.post("/people/new", person_form(name="王秀英"))
     assert taken.status == 400 and "已经有人叫“王秀英”" in taken.text
     added = await ops.post(
@@ -81,9 +93,9 @@ async def test_a_care_lead_manages_only_the_people_of_their_grids(console: Conso
     zhang = await as_user(console, "zhang")
     await zhang.get("/people/new")
     elsewhere = await zhang.post("/people/new", person_form(name="New One", grid="G2"))
-    assert elsewhere.status == 400 and "grid &#39;G2&#39; is not one of yours" in elsewhere.text
+    assert elsewhere.status == 400 and "网格 &#39;G2&#39; 不归您管" in elsewhere.text
     boss = await zhang.post("/people/new", person_form(name="Boss", role="operator", grid=""))
-    assert boss.status == 400 and "cannot add or change a operator" in boss.text
+    assert boss.status == 400 and "不能添加或修改身份为 operator 的人员" in boss.text
     zhao = await console.person("Zhao Other")
     assert (await zhang.get(f"/people/{zhao.id}/edit")).status == 404
     assert (await zhang.post(f"/people/{zhao.id}/edit", person_form())).status == 404
@@ -109,8 +121,9 @@ async def test_an_upload_is_previewed_line_by_line_and_nothing_is_written(
     assert "按 UTF-8 读取" in page
     assert re.search(r'id="count-add">1<', page) and re.search(r'id="count-update">1<', page)
     assert re.search(r'id="count-problems">2<', page)
-    assert '<td class="num">4</td><td class="err">role' in page
-    assert '<td class="num">5</td><td class="err">unknown grid' in page
+    assert '<td class="num">4</td><td class="err">身份 &#39;nobody&#39; 不对' in page
+    assert '<td class="num">5</td><td class="err">网格 &#39;G9&#39; 不认识' in page
+    assert "<td>王秀英</td><td>电话</td>" in page  # what changes, in the page's words
     assert "/people/import/confirm" not in page  # with problems there is nothing to confirm
     async with console.store.read() as tx:
         assert await tx.person_by_name("赵新") is None
@@ -147,7 +160,11 @@ async def test_a_clean_upload_in_gbk_or_with_a_bom_is_confirmed_and_imported(
 async def test_a_file_in_no_known_encoding_is_refused_with_its_line(console: Console) -> None:
     ops = await as_user(console, "ops")
     page = await upload(ops, HEADER.encode() + b"\xff\xff\xff,resident\n")
-    assert "not UTF-8 or GB18030/GBK text: byte 0xff" in page
+    assert '<td class="num">2</td><td class="err">不是 UTF-8 也不是 GB18030/GBK 文本' in page
+    assert "0xff" in page
+    await ops.get("/people")
+    nothing = await ops.post("/people/import", aiohttp.FormData({"other": "x"}))
+    assert nothing.status == 400 and "请先选择要上传的 CSV 文件" in nothing.text
 
 
 async def test_exports_hold_what_the_account_sees_and_suit_excel_on_request(
@@ -180,3 +197,13 @@ def test_the_command_line_reads_gbk_and_writes_for_excel(
     assert cli.main(["people", "export", "--excel", "-o", str(out)]) == 0
     data = out.read_bytes()
     assert data.startswith(b"\xef\xbb\xbfname,role") and "王秀英".encode() in data
+
+
+def test_every_console_label_is_in_both_languages() -> None:
+    from workflows.texts import en, zh
+
+    # A label missing in one language would fail the page that needs it.
+    assert set(en.UI) <= set(zh.UI)
+    # Chinese words for a platform's own reason; English shows the platform's reason.
+    extra = set(zh.UI) - set(en.UI)
+    assert all(key.startswith("csv_problem_bad_identity_") for key in extra), extra

@@ -32,12 +32,16 @@ from gateway.encodings import decode_spreadsheet
 from gateway.people import (
     COLUMNS,
     OPTIONAL_COLUMNS,
+    Part,
     PeopleFileError,
     RowProblem,
     export_people,
+    file_problem,
     import_people,
     parse_people_csv,
+    problem,
     rows_to_csv,
+    said,
 )
 from gateway.platforms import csv_platforms
 from gateway.textfiles import TextFileError, from_spreadsheet
@@ -84,25 +88,25 @@ def _manager(request: web.Request) -> Principal:
 
 def scope_problems(
     who: Principal, people: list[NewPerson], by_name: dict[str, Person]
-) -> list[str]:
-    """Why rows fall outside what this account may manage (one line per row, or "")."""
+) -> list[Part | None]:
+    """Why rows fall outside what this account may manage (one per row, or None)."""
     if who.grids is None:
-        return ["" for _ in people]
+        return [None for _ in people]
     # A relative's resident may be new in the same file.
     grids = {p.name: p.grid for p in by_name.values()} | {p.name: p.grid for p in people}
-    found = []
+    found: list[Part | None] = []
     for person in people:
         if person.role not in CARE_LEAD_ROLES:
-            found.append(f"a care lead cannot add or change a {person.role}")
+            found.append(said("scope_role", role=person.role))
         elif person.role == Role.FAMILY:
             grid = grids.get(person.family_of_name, "")
-            found.append("" if who.sees(grid) else "family_of is not a resident of your grids")
+            found.append(None if who.sees(grid) else said("scope_family"))
         elif not who.sees(person.grid):
-            found.append(f"grid {person.grid!r} is not one of yours")
+            found.append(said("scope_grid", grid=repr(person.grid)))
         else:
             existing = by_name.get(person.name)
             moved = existing is not None and not who.sees(existing.grid)
-            found.append(f"{person.name!r} belongs to another grid" if moved else "")
+            found.append(said("scope_moved", name=repr(person.name)) if moved else None)
     return found
 
 
@@ -239,8 +243,8 @@ async def _save(request: web.Request, editing: Person | None) -> web.Response:
             known_identities=state.identities,
             known_grid_leaders=state.leaders,
         )
-        errors = [p.message for p in problems]
-        errors += [e for e in scope_problems(who, parsed.people, state.by_name) if e]
+        scope = [problem(1, e) for e in scope_problems(who, parsed.people, state.by_name) if e]
+        errors = [p.text(who.language) for p in [*problems, *scope]]
         if errors:
             return _form(request, FormState(values, errors, editing), status=400)
         await tx.upsert_people(parsed.people, now)
@@ -308,7 +312,7 @@ async def preview_of(request: web.Request, who: Principal, text: str, encoding: 
     added, updated, unchanged = [], [], 0
     for person, out_of_scope in zip(parsed.people, scope, strict=True):
         if out_of_scope:
-            problems.append(RowProblem(_line_of(text, person.name), out_of_scope))
+            problems.append(problem(_line_of(text, person.name), out_of_scope))
             continue
         old = state.by_name.get(person.name)
         if old is None:
@@ -340,15 +344,17 @@ async def upload(request: web.Request) -> web.Response:
     form = await request.post()
     upload = form.get("file")
     if not isinstance(upload, web.FileField):
-        raise BadRequest("choose a CSV file to upload")
+        refused = Preview("?", [], [], 0, [problem(1, said("no_file"))])
+        return _preview_page(request, refused, "", "", status=400)
     data = upload.file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
-        raise BadRequest(f"the file is larger than {MAX_UPLOAD:,} bytes")
+        too_large = problem(1, said("too_large", limit=f"{MAX_UPLOAD:,}"))
+        refused = Preview("?", [], [], 0, [too_large])
+        return _preview_page(request, refused, "", upload.filename, status=400)
     try:
         text, encoding = decode_spreadsheet(data)
     except TextFileError as exc:
-        problem = RowProblem(exc.line or 1, exc.message)
-        preview = Preview("?", [], [], 0, [problem])
+        preview = Preview("?", [], [], 0, [file_problem(exc)])
         return _preview_page(request, preview, "", upload.filename, status=400)
     preview = await preview_of(request, who, text, encoding)
     # Some clients percent-encode a name that is not ASCII; browsers send it as is.

@@ -438,3 +438,46 @@ UI.update(
         "web_role_viewer": "read only",
     }
 )
+
+# Problems in a people CSV (gateway/people.py), as `people import` prints them and the
+# console's import preview and person form show them.
+UI.update(
+    {
+        "csv_problem_separator": "; ",
+        "csv_problem_too_long": "{column} is longer than {limit} characters ({length})",
+        "csv_problem_control_character": "{column} contains a control character",
+        "csv_problem_nul": "contains a NUL byte: not a CSV text file (save it as “CSV UTF-8”)",
+        "csv_problem_cannot_read": "cannot read: {error}",
+        "csv_problem_missing_columns": "missing column(s): {columns}",
+        "csv_problem_unknown_columns": "unknown column(s): {columns}",
+        "csv_problem_columns_twice": "column(s) given twice: {columns}",
+        "csv_problem_expected_header": "expected header: {header}",
+        "csv_problem_more_values": "more values than columns",
+        "csv_problem_name_twice": "name {name} already used on line {first} (names must be unique; add the building, e.g. 王秀英(3栋))",
+        "csv_problem_name_empty": "name is empty",
+        "csv_problem_bad_role": "role {role} is not one of {roles}",
+        "csv_problem_bad_language": "language {value} is not zh or en",
+        "csv_problem_bad_timezone": "timezone: unknown timezone {timezone} (use an IANA name such as Asia/Shanghai)",
+        "csv_problem_resident_without_grid": "a resident needs a grid",
+        "csv_problem_unknown_plan": "unknown plan {plan} (known: {plans})",
+        "csv_problem_grid_not_listed": "unknown grid {grid} (the workflow file lists: {grids})",
+        "csv_problem_grid_without_leader": "unknown grid {grid}: no grid_leader for it in this file or the database",
+        "csv_problem_family_without_resident": "a family row needs family_of (the resident's name)",
+        "csv_problem_family_of_not_resident": "family_of {name} is not a resident in this file or the database",
+        "csv_problem_family_of_not_family": "family_of is only for family rows",
+        # `reason` is the chat platform's own (adapters/*/platform.py identity_from_csv).
+        "csv_problem_bad_identity": "{column} {value} is {reason}",
+        "csv_problem_identity_twice": "{column} {address} is already used on line {first}",
+        "csv_problem_identity_taken": "{column} {address} already belongs to {holder}",
+        "csv_problem_no_people": "no people in the file",
+        "csv_problem_not_text": "not UTF-8 or GB18030/GBK text: byte 0x{byte} at offset {offset} (save the file as “CSV UTF-8” in the spreadsheet program)",
+        "csv_problem_not_text_bom": "not UTF-8 (it starts with a UTF-8 mark) text: byte 0x{byte} at offset {offset} (save the file as “CSV UTF-8” in the spreadsheet program)",
+        # Only the console's (what an account may manage).
+        "csv_problem_scope_role": "a care lead cannot add or change a {role}",
+        "csv_problem_scope_family": "family_of is not a resident of your grids",
+        "csv_problem_scope_grid": "grid {grid} is not one of yours",
+        "csv_problem_scope_moved": "{name} belongs to another grid",
+        "csv_problem_no_file": "choose a CSV file to upload",
+        "csv_problem_too_large": "the file is larger than {limit} bytes",
+    }
+)

@@ -436,3 +436,46 @@ UI.update(
         "web_role_viewer": "只读",
     }
 )
+
+# 人员表（CSV）里的问题（gateway/people.py）：网页的导入预览和人员表单用。
+UI.update(
+    {
+        "csv_problem_separator": "；",
+        "csv_problem_too_long": "{column} 太长：最多 {limit} 个字，这里有 {length} 个",
+        "csv_problem_control_character": "{column} 里有控制字符（看不见的特殊字符）",
+        "csv_problem_nul": "文件里有 NUL 字节，不是 CSV 文本文件（请在表格软件里另存为“CSV UTF-8”）",
+        "csv_problem_cannot_read": "读不下去：{error}",
+        "csv_problem_missing_columns": "缺少列：{columns}",
+        "csv_problem_unknown_columns": "不认识的列：{columns}",
+        "csv_problem_columns_twice": "重复的列：{columns}",
+        "csv_problem_expected_header": "第一行应是：{header}",
+        "csv_problem_more_values": "这一行的值比列多",
+        "csv_problem_name_twice": "姓名 {name} 在第 {first} 行已经用过（姓名必须唯一，可以加上楼栋，例如 王秀英(3栋)）",
+        "csv_problem_name_empty": "姓名是空的",
+        "csv_problem_bad_role": "身份 {role} 不对，应是其中之一：{roles}",
+        "csv_problem_bad_language": "语言 {value} 不对，应是 zh 或 en",
+        "csv_problem_bad_timezone": "时区 {timezone} 不认识（请用 IANA 名称，例如 Asia/Shanghai）",
+        "csv_problem_resident_without_grid": "居民必须填网格（grid）",
+        "csv_problem_unknown_plan": "问候计划 {plan} 不存在（现有：{plans}）",
+        "csv_problem_grid_not_listed": "网格 {grid} 不存在（流程配置文件里的网格：{grids}）",
+        "csv_problem_grid_without_leader": "网格 {grid} 不认识：这个文件和数据库里都没有它的网格长（grid_leader）",
+        "csv_problem_family_without_resident": "家属（family）这一行要在 family_of 里填居民的姓名",
+        "csv_problem_family_of_not_resident": "family_of 填的 {name} 不是这个文件或数据库里的居民",
+        "csv_problem_family_of_not_family": "只有家属（family）这一行才填 family_of",
+        "csv_problem_bad_identity": "{column} 列的 {value} 格式不对（{reason}）",
+        "csv_problem_bad_identity_telegram": "telegram 列的 {value} 不是 Telegram 的 chat id（应是数字，例如 123456789，最多 16 位）",
+        "csv_problem_bad_identity_matrix": "matrix 列的 {value} 不是 Matrix 账号（应是 @用户名:服务器）",
+        "csv_problem_bad_identity_local": "local 列的 {value} 不是本地聊天的名字（只能用字母和数字，不能有空格）",
+        "csv_problem_identity_twice": "{column} {address} 在第 {first} 行已经用过",
+        "csv_problem_identity_taken": "{column} {address} 已经属于 {holder}",
+        "csv_problem_no_people": "文件里没有人员",
+        "csv_problem_not_text": "不是 UTF-8 也不是 GB18030/GBK 文本：第 {offset} 字节是 0x{byte}（请在表格软件里另存为“CSV UTF-8”）",
+        "csv_problem_not_text_bom": "文件以 UTF-8 标记开头，却不是 UTF-8 文本：第 {offset} 字节是 0x{byte}（请在表格软件里另存为“CSV UTF-8”）",
+        "csv_problem_scope_role": "关爱组负责人不能添加或修改身份为 {role} 的人员",
+        "csv_problem_scope_family": "family_of 填的不是您负责的网格里的居民",
+        "csv_problem_scope_grid": "网格 {grid} 不归您管",
+        "csv_problem_scope_moved": "{name} 属于别的网格",
+        "csv_problem_no_file": "请先选择要上传的 CSV 文件",
+        "csv_problem_too_large": "文件太大：最多 {limit} 字节",
+    }
+)
