@@ -5,6 +5,7 @@ would send them, not only what the pages link to."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -132,3 +133,17 @@ async def test_a_grid_leader_reaches_nothing_of_another_grid_by_any_url(
     assert after is not None and after.state.value == "open"
     assert need_after is not None and need_after.state == "open"
     assert (await console.person("Zhao Other")).active
+
+
+async def test_a_page_that_goes_away_ends_its_stream_without_an_error(
+    console: Console, caplog: pytest.LogCaptureFixture
+) -> None:
+    li = await logged_in(console, "li")
+    async with li.http.get(li.base + "/events") as stream:
+        await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 5)
+        stream.close()  # the browser moved on to another page
+    for _ in range(3):  # changes to say to a page that is no longer there
+        await console.say("王秀英", "我很好")
+        await asyncio.sleep(0.5)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]

@@ -17,6 +17,7 @@ async def test_operators_see_the_workflow_file_and_its_problems(tmp_path: Path) 
         page = (await ops.get("/settings")).text
         # No file at the configured path: the built-in example, checked and shown.
         assert "内置示例" in page and 'id="config-ok"' in page and "escalation_policies" in page
+        assert "检查通过：1 个问候计划，1 个报警流程，2 个团队" in page  # in the account's words
         assert "ops" in page and "李网格" in page  # accounts, with who they act as
         config = tmp_path / "absent.yaml"
         config.write_text("timezone: Asia/Shanghai\nplans:\n  daily: {schedule: nope}\n")

@@ -54,13 +54,18 @@ async def events(request: web.Request) -> web.StreamResponse:
     feed = request.app[CONSOLE].feed
     async with sse_response(request, sep="\n", ping_interval=IDLE) as stream:
         seen = feed.version
-        await stream.send("ready", event="ready")
-        while stream.is_connected() and not feed.closed:
-            now = await feed.wait_past(seen, IDLE)
-            if feed.closed:
-                break
-            if now != seen:
-                seen = now
-                await stream.send(str(now), event="changed")
-                await asyncio.sleep(COALESCE)
+        try:
+            await stream.send("ready", event="ready")
+            while stream.is_connected() and not feed.closed:
+                now = await feed.wait_past(seen, IDLE)
+                if feed.closed:
+                    break
+                if now != seen:
+                    seen = now
+                    await stream.send(str(now), event="changed")
+                    await asyncio.sleep(COALESCE)
+        except ConnectionResetError:
+            # The page went away (a click to another page, a closed tab) just as a change
+            # was being said: the ordinary end of a stream, not an error to log.
+            pass
     return stream

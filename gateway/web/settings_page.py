@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
@@ -20,8 +21,20 @@ from gateway.web.render import page
 from workflows.web_login import BASE_URL_KEY
 
 
-def _check(path: Path) -> tuple[str, list[str], str]:
-    """(the text shown, the problems found, a summary when there are none)."""
+@dataclass(frozen=True)
+class Checked:
+    """What checking the file says: its text, its problems (in English, with line and key
+    path, as `carecheck config check` prints them), or what it holds when it is fine."""
+
+    text: str
+    problems: list[str]
+    builtin: bool = False
+    plans: int = 0
+    policies: int = 0
+    teams: int = 0
+
+
+def _check(path: Path) -> Checked:
     try:
         config, source = load_config(path)
     except ConfigError as exc:
@@ -29,14 +42,16 @@ def _check(path: Path) -> tuple[str, list[str], str]:
         with contextlib.suppress(OSError), path.open("rb") as file:
             # No more than the loader itself would read.
             text = file.read(MAX_CONFIG_BYTES).decode("utf-8", errors="replace")
-        return text, [str(p) for p in exc.problems], ""
-    text = builtin_config_text() if source == "built-in example" else path.read_text("utf-8")
-    summary = (
-        f"{source}: OK — {len(config.plans)} plan(s), {len(config.escalation_policies)} "
-        f"escalation polic{'y' if len(config.escalation_policies) == 1 else 'ies'}, "
-        f"{len(config.teams)} team(s)"
+        return Checked(text, [str(p) for p in exc.problems])
+    builtin = source == "built-in example"
+    return Checked(
+        builtin_config_text() if builtin else path.read_text("utf-8"),
+        [],
+        builtin,
+        len(config.plans),
+        len(config.escalation_policies),
+        len(config.teams),
     )
-    return text, [], summary
 
 
 async def settings_page(request: web.Request) -> web.Response:
@@ -45,7 +60,7 @@ async def settings_page(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     settings = deps.settings
     path = settings.config if settings is not None else Path("./carecheck.yaml")
-    text, problems, summary = await asyncio.to_thread(_check, path)
+    checked = await asyncio.to_thread(_check, path)
     accounts = await list_users(deps.engine.store)
     async with deps.engine.store.read() as tx:
         # As the running gateway announced it (with the port it listens on).
@@ -56,9 +71,7 @@ async def settings_page(request: web.Request) -> web.Response:
         {
             "path": str(path),
             "exists": path.exists(),
-            "text": text,
-            "problems": problems,
-            "summary": summary,
+            "checked": checked,
             "accounts": accounts,
             "platforms": sorted(deps.engine.adapters),
             "base_url": address or (base_url(settings) if settings is not None else ""),

@@ -481,3 +481,10 @@ UI.update(
         "csv_problem_too_large": "the file is larger than {limit} bytes",
     }
 )
+
+UI.update(
+    {
+        "config_ok": "Checked, no problems: {plans} plan(s), {policies} escalation policy(ies), {teams} team(s).",
+        "config_ok_builtin": "The built-in example, checked, no problems: {plans} plan(s), {policies} escalation policy(ies), {teams} team(s).",
+    }
+)

@@ -479,3 +479,10 @@ UI.update(
         "csv_problem_too_large": "文件太大：最多 {limit} 字节",
     }
 )
+
+UI.update(
+    {
+        "config_ok": "检查通过：{plans} 个问候计划，{policies} 个报警流程，{teams} 个团队。",
+        "config_ok_builtin": "内置示例，检查通过：{plans} 个问候计划，{policies} 个报警流程，{teams} 个团队。",
+    }
+)
