@@ -58,9 +58,31 @@ async def test_a_grid_leader_prints_new_codes_for_their_grid_only(console: Conso
     assert len(CODE.findall(chosen.text)) == 1
     assert (await li.post("/invitations/sheet", {"grid": "G2"})).status == 404
     assert (await li.post("/invitations/sheet", {"person": str(zhao.id)})).status == 404
-    assert (await li.post("/invitations/sheet", {})).status == 400
+    nothing = await li.post("/invitations/sheet", {})
+    assert nothing.status == 400 and "请选择一个网格" in nothing.text
+    # Everyone here is enrolled already (the test platform): nothing to print, said so.
+    enrolled = await li.post("/invitations/sheet", {"grid": "G1", "only_unenrolled": "1"})
+    assert enrolled.status == 400 and "选中的人都已经登记了聊天" in enrolled.text
     watch = await as_user(console, "watch")
     assert (await watch.post("/invitations/sheet", {"grid": "G1"})).status == 403
+
+
+async def test_family_contacts_are_invited_by_whoever_sees_their_resident(
+    console: Console,
+) -> None:
+    from gateway.people import import_people
+
+    family = (
+        "name,role,grid,building,language,timezone,phone,address,plan,telegram,matrix,family_of\n"
+    )
+    family += "Wang Son,family,,,en,,447000000,,,,,王秀英\n"
+    await import_people(console.store, console.config, family, console.clock.now())
+    son = await console.person("Wang Son")
+    li = await as_user(console, "li")
+    assert "Wang Son" in (await li.get("/invitations")).text
+    sheet = await li.post("/invitations/sheet", {"person": str(son.id)})
+    assert sheet.status == 200 and len(CODE.findall(sheet.text)) == 1
+    assert "Send the code below" in sheet.text  # in his language
 
 
 def test_the_command_line_writes_a_sheet_for_a_grid(

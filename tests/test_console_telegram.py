@@ -190,12 +190,16 @@ async def test_with_telegram_each_invitation_card_has_a_qr_code_of_its_deep_link
     live: Live,
 ) -> None:
     visitor = Visitor(live.gateway.url)
+    asked = len(live.server.calls_of("getMe"))  # the adapter's own, at its start
     try:
         assert (await visitor.login("li")).status == 303
         sheet = await visitor.post("/invitations/sheet", {"grid": "G1"})
+        again = await visitor.post("/invitations/sheet", {"grid": "G1"})
     finally:
         await visitor.close()
-    assert sheet.status == 200
+    assert sheet.status == 200 and again.status == 200
+    # The bot's username is asked for once, for both sheets and both languages' cards.
+    assert len(live.server.calls_of("getMe")) == asked + 1
     assert sheet.text.count('class="qr"') == 3  # Leader Li, 王秀英, 陈德福
     assert "用手机扫码" in sheet.text and "Scan" in sheet.text  # each in their language
     # The QR code holds the deep link for the card's own code (segno draws the same).

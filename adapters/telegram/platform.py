@@ -28,6 +28,10 @@ NAME = "telegram"
 # more than 52 significant bits. Leading zeros would never match what Telegram sends.
 _CHAT_ID = re.compile(r"-?[1-9][0-9]{0,15}")
 _CHAT_ID_MAX = 2**52
+# The bot's username per (token, API server), asked of the Bot API (getMe) once per
+# process and kept: a sheet of cards in two languages, and every later sheet the console
+# prints, need it again. A new token means a new process.
+_USERNAMES: dict[tuple[str, str], str] = {}
 
 
 class TelegramSettings(BaseSettings):
@@ -116,10 +120,10 @@ class TelegramPlatform:
             return _NotConfigured()
         from adapters.telegram.links import bot_username
 
-        username = await bot_username(
-            settings.telegram_token.get_secret_value(), settings.telegram_api_base or None
-        )
-        return _DeepLinks(username)
+        key = (settings.telegram_token.get_secret_value(), settings.telegram_api_base)
+        if key not in _USERNAMES:
+            _USERNAMES[key] = await bot_username(key[0], key[1] or None)
+        return _DeepLinks(_USERNAMES[key])
 
     async def status_notes(self, state: StateStore) -> list[str]:
         return []

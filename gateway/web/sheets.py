@@ -46,7 +46,9 @@ class Card:
 
 
 async def inviters(settings: Settings | None, texts: Texts, language: str) -> list[Inviter]:
-    """Each platform's inviter, speaking `language`; none without settings (tests)."""
+    """Each platform's inviter, speaking `language`; none without settings (tests).
+    Raises AdapterStartError when a platform cannot be asked (Telegram's getMe, which
+    the Telegram platform asks once per process)."""
     if settings is None:
         return []
 
@@ -84,7 +86,8 @@ async def people_to_invite(
 async def make_cards(
     engine: Engine, settings: Settings | None, people: Sequence[Person]
 ) -> list[Card]:
-    """One new code per person (in one transaction), and the card that shows it."""
+    """One new code per person (in one transaction), and the card that shows it. The
+    platforms are asked first: when one cannot be, no code is spent."""
     by_language: dict[str, list[Inviter]] = {}
     for language in sorted({p.language for p in people}):
         by_language[language] = await inviters(settings, engine.texts, language)

@@ -21,6 +21,8 @@ from gateway.web.render import Labels, labels, page
 
 DAYS = 7
 LABEL_W, CELL_W, CELL_H, HEAD_H = 92, 40, 36, 30
+# Above each grid's row of the rate chart: its name, in at most this many characters.
+NAME_H, NAME_CHARS = 22, 20
 
 
 @dataclass(frozen=True)
@@ -42,27 +44,35 @@ def _colour(answered: int, asked: int) -> tuple[str, str]:
 
 
 def rate_svg(grids: list[GridDays], days: list[date], t: Labels) -> Markup:
-    width = LABEL_W + CELL_W * len(days)
-    height = HEAD_H + CELL_H * max(len(grids), 1)
+    # A grid's name is written above its row, across the whole chart, so that a phone's
+    # narrow screen cuts none of it short; a name too long even for that ends in "…"
+    # (each cell's title holds the whole name).
+    width = CELL_W * len(days)
+    pitch = NAME_H + CELL_H
+    height = HEAD_H + pitch * max(len(grids), 1)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="100%" role="img" aria-label="{escape(t("week_rate"))}">'
     ]
     for i, day in enumerate(days):
-        x = LABEL_W + CELL_W * i + CELL_W / 2
+        x = CELL_W * i + CELL_W / 2
         parts.append(
             f'<text x="{x}" y="20" font-size="13" text-anchor="middle" fill="#2b333b">'
             f"{day.month}/{day.day}</text>"
         )
     for row, grid in enumerate(grids):
-        y = HEAD_H + CELL_H * row
+        y = HEAD_H + pitch * row
+        name = grid.grid or "-"
+        if len(name) > NAME_CHARS:
+            name = name[: NAME_CHARS - 1] + "…"
         parts.append(
-            f'<text x="4" y="{y + CELL_H / 2 + 5}" font-size="14" fill="#111">'
-            f"{escape(grid.grid[:10] or '-')}</text>"
+            f'<text x="2" y="{y + NAME_H - 6}" font-size="14" font-weight="600" fill="#111">'
+            f"{escape(name)}</text>"
         )
+        y += NAME_H
         for i, (answered, asked) in enumerate(grid.rates):
             fill, ink = _colour(answered, asked)
-            x = LABEL_W + CELL_W * i
+            x = CELL_W * i
             shown = f"{round(100 * answered / asked)}" if asked else "–"
             title = t("week_cell", grid=grid.grid or "-", answered=answered, asked=asked)
             parts.append(

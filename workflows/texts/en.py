@@ -488,3 +488,13 @@ UI.update(
         "config_ok_builtin": "The built-in example, checked, no problems: {plans} plan(s), {policies} escalation policy(ies), {teams} team(s).",
     }
 )
+
+# The web console: invitation sheets that cannot be made.
+UI.update(
+    {
+        "invite_choose": "Choose a grid, or tick the people to print cards for.",
+        "invite_nobody": "Nobody to print for: everyone chosen is enrolled already. To print theirs again, untick “Only people not yet enrolled on chat”.",
+        "invite_too_many": "At most {limit} cards at once: choose fewer people.",
+        "invite_platform_failed": "The chat platform's invitation link cannot be had just now, so no code was made: {reason}. Try again later.",
+    }
+)

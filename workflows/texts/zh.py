@@ -463,9 +463,9 @@ UI.update(
         "csv_problem_family_of_not_resident": "family_of 填的 {name} 不是这个文件或数据库里的居民",
         "csv_problem_family_of_not_family": "只有家属（family）这一行才填 family_of",
         "csv_problem_bad_identity": "{column} 列的 {value} 格式不对（{reason}）",
-        "csv_problem_bad_identity_telegram": "telegram 列的 {value} 不是 Telegram 的 chat id（应是数字，例如 123456789，最多 16 位）",
-        "csv_problem_bad_identity_matrix": "matrix 列的 {value} 不是 Matrix 账号（应是 @用户名:服务器）",
-        "csv_problem_bad_identity_local": "local 列的 {value} 不是本地聊天的名字（只能用字母和数字，不能有空格）",
+        "csv_problem_bad_identity_telegram": "{column} 列的 {value} 不是 Telegram 的 chat id（应是数字，例如 123456789，最多 16 位）",
+        "csv_problem_bad_identity_matrix": "{column} 列的 {value} 不是 Matrix 账号（应是 @用户名:服务器）",
+        "csv_problem_bad_identity_local": "{column} 列的 {value} 不是本地聊天的名字（只能用字母和数字，不能有空格）",
         "csv_problem_identity_twice": "{column} {address} 在第 {first} 行已经用过",
         "csv_problem_identity_taken": "{column} {address} 已经属于 {holder}",
         "csv_problem_no_people": "文件里没有人员",
@@ -484,5 +484,15 @@ UI.update(
     {
         "config_ok": "检查通过：{plans} 个问候计划，{policies} 个报警流程，{teams} 个团队。",
         "config_ok_builtin": "内置示例，检查通过：{plans} 个问候计划，{policies} 个报警流程，{teams} 个团队。",
+    }
+)
+
+# The web console: invitation sheets that cannot be made.
+UI.update(
+    {
+        "invite_choose": "请选择一个网格，或勾选要打印邀请卡的人。",
+        "invite_nobody": "没有要打印的人：选中的人都已经登记了聊天。要给他们重新打印，请去掉“只给还没登记聊天的人”。",
+        "invite_too_many": "一次最多打印 {limit} 张，请少选一些人。",
+        "invite_platform_failed": "现在拿不到聊天平台的邀请链接，没有生成邀请码：{reason}。请稍后再试。",
     }
 )
