@@ -28,13 +28,22 @@ from workflows.enrollment import describe_schedule
 DAYS = 30
 # Shown in a day's cell beside its colour (the words are in its title and for screen
 # readers): state is never told by colour alone.
-MARKS = {"answered": "✓", "late": "⏰", "missed": "✗", "help": "🆘", "pending": "…", "": ""}
+# "away" has its mark and colour, for the day nothing records yet (the person's absences).
+MARKS = {
+    "answered": "✓",
+    "late": "⏰",
+    "missed": "✗",
+    "help": "🆘",
+    "pending": "…",
+    "away": "✈",
+    "": "",
+}
 
 
 @dataclass(frozen=True)
 class Day:
     day: date
-    mark: str  # "", "answered", "late", "missed", "help", "pending"
+    mark: str  # "", "answered", "late", "missed", "help", "pending" (or "away")
     label: str
 
 
@@ -63,7 +72,7 @@ def mark_of(checkin: CheckinDay) -> str:
 
 
 # When a day has more than one check-in, the one that needs attention shows.
-_WEIGHT = {"help": 5, "missed": 4, "late": 3, "pending": 2, "answered": 1, "": 0}
+_WEIGHT = {"help": 6, "missed": 5, "late": 4, "pending": 3, "answered": 2, "away": 1, "": 0}
 
 
 def calendar(checkins: list[CheckinDay], today: date, timezone: str, t: Labels) -> list[Day | None]:

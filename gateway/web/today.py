@@ -2,8 +2,10 @@
 
 A row's state is read from the resident's latest check-in and open alert: help,
 alerted, unreachable, missed, reminded, pending, answered — or paused (asked nothing:
-`/stop`, or paused here). Search and filters live in the URL, so a filtered list can
-be bookmarked and reloads as it was.
+`/stop`, or paused here). "away" (a stay elsewhere, in hospital) has its place in the
+order, its label and its colour, but nothing records an absence yet, so no row is in
+it and it is not offered as a filter. Search and filters live in the URL, so a filtered
+list can be bookmarked and reloads as it was.
 """
 
 from __future__ import annotations
@@ -34,10 +36,13 @@ STATES = (
     "reminded",
     "pending",
     "none",
+    "away",
     "paused",
     "answered",
 )
 PROBLEMS = frozenset({"help", "alerted", "unreachable", "missed"})
+# States no row can be in yet (see the module's docstring).
+NOT_YET = frozenset({"away"})
 FILTERS = ("", "problems", *STATES)
 MAX_QUERY = 100
 
@@ -155,7 +160,7 @@ async def dashboard(request: web.Request) -> web.Response:
         "rows": shown,
         "total": len(rows),
         "filters": filters,
-        "filter_states": FILTERS[1:],
+        "filter_states": [f for f in FILTERS[1:] if f not in NOT_YET],
         "grid_names": sorted({row.grid for row in rows}),
         "summary": grids,
         "columns": COLUMNS,

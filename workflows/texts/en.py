@@ -297,6 +297,7 @@ UI.update(
         "cal_missed": "missed",
         "cal_help": "help",
         "cal_pending": "pending",
+        "cal_away": "away",
         "cal_none": "",
         "wd_0": "Mo",
         "wd_1": "Tu",

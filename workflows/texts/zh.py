@@ -295,6 +295,7 @@ UI.update(
         "cal_missed": "未回复",
         "cal_help": "求助",
         "cal_pending": "待回复",
+        "cal_away": "外出",
         "cal_none": "",
         "wd_0": "一",
         "wd_1": "二",
