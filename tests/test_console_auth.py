@@ -174,6 +174,8 @@ async def test_accounts_are_checked_when_they_are_made(console: Console) -> None
     async with console.store.read() as tx:
         li = await tx.web_user("li")
     assert li is not None and li.grids == ("G1",)
+    # Only a hash is kept, and an argon2id one (argon2-cffi's parameters of the day).
+    assert li.password_hash.startswith("$argon2id$") and PASSWORD not in li.password_hash
     with pytest.raises(AccountError, match="already has an account"):
         await console.add_user("li2", WebRole.GRID_LEADER, person="李网格")
     with pytest.raises(AccountError, match="already exists"):
@@ -334,4 +336,43 @@ async def test_a_malformed_chat_message_gets_400_not_500(tmp_path: Path) -> None
             assert text == "the body must be a JSON object\n"
     finally:
         await visitor.close()
+        await gateway.stop()
+
+
+async def test_with_accounts_only_a_logged_in_operator_may_use_the_local_chat(
+    tmp_path: Path,
+) -> None:
+    from gateway.app import Gateway
+    from gateway.clock import FakeClock
+    from gateway.settings import Settings
+    from gateway.users import add_user
+    from tests.console_harness import START, Visitor
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        db=str(tmp_path / "chat.db"),
+        config=tmp_path / "absent.yaml",
+        web_port=0,
+        local_chat=True,
+    )
+    gateway = await Gateway.create(settings, clock=FakeClock(START))
+    await gateway.start()  # the demo community: person 1 is its grid leader, 李建国
+    store = gateway.store
+    await add_user(store, START, "ops", PASSWORD, WebRole.OPERATOR, grids=[])
+    await add_user(store, START, "li", PASSWORD, WebRole.GRID_LEADER, grids=[], person="李建国")
+    anyone, leader, operator = (Visitor(gateway.url) for _ in range(3))
+    try:
+        assert (await anyone.get("/chat")).status == 303  # to the login page
+        assert (await leader.login("li")).status == 303
+        assert (await leader.get("/chat")).status == 403
+        assert (await leader.get("/chat/1")).status == 403
+        sent = await leader.post("/chat/1/send", json={"text": "我是别人"})
+        assert sent.status == 403
+        assert "/chat" not in (await leader.get("/")).text  # not in the menu either
+        assert (await operator.login("ops")).status == 303
+        assert (await operator.get("/chat")).status == 200
+        assert (await operator.post("/chat/1/send", json={"text": "培训"})).status == 200
+    finally:
+        for visitor in (anyone, leader, operator):
+            await visitor.close()
         await gateway.stop()

@@ -207,3 +207,36 @@ async def test_with_telegram_each_invitation_card_has_a_qr_code_of_its_deep_link
     link = f"https://t.me/{live.server.username}?start={code}"
     expected = segno.make(link, error="m").svg_inline(scale=1, border=2, omitsize=True)
     assert expected in sheet.text
+
+
+async def test_web_sent_to_the_bot_on_telegram_answers_with_a_one_tap_login(live: Live) -> None:
+    live.server.send_text(LEADER, "/web")
+
+    def link() -> str | None:
+        for message in live.server.messages(LEADER):
+            found = re.search(r"(http://\S+/login/link/[A-Za-z0-9_-]+)", message.text)
+            if found:
+                return found.group(1)
+        return None
+
+    async def answered() -> bool:
+        return link() is not None
+
+    await live.until("the login link in the leader's chat", answered)
+    url = link()
+    assert url is not None and url.startswith(live.gateway.url)
+    path = url[len(live.gateway.url) :]
+    visitor = Visitor(live.gateway.url)
+    try:
+        assert (await visitor.get(path)).status == 200  # a link preview spends nothing
+        assert (await visitor.post(path)).status == 303
+        page = await visitor.get("/")
+        assert page.status == 200 and "王秀英" in page.text and "Zhao Other" not in page.text
+        other = Visitor(live.gateway.url)
+        try:
+            await other.get(path)
+            assert (await other.post(path)).status == 410  # used once
+        finally:
+            await other.close()
+    finally:
+        await visitor.close()
