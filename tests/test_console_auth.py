@@ -376,3 +376,21 @@ async def test_with_accounts_only_a_logged_in_operator_may_use_the_local_chat(
         for visitor in (anyone, leader, operator):
             await visitor.close()
         await gateway.stop()
+
+
+async def test_a_refusal_is_a_page_in_the_readers_language_for_a_browser(
+    console: Console,
+) -> None:
+    visitor = console.visitor()
+    await visitor.get("/")
+    html = "text/html,application/xhtml+xml,*/*;q=0.8"
+    missing = await visitor.get("/alerts/999", Accept=html)
+    assert missing.status == 404 and "<h1>找不到</h1>" in missing.text
+    assert "no such alert" in missing.text  # the detail, as scripts read it
+    refused = await visitor.post("/rounds", csrf="", headers={"Accept": html})
+    assert refused.status == 403 and "<h1>不能这样操作</h1>" in refused.text
+    await visitor.post("/lang", {"lang": "en"})
+    assert "<h1>Not found</h1>" in (await visitor.get("/people/999", Accept=html)).text
+    # Scripts (and the chat page's own calls) keep the short line.
+    plain = await visitor.get("/alerts/999")
+    assert plain.status == 404 and plain.text == "no such alert\n"

@@ -35,7 +35,7 @@ def setup(app: web.Application) -> None:
         loader=TEMPLATES,
         autoescape=True,
         undefined=jinja2.StrictUndefined,
-        context_processors=[_context],
+        context_processors=[base_context],
         default_helpers=False,
     )
 
@@ -55,7 +55,8 @@ class Labels:
         return self._texts.render(self.language, key, **fields)
 
 
-async def _context(request: web.Request) -> dict[str, Any]:
+async def base_context(request: web.Request) -> dict[str, Any]:
+    """What every page's template is given (also made by hand for an error page)."""
     found = request.get(PRINCIPAL)
     deps = request.app[DEPS]
     language = found.language if found is not None else deps.language

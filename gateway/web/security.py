@@ -32,6 +32,7 @@ from core.console import WebUser
 from core.ports import Store
 from gateway.web.deps import CONSOLE, DEPS, Console, is_loopback
 from gateway.web.principal import PRINCIPAL, Principal
+from gateway.web.render import base_context, labels, page
 
 log = logging.getLogger(__name__)
 
@@ -65,22 +66,58 @@ class Refused(web.HTTPForbidden):
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
-        return await handler(request)
-    except web.HTTPException:
-        raise
-    except asyncio.CancelledError:
-        raise
-    except (ValueError, UnicodeError, json.JSONDecodeError) as exc:
-        # Malformed input that a handler did not name itself: still the client's.
-        log.info("bad request %s %s: %s", request.method, request.path, exc)
-        raise BadRequest("bad request") from None
-    except ConnectionResetError:
-        raise
-    except Exception:
-        log.exception("request %s %s failed", request.method, request.path)
-        raise web.HTTPInternalServerError(
-            text="internal error (see the gateway's log)\n", content_type="text/plain"
-        ) from None
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise
+        except asyncio.CancelledError:
+            raise
+        except (ValueError, UnicodeError, json.JSONDecodeError) as exc:
+            # Malformed input that a handler did not name itself: still the client's.
+            log.info("bad request %s %s: %s", request.method, request.path, exc)
+            raise BadRequest("bad request") from None
+        except ConnectionResetError:
+            raise
+        except Exception:
+            log.exception("request %s %s failed", request.method, request.path)
+            raise web.HTTPInternalServerError(
+                text="internal error (see the gateway's log)\n", content_type="text/plain"
+            ) from None
+    except web.HTTPException as refused:
+        if not _shown_as_page(request, refused):
+            raise
+        return await _error_page(request, refused)
+
+
+def _shown_as_page(request: web.Request, refused: web.HTTPException) -> bool:
+    """A person in a browser (a page, or a form sent from one) reads a refusal as a
+    page in their language; scripts, htmx and the chat page's calls keep the short
+    plain-text line."""
+    return (
+        refused.status >= 400
+        and refused.content_type == "text/plain"
+        and "text/html" in request.headers.get("Accept", "")
+        and not request.headers.get("HX-Request")
+        and not is_public(request.path, request.app[CONSOLE])
+    )
+
+
+async def _error_page(request: web.Request, refused: web.HTTPException) -> web.StreamResponse:
+    t = labels(request)
+    kind = str(refused.status) if refused.status in (400, 403, 404) else "other"
+    return page(
+        request,
+        "error.html",
+        {
+            "heading": t(f"error_{kind}"),
+            "advice": t(f"error_advice_{kind}"),
+            "detail": (refused.text or "").strip(),
+            "csrf": "",
+            # Refused before the page's own context was made (Host, Origin, CSRF).
+            **await base_context(request),
+        },
+        status=refused.status,
+    )
 
 
 async def session_storage(store: Store, secure: bool) -> EncryptedCookieStorage:

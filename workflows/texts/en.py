@@ -499,3 +499,18 @@ UI.update(
         "invite_platform_failed": "The chat platform's invitation link cannot be had just now, so no code was made: {reason}. Try again later.",
     }
 )
+
+# The web console: a request it cannot serve, as a page (the detail stays as it is).
+UI.update(
+    {
+        "error_400": "Bad request",
+        "error_403": "Not allowed",
+        "error_404": "Not found",
+        "error_other": "Something went wrong",
+        "error_advice_400": "The console could not read this request. Go back, reload the page and try again.",
+        "error_advice_403": "This account may not do this, or the form has expired (reload the page and try again).",
+        "error_advice_404": "There is no such page, or it is not this account's to see.",
+        "error_advice_other": "Try again later; if it keeps happening, ask an operator to look at the gateway's log.",
+        "error_home": "Back to Today",
+    }
+)

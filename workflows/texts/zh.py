@@ -497,3 +497,18 @@ UI.update(
         "invite_platform_failed": "现在拿不到聊天平台的邀请链接，没有生成邀请码：{reason}。请稍后再试。",
     }
 )
+
+# The web console: a request it cannot serve, as a page (the detail stays as it is).
+UI.update(
+    {
+        "error_400": "请求有误",
+        "error_403": "不能这样操作",
+        "error_404": "找不到",
+        "error_other": "出了问题",
+        "error_advice_400": "这个请求网页读不懂。请回到上一页，刷新后再试。",
+        "error_advice_403": "这个账号不能做这件事，或者表单已经过期（请刷新页面后再试）。",
+        "error_advice_404": "没有这个页面，或者它不归这个账号管。",
+        "error_advice_other": "请稍后再试；如果一直这样，请联系管理员查看网关的日志。",
+        "error_home": "回到今日问候",
+    }
+)
