@@ -514,3 +514,4 @@ UI.update(
         "error_home": "Back to Today",
     }
 )
+UI.update({"choose_file": "Choose a file…", "no_file_chosen": "no file chosen yet"})

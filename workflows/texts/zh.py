@@ -512,3 +512,4 @@ UI.update(
         "error_home": "回到今日问候",
     }
 )
+UI.update({"choose_file": "选择文件…", "no_file_chosen": "还没有选文件"})

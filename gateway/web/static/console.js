@@ -31,6 +31,13 @@
     var question = form.getAttribute && form.getAttribute("data-confirm");
     if (question && !window.confirm(question)) event.preventDefault();
   }, true);
+  // A file field of our own (people.html): show which file was chosen.
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    var shows = input.getAttribute && input.getAttribute("data-shows");
+    var target = shows && document.getElementById(shows);
+    if (target && input.files && input.files.length) target.textContent = input.files[0].name;
+  });
   document.addEventListener("click", function (event) {
     if (event.target.closest && event.target.closest("[data-print]")) window.print();
   });
