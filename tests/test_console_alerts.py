@@ -55,6 +55,10 @@ async def test_the_page_shows_the_timeline_and_when_the_next_step_fires(
     assert "通知下一步" in text and "关爱组负责人" in text
     # An operator account without a person reads, and is told why it cannot act.
     assert "没有关联到具体的人" in text and f'action="/alerts/{alert.id}/ack"' not in text
+    await console.advance(timedelta(minutes=51))  # the care lead, then family: nobody
+    text = (await ops.get(f"/alerts/{alert.id}")).text
+    assert "通知关爱组负责人张组长（第 2 步，test）" in text
+    assert "这一步没有可通知的人，直接转给下一步" in text and "第 3 步：家属" in text
 
 
 async def test_a_linked_grid_leader_acts_from_the_page_as_from_the_chat(

@@ -12,6 +12,7 @@ alert in the chat; an account without one reads the page (see principal.py).
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -40,6 +41,9 @@ AUDIT_LINES = (
     "alert.stand_down",
     "timer.late",
 )
+
+
+STEP_DETAIL = re.compile(r"step (\d+): (\w+)")
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,12 @@ async def timeline(tx: Tx, alert: Alert, resident: Person, t: Labels) -> list[Li
         lines.append(Line(note.at, t("tl_note", who=who), note.text))
     for entry in await tx.audit_entries(f"alert:{alert.id}"):
         if entry.kind in AUDIT_LINES:
-            lines.append(Line(entry.at, t("tl_" + entry.kind.replace(".", "_")), entry.detail))
+            detail = entry.detail
+            # "step 3: family", as the escalation records a step with nobody in it.
+            if step := STEP_DETAIL.fullmatch(detail):
+                role = t.text(f"role_{step.group(2)}")
+                detail = t("tl_step_role", step=step.group(1), role=role)
+            lines.append(Line(entry.at, t("tl_" + entry.kind.replace(".", "_")), detail))
     if alert.acked_at is not None:
         who = await _name(tx, alert.acked_by, t)
         lines.append(Line(alert.acked_at, t("tl_acknowledged", who=who)))

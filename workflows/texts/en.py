@@ -515,3 +515,4 @@ UI.update(
     }
 )
 UI.update({"choose_file": "Choose a file…", "no_file_chosen": "no file chosen yet"})
+UI.update({"tl_step_role": "step {step}: {role}"})

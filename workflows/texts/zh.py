@@ -513,3 +513,4 @@ UI.update(
     }
 )
 UI.update({"choose_file": "选择文件…", "no_file_chosen": "还没有选文件"})
+UI.update({"tl_step_role": "第 {step} 步：{role}"})
