@@ -394,3 +394,18 @@ async def test_a_refusal_is_a_page_in_the_readers_language_for_a_browser(
     # Scripts (and the chat page's own calls) keep the short line.
     plain = await visitor.get("/alerts/999")
     assert plain.status == 404 and plain.text == "no such alert\n"
+    # A form sent after the session ended (here: the first account now exists).
+    await console.add_user("ops", WebRole.OPERATOR)
+    late = await visitor.post("/rounds", headers={"Accept": html})
+    assert late.status == 401 and "<h1>Log in first</h1>" in late.text
+
+
+async def test_the_language_switch_works_before_logging_in(console: Console) -> None:
+    await console.add_user("ops", WebRole.OPERATOR)
+    visitor = console.visitor()
+    assert "<h1>登录</h1>" in (await visitor.get("/login")).text
+    await visitor.post("/lang", {"lang": "en", "back": "/login"})
+    page = await visitor.get("/login")
+    assert "<h1>Log in</h1>" in page.text and "中文" in page.text
+    wrong = await visitor.post("/login", {"username": "ops", "password": "not it at all"})
+    assert wrong.status == 401 and "用户名或密码不对" not in wrong.text

@@ -81,6 +81,8 @@ class Principal:
 
 
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal", Principal)
+# The language chosen with the header's switch by someone not logged in (the login page).
+CHOSEN_LANGUAGE: web.RequestKey[str] = web.RequestKey("chosen_language", str)
 
 
 def principal(request: web.Request) -> Principal:

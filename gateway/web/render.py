@@ -18,7 +18,7 @@ import jinja2
 from aiohttp import web
 
 from gateway.web.deps import DEPS
-from gateway.web.principal import PRINCIPAL, Principal
+from gateway.web.principal import CHOSEN_LANGUAGE, PRINCIPAL, Principal
 from workflows.texts import Texts, ui
 
 TEMPLATES = jinja2.PackageLoader("gateway.web", "templates")
@@ -55,11 +55,20 @@ class Labels:
         return self._texts.render(self.language, key, **fields)
 
 
+def language_of(request: web.Request) -> str:
+    """The account's language; before a login, the one chosen with the switch."""
+    found = request.get(PRINCIPAL)
+    if isinstance(found, Principal):
+        return found.language
+    chosen = request.get(CHOSEN_LANGUAGE)
+    return chosen if isinstance(chosen, str) else request.app[DEPS].language
+
+
 async def base_context(request: web.Request) -> dict[str, Any]:
     """What every page's template is given (also made by hand for an error page)."""
     found = request.get(PRINCIPAL)
     deps = request.app[DEPS]
-    language = found.language if found is not None else deps.language
+    language = language_of(request)
     return {
         "p": found,
         "t": Labels(language, deps.engine.texts),
@@ -81,9 +90,7 @@ def page(
 
 
 def labels(request: web.Request) -> Labels:
-    found = request.get(PRINCIPAL)
-    deps = request.app[DEPS]
-    return Labels(found.language if found else deps.language, deps.engine.texts)
+    return Labels(language_of(request), request.app[DEPS].engine.texts)
 
 
 def who(request: web.Request) -> Principal:

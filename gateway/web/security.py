@@ -31,7 +31,7 @@ from cryptography.fernet import Fernet
 from core.console import WebUser
 from core.ports import Store
 from gateway.web.deps import CONSOLE, DEPS, Console, is_loopback
-from gateway.web.principal import PRINCIPAL, Principal
+from gateway.web.principal import CHOSEN_LANGUAGE, PRINCIPAL, Principal
 from gateway.web.render import base_context, labels, page
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def _shown_as_page(request: web.Request, refused: web.HTTPException) -> bool:
 
 async def _error_page(request: web.Request, refused: web.HTTPException) -> web.StreamResponse:
     t = labels(request)
-    kind = str(refused.status) if refused.status in (400, 403, 404) else "other"
+    kind = str(refused.status) if refused.status in (400, 401, 403, 404) else "other"
     return page(
         request,
         "error.html",
@@ -239,6 +239,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     check_host(request, console)
     session = await aiohttp_session.get_session(request)
     csrf = csrf_token(session)
+    if session.get("lang") in ("zh", "en"):
+        request[CHOSEN_LANGUAGE] = str(session["lang"])
     if request.method not in SAFE_METHODS:
         check_origin(request, console)
         await check_csrf(request, csrf)

@@ -516,3 +516,9 @@ UI.update(
 )
 UI.update({"choose_file": "Choose a file…", "no_file_chosen": "no file chosen yet"})
 UI.update({"tl_step_role": "step {step}: {role}"})
+UI.update(
+    {
+        "error_401": "Log in first",
+        "error_advice_401": "You are not logged in, or your session has ended. Log in and do it again.",
+    }
+)

@@ -514,3 +514,9 @@ UI.update(
 )
 UI.update({"choose_file": "选择文件…", "no_file_chosen": "还没有选文件"})
 UI.update({"tl_step_role": "第 {step} 步：{role}"})
+UI.update(
+    {
+        "error_401": "请先登录",
+        "error_advice_401": "登录已经过期或还没有登录。请重新登录后再做一次。",
+    }
+)
