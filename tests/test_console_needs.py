@@ -75,5 +75,6 @@ async def test_a_need_of_another_grid_is_out_of_reach(console: Console) -> None:
     ops = await as_user(console, "ops")
     page = await ops.get("/needs")
     assert "insulin" in page.text and "/claim" not in page.text
+    assert "不能在网页上认领或办理需求" in page.text  # and is told why
     assert (await ops.post(f"/needs/{insulin.id}/claim")).status == 403
     assert (await need(console, "insulin")).state == NeedState.OPEN

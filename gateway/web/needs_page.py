@@ -79,7 +79,7 @@ async def needs_list(request: web.Request) -> web.Response:
             "teams": shown,
             "team_names": team_names,
             "columns": COLUMNS,
-            "why_not": "" if who.person is not None or not who.can_act else "act_no_person",
+            "why_not": "" if who.person is not None or not who.can_act else "needs_no_person",
             "notice": request.query.get("notice", "")[:300],
         },
     )
@@ -96,7 +96,7 @@ async def _act(request: web.Request, action: NeedState) -> web.Response:
         raise web.HTTPNotFound(text="no such need\n", content_type="text/plain")
     if not who.can_act or who.person is None:
         raise web.HTTPForbidden(
-            text=labels(request)("act_no_person") + "\n", content_type="text/plain"
+            text=labels(request)("needs_no_person") + "\n", content_type="text/plain"
         )
     async with engine.work() as work:
         text = await needs.act(work, need_id, who.person, action)

@@ -522,3 +522,8 @@ UI.update(
         "error_advice_401": "You are not logged in, or your session has ended. Log in and do it again.",
     }
 )
+UI.update(
+    {
+        "needs_no_person": "This account is not linked to a person, so it cannot claim or finish needs here (link one: carecheck users add … --person NAME)."
+    }
+)

@@ -520,3 +520,8 @@ UI.update(
         "error_advice_401": "登录已经过期或还没有登录。请重新登录后再做一次。",
     }
 )
+UI.update(
+    {
+        "needs_no_person": "这个账号没有关联到具体的人，不能在网页上认领或办理需求（请用 carecheck users add … --person 姓名 关联）。"
+    }
+)
