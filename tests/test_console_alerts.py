@@ -124,3 +124,20 @@ async def test_bad_alert_requests_get_short_answers(console: Console) -> None:
     no_token = await li.post(f"/alerts/{alert.id}/ack", csrf="")
     assert no_token.status == 403
     assert (await chens_alert(console)).state is AlertState.OPEN
+
+
+async def test_the_engines_work_for_the_page_tells_listeners_only_after_it_commits(
+    console: Console,
+) -> None:
+    told: list[str] = []
+    console.engine.on_change.append(lambda: told.append("changed"))
+    with pytest.raises(RuntimeError):
+        async with console.engine.work() as work:
+            await work.tx.kv_set("probe", "1")
+            raise RuntimeError("the page's action failed half-way")
+    async with console.store.read() as tx:
+        assert await tx.kv_get("probe") is None
+    assert told == []
+    async with console.engine.work() as work:
+        await work.tx.kv_set("probe", "2")
+    assert told == ["changed"]
