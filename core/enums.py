@@ -13,6 +13,8 @@ class Role(enum.StrEnum):
     FAMILY = "family"
     TEAM_MEMBER = "team_member"
     OPERATOR = "operator"
+    # Phones residents who have no chat app, and records each call with one tap.
+    CALLER = "caller"
 
 
 RESPONDER_ROLES = frozenset(Role) - {Role.RESIDENT}
@@ -42,6 +44,8 @@ class TimerKind(enum.StrEnum):
     CONCERN = "concern"  # "shall someone come?" waited long enough
     ROUND = "round"  # a scheduled round
     MANUAL_ROUND = "round_manual"  # a round started by hand, or waiting for quiet hours to end
+    AWAY_END = "away_end"  # a person's time away is over
+    CALL_RETRY = "call_retry"  # ring a resident again after nobody picked up
 
 
 class Purpose(enum.StrEnum):
@@ -52,6 +56,7 @@ class Purpose(enum.StrEnum):
     ALERT = "alert"
     OUTCOME_MENU = "outcome_menu"
     NEED = "need"
+    CALL = "call"  # a phone-call task for a caller
     CONCERN = "concern"
     EDIT = "edit"
     NONE = ""

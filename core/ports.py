@@ -17,12 +17,17 @@ from core.console import AckTime, AuditEntry, CheckinDay, DeliveryAttempt, Resid
 from core.ids import AlertId, ChatRef, CheckinId, OutboxId, PersonId
 from core.outbox import NewMessage, OutboxRow
 from core.records import (
+    Absence,
     Alert,
     AlertNote,
     AlertReason,
+    CallAttempt,
+    CallOutcome,
     Checkin,
     CheckinState,
+    ContactKind,
     DeadLetter,
+    HumanContact,
     Identity,
     Invite,
     Need,
@@ -188,11 +193,95 @@ class Tx(Protocol):
     async def round_keys(self) -> list[tuple[str, str]]: ...
     async def round_residents(
         self, plan: str, timezone: str, grid: str = ""
-    ) -> list[tuple[PersonId, ChatRef, str, str]]: ...
+    ) -> list[tuple[PersonId, ChatRef, str, str]]:
+        """Residents asked in their chat (contact "chat"), one row per identity."""
+        ...
+
     async def set_active(self, person_id: PersonId, active: bool) -> None: ...
     async def spend_invite(self, code: str, now: datetime, used_by: str) -> Invite | None: ...
     async def team_chats(self, team: str) -> list[ChatRef]: ...
     async def upsert_people(self, people: Sequence[NewPerson], now: datetime) -> int: ...
+
+    # -- away, last human contact, phone calls ------------------------------
+    # A person away (resident: no check-ins; responder: a deputy covers), the latest
+    # time someone was in touch with a resident, and the calls made for call tasks.
+
+    async def add_absence(
+        self,
+        person_id: PersonId,
+        until: datetime,
+        reason: str,
+        set_by: PersonId | None,
+        now: datetime,
+    ) -> int:
+        """Away from `now` until `until`; returns the absence's id."""
+        ...
+
+    async def absence(self, absence_id: int) -> Absence | None: ...
+    async def current_absence(self, person_id: PersonId, at: datetime) -> Absence | None:
+        """The absence the person is in at `at` (not ended, started, not yet over)."""
+        ...
+
+    async def end_absence(self, absence_id: int, at: datetime) -> bool:
+        """Mark it over at `at`, once: False when it had already ended."""
+        ...
+
+    async def away_at(self, at: datetime, grids: Sequence[str] | None = None) -> list[Absence]:
+        """Everyone away at `at` (of people in `grids`, when given), soonest back first."""
+        ...
+
+    async def absences_between(self, start: datetime, end: datetime) -> list[Absence]:
+        """Absences that overlap [start, end): away days, reports."""
+        ...
+
+    async def add_contact(
+        self,
+        person_id: PersonId,
+        at: datetime,
+        kind: ContactKind,
+        by: PersonId | None,
+        note: str = "",
+    ) -> None:
+        """Someone was in touch with the resident for them (a call, a visit). Their own
+        answers and messages need no row: `last_contact` reads them where they are."""
+        ...
+
+    async def last_contact(self, person_id: PersonId) -> HumanContact | None:
+        """The resident's last human contact: their own answer or message (kind
+        `answer`), or a call or visit recorded for them, whichever is latest."""
+        ...
+
+    async def last_contacts(self, people: Sequence[PersonId]) -> dict[PersonId, HumanContact]:
+        """`last_contact` for many residents at once (those never in touch are absent)."""
+        ...
+
+    async def add_call_attempt(
+        self,
+        checkin_id: CheckinId,
+        caller: PersonId | None,
+        at: datetime,
+        outcome: CallOutcome,
+        note: str = "",
+    ) -> None: ...
+    async def call_attempts(self, checkin_id: CheckinId) -> list[CallAttempt]: ...
+    async def call_outcome_counts(self, start: datetime, end: datetime) -> dict[str, int]:
+        """Calls made in [start, end) by outcome."""
+        ...
+
+    async def set_contact(self, person_id: PersonId, contact: str) -> None:
+        """How the resident is checked on from now: "chat" or "phone"."""
+        ...
+
+    async def call_residents(
+        self, plan: str, timezone: str, grid: str = "", everyone: bool = False
+    ) -> list[Person]:
+        """Active residents on a plan in a timezone (and grid) to be phoned: those whose
+        contact is "phone", or all of them with `everyone` (a plan with channel phone)."""
+        ...
+
+    async def recent_checkins(self, person_id: PersonId, limit: int) -> list[Checkin]:
+        """The person's latest check-ins, newest first."""
+        ...
 
     # -- key-value, audit, counts --------------------------------------------
 

@@ -23,6 +23,13 @@ class Person:
     plan: str
     family_of: PersonId | None
     active: bool
+    # How the resident is checked on: "chat" (a prompt in their chat) or "phone" (a
+    # call task for their caller); responders are always "chat".
+    contact: str = "chat"
+    # The caller assigned to this resident (CSV `caller`), if any.
+    caller: PersonId | None = None
+    # Who takes this responder's alerts while they are away (CSV `deputy`), if any.
+    deputy: PersonId | None = None
 
     @property
     def place(self) -> str:
@@ -129,6 +136,9 @@ class NewPerson:
     address: str
     plan: str
     family_of_name: str = ""
+    contact: str = "chat"
+    caller_name: str = ""
+    deputy_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -184,3 +194,72 @@ class DeadLetter:
     raw: str
     reason: str
     received_at: datetime
+
+
+class Contact(enum.StrEnum):
+    """How a resident is checked on (the `contact` column)."""
+
+    CHAT = "chat"
+    PHONE = "phone"
+
+
+class ContactKind(enum.StrEnum):
+    """How someone was last in touch with a resident (their "last human contact")."""
+
+    ANSWER = "answer"  # the resident answered or wrote, themselves
+    CALL = "call"  # a caller reached them by phone
+    VISIT = "visit"  # someone saw them (/visited)
+
+
+# A check-in's `answer` when someone else answered it for the resident: the phone call
+# of a call task, or a visit. Not the resident's own sign of life.
+PROXY_ANSWERS = ("call", "visit")
+# A check-in closed because the resident went away: nobody answered it.
+AWAY_ANSWER = "away"
+
+
+@dataclass(frozen=True)
+class HumanContact:
+    """The latest time someone was in touch with a resident: their own answer or
+    message (`by` is the resident), a phone call, or a visit."""
+
+    person_id: PersonId
+    at: datetime
+    kind: ContactKind
+    by: PersonId | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Absence:
+    """A person away (in hospital, visiting family): no check-ins for a resident, and
+    a responder's alerts go to their deputy. Away from `starts_at` until `until`, or
+    until `ended_at` when they came back earlier (or the return was handled)."""
+
+    id: int
+    person_id: PersonId
+    starts_at: datetime
+    until: datetime
+    reason: str
+    set_by: PersonId | None
+    ended_at: datetime | None
+
+    def away_at(self, at: datetime) -> bool:
+        return self.ended_at is None and self.starts_at <= at < self.until
+
+
+class CallOutcome(enum.StrEnum):
+    ANSWERED = "answered"  # 接通·平安
+    HELP = "help"  # 接通·需要帮助
+    NO_ANSWER = "no_answer"  # 无人接听
+
+
+@dataclass(frozen=True)
+class CallAttempt:
+    """One phone call a caller made for a check-in, and how it went."""
+
+    checkin_id: CheckinId
+    caller: PersonId | None
+    at: datetime
+    outcome: CallOutcome
+    note: str = ""

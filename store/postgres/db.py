@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from core.ids import OutboxId
+from store.postgres.away import AwayRepo
 from store.postgres.care import CareRepo
 from store.postgres.console import ConsoleRepo
 from store.postgres.deadletters import DeadLetterRepo
@@ -57,6 +58,7 @@ class PgTx(
     DeadLetterRepo,
     UsersRepo,
     ConsoleRepo,
+    AwayRepo,
 ):
     """Everything the gateway reads or writes, inside one transaction."""
 

@@ -304,6 +304,46 @@ CREATE TRIGGER inbox_wake AFTER INSERT ON inbox
     FOR EACH STATEMENT EXECUTE FUNCTION carecheck_wake();
 """
 
+# Care beyond the daily tap: how each resident is checked on (`contact`: chat or phone,
+# and their `caller`), who covers for an absent responder (`deputy`), time away
+# (`absences`), calls and visits made for a resident (`contacts`: with their own
+# answers, the last human contact), and each phone call of a call task.
+V8_AWAY_AND_CALLS = """
+ALTER TABLE people ADD COLUMN contact TEXT NOT NULL DEFAULT 'chat';
+ALTER TABLE people ADD COLUMN caller_id BIGINT REFERENCES people(id) DEFERRABLE;
+ALTER TABLE people ADD COLUMN deputy_id BIGINT REFERENCES people(id) DEFERRABLE;
+CREATE TABLE absences (
+    id BIGSERIAL PRIMARY KEY,
+    person_id BIGINT NOT NULL REFERENCES people(id) DEFERRABLE,
+    starts_at DOUBLE PRECISION NOT NULL,
+    until_at DOUBLE PRECISION NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    set_by BIGINT REFERENCES people(id) DEFERRABLE,
+    ended_at DOUBLE PRECISION
+);
+CREATE INDEX absences_person ON absences(person_id, until_at);
+CREATE INDEX absences_open ON absences(until_at) WHERE ended_at IS NULL;
+CREATE TABLE contacts (
+    id BIGSERIAL PRIMARY KEY,
+    person_id BIGINT NOT NULL REFERENCES people(id) DEFERRABLE,
+    at DOUBLE PRECISION NOT NULL,
+    kind TEXT NOT NULL,
+    by_id BIGINT REFERENCES people(id) DEFERRABLE,
+    note TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX contacts_person ON contacts(person_id, at);
+CREATE TABLE call_attempts (
+    id BIGSERIAL PRIMARY KEY,
+    checkin_id BIGINT NOT NULL REFERENCES checkins(id) DEFERRABLE,
+    caller_id BIGINT REFERENCES people(id) DEFERRABLE,
+    at DOUBLE PRECISION NOT NULL,
+    outcome TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX call_attempts_checkin ON call_attempts(checkin_id);
+CREATE INDEX call_attempts_at ON call_attempts(at);
+"""
+
 # Each entry upgrades from version N to N+1, in step with the SQLite list.
 MIGRATIONS: list[str] = [
     SCHEMA_V1,
@@ -313,6 +353,7 @@ MIGRATIONS: list[str] = [
     V5_DEAD_LETTERS,
     V6_WEB_CONSOLE,
     V7_WAKE_OTHERS,
+    V8_AWAY_AND_CALLS,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -12,7 +12,8 @@ from store.postgres.base import Repo, Row
 from store.postgres.records import Invite, NewPerson, from_ts, ts
 
 _PERSON_COLUMNS = (
-    "id, name, role, grid, building, language, timezone, phone, address, plan, family_of, active"
+    "id, name, role, grid, building, language, timezone, phone, address, plan, family_of, active, "
+    "contact, caller_id, deputy_id"
 )
 
 
@@ -30,6 +31,9 @@ def _person(row: Row) -> Person:
         plan=row["plan"],
         family_of=None if row["family_of"] is None else PersonId(row["family_of"]),
         active=bool(row["active"]),
+        contact=row["contact"],
+        caller=None if row["caller_id"] is None else PersonId(row["caller_id"]),
+        deputy=None if row["deputy_id"] is None else PersonId(row["deputy_id"]),
     )
 
 
@@ -93,11 +97,11 @@ class PeopleRepo(Repo):
         """Insert or update by name; family links are resolved after every row exists."""
         await self._many(
             "INSERT INTO people (name, role, grid, building, language, timezone, phone, "
-            "address, plan, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) "
+            "address, plan, contact, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) "
             "ON CONFLICT (name) DO UPDATE SET role = excluded.role, grid = excluded.grid, "
             "building = excluded.building, language = excluded.language, "
             "timezone = excluded.timezone, phone = excluded.phone, "
-            "address = excluded.address, plan = excluded.plan",
+            "address = excluded.address, plan = excluded.plan, contact = excluded.contact",
             [
                 (
                     p.name,
@@ -109,15 +113,20 @@ class PeopleRepo(Repo):
                     p.phone,
                     p.address,
                     p.plan,
+                    p.contact,
                     ts(now),
                 )
                 for p in people
             ],
         )
         await self._many(
-            "UPDATE people SET family_of = (SELECT f.id FROM people AS f WHERE f.name = $1) "
-            "WHERE name = $2",
-            [(p.family_of_name or None, p.name) for p in people],
+            "UPDATE people SET family_of = (SELECT f.id FROM people AS f WHERE f.name = $1), "
+            "caller_id = (SELECT c.id FROM people AS c WHERE c.name = $2), "
+            "deputy_id = (SELECT d.id FROM people AS d WHERE d.name = $3) WHERE name = $4",
+            [
+                (p.family_of_name or None, p.caller_name or None, p.deputy_name or None, p.name)
+                for p in people
+            ],
         )
         return len(people)
 
@@ -137,7 +146,7 @@ class PeopleRepo(Repo):
             "SELECT p.id, i.chat, p.name, p.language FROM people p "
             "JOIN identities i ON i.person_id = p.id "
             "WHERE p.role = 'resident' AND p.active = 1 AND p.plan = $1 AND p.timezone = $2 "
-            "AND ($3 = '' OR p.grid = $3) ORDER BY p.id",
+            "AND ($3 = '' OR p.grid = $3) AND p.contact = 'chat' ORDER BY p.id",
             (plan, timezone, grid),
         )
         return [(PersonId(r[0]), ChatRef(r[1]), r[2], r[3]) for r in rows]
@@ -269,7 +278,9 @@ class PeopleRepo(Repo):
     async def export_rows(self) -> list[dict[str, Any]]:
         rows = await self._all(
             "SELECT p.name, p.role, p.grid, p.building, p.language, p.timezone, p.phone, "
-            "p.address, p.plan, f.name AS family_of, "
+            "p.address, p.plan, f.name AS family_of, p.contact, "
+            "(SELECT c.name FROM people c WHERE c.id = p.caller_id) AS caller, "
+            "(SELECT d.name FROM people d WHERE d.id = p.deputy_id) AS deputy, "
             "(SELECT string_agg(i.address, ' ' ORDER BY i.created_at, i.address) "
             " FROM identities i WHERE i.person_id = p.id AND i.platform = 'telegram') "
             "AS telegram, "

@@ -14,6 +14,7 @@ import aiosqlite
 
 from core.ids import OutboxId
 from core.ports import SchemaTooNew, StoreOpenError
+from store.sqlite.away import AwayRepo
 from store.sqlite.base import ts
 from store.sqlite.care import CareRepo
 from store.sqlite.console import ConsoleRepo
@@ -42,6 +43,7 @@ class Tx(
     DeadLetterRepo,
     UsersRepo,
     ConsoleRepo,
+    AwayRepo,
 ):
     """Everything the gateway reads or writes, inside one transaction."""
 

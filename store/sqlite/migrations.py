@@ -288,6 +288,46 @@ V7_WAKE_OTHERS = """
 -- nothing to do on SQLite
 """
 
+# Care beyond the daily tap: how each resident is checked on (`contact`: chat or phone,
+# and their `caller`), who covers for an absent responder (`deputy`), time away
+# (`absences`), calls and visits made for a resident (`contacts`: with their own
+# answers, the last human contact), and each phone call of a call task.
+V8_AWAY_AND_CALLS = """
+ALTER TABLE people ADD COLUMN contact TEXT NOT NULL DEFAULT 'chat';
+ALTER TABLE people ADD COLUMN caller_id INTEGER REFERENCES people(id);
+ALTER TABLE people ADD COLUMN deputy_id INTEGER REFERENCES people(id);
+CREATE TABLE absences (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES people(id),
+    starts_at REAL NOT NULL,
+    until_at REAL NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    set_by INTEGER REFERENCES people(id),
+    ended_at REAL
+);
+CREATE INDEX absences_person ON absences(person_id, until_at);
+CREATE INDEX absences_open ON absences(until_at) WHERE ended_at IS NULL;
+CREATE TABLE contacts (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES people(id),
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    by_id INTEGER REFERENCES people(id),
+    note TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX contacts_person ON contacts(person_id, at);
+CREATE TABLE call_attempts (
+    id INTEGER PRIMARY KEY,
+    checkin_id INTEGER NOT NULL REFERENCES checkins(id),
+    caller_id INTEGER REFERENCES people(id),
+    at REAL NOT NULL,
+    outcome TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX call_attempts_checkin ON call_attempts(checkin_id);
+CREATE INDEX call_attempts_at ON call_attempts(at);
+"""
+
 # Each entry upgrades from version N to N+1. Never edit a shipped step: add a new one.
 MIGRATIONS: list[str] = [
     SCHEMA_V1,
@@ -297,6 +337,7 @@ MIGRATIONS: list[str] = [
     V5_DEAD_LETTERS,
     V6_WEB_CONSOLE,
     V7_WAKE_OTHERS,
+    V8_AWAY_AND_CALLS,
 ]
 
 LATEST = len(MIGRATIONS)

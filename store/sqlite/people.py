@@ -12,7 +12,8 @@ from core.records import Identity, Invite, NewPerson, Person
 from store.sqlite.base import Repo, from_ts, ts
 
 _PERSON_COLUMNS = (
-    "id, name, role, grid, building, language, timezone, phone, address, plan, family_of, active"
+    "id, name, role, grid, building, language, timezone, phone, address, plan, family_of, active, "
+    "contact, caller_id, deputy_id"
 )
 
 
@@ -30,6 +31,9 @@ def _person(row: sqlite3.Row) -> Person:
         plan=row["plan"],
         family_of=None if row["family_of"] is None else PersonId(row["family_of"]),
         active=bool(row["active"]),
+        contact=row["contact"],
+        caller=None if row["caller_id"] is None else PersonId(row["caller_id"]),
+        deputy=None if row["deputy_id"] is None else PersonId(row["deputy_id"]),
     )
 
 
@@ -75,11 +79,11 @@ class PeopleRepo(Repo):
         """Insert or update by name; family links are resolved after every row exists."""
         await self._many(
             "INSERT INTO people (name, role, grid, building, language, timezone, phone, "
-            "address, plan, created_at) VALUES (?,?,?,?,?,?,?,?,?,?) "
+            "address, plan, contact, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT(name) DO UPDATE SET role=excluded.role, grid=excluded.grid, "
             "building=excluded.building, language=excluded.language, "
             "timezone=excluded.timezone, phone=excluded.phone, address=excluded.address, "
-            "plan=excluded.plan",
+            "plan=excluded.plan, contact=excluded.contact",
             [
                 (
                     p.name,
@@ -91,15 +95,20 @@ class PeopleRepo(Repo):
                     p.phone,
                     p.address,
                     p.plan,
+                    p.contact,
                     ts(now),
                 )
                 for p in people
             ],
         )
         await self._many(
-            "UPDATE people SET family_of = (SELECT id FROM people AS f WHERE f.name = ?) "
-            "WHERE name = ?",
-            [(p.family_of_name or None, p.name) for p in people],
+            "UPDATE people SET family_of = (SELECT id FROM people AS f WHERE f.name = ?), "
+            "caller_id = (SELECT id FROM people AS c WHERE c.name = ?), "
+            "deputy_id = (SELECT id FROM people AS d WHERE d.name = ?) WHERE name = ?",
+            [
+                (p.family_of_name or None, p.caller_name or None, p.deputy_name or None, p.name)
+                for p in people
+            ],
         )
         return len(people)
 
@@ -119,7 +128,7 @@ class PeopleRepo(Repo):
             "SELECT p.id, i.chat, p.name, p.language FROM people p "
             "JOIN identities i ON i.person_id = p.id "
             "WHERE p.role = 'resident' AND p.active = 1 AND p.plan = ? AND p.timezone = ? "
-            "AND (? = '' OR p.grid = ?) ORDER BY p.id",
+            "AND (? = '' OR p.grid = ?) AND p.contact = 'chat' ORDER BY p.id",
             (plan, timezone, grid, grid),
             bulk=True,
         )
@@ -275,7 +284,9 @@ class PeopleRepo(Repo):
     async def export_rows(self) -> list[dict[str, Any]]:
         rows = await self._all(
             "SELECT p.name, p.role, p.grid, p.building, p.language, p.timezone, p.phone, "
-            "p.address, p.plan, f.name AS family_of, "
+            "p.address, p.plan, f.name AS family_of, p.contact, "
+            "(SELECT c.name FROM people c WHERE c.id = p.caller_id) AS caller, "
+            "(SELECT d.name FROM people d WHERE d.id = p.deputy_id) AS deputy, "
             "(SELECT group_concat(address, ' ') FROM identities i "
             " WHERE i.person_id = p.id AND i.platform = 'telegram') AS telegram, "
             "(SELECT group_concat(address, ' ') FROM identities i "

@@ -57,6 +57,7 @@ TEXTS: dict[str, str] = {
     "role_care_lead": "care lead",
     "role_family": "family contact",
     "role_team_member": "team member",
+    "role_caller": "caller",
     "role_operator": "community worker",
     "role_resident": "resident",
 }

@@ -57,6 +57,7 @@ TEXTS: dict[str, str] = {
     "role_care_lead": "关爱组负责人",
     "role_family": "家属",
     "role_team_member": "团队成员",
+    "role_caller": "电话关爱员",
     "role_operator": "社区工作人员",
     "role_resident": "居民",
 }
