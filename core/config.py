@@ -80,12 +80,26 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Channel(enum.StrEnum):
+    """How the residents of a plan are asked: in their chat, or by a caller's phone call."""
+
+    CHAT = "chat"
+    PHONE = "phone"
+
+
 class Plan(_Model):
     schedule: str
     reply_window: Duration
     reminders: list[Duration] = Field(default_factory=list)
     escalation: str
     quiet_hours: Annotated[QuietHours | None, BeforeValidator(_quiet_hours)] = None
+    # `phone`: every resident on the plan is phoned by a caller (a call task), whatever
+    # their `contact`; `chat`: each resident as their `contact` says.
+    channel: Channel = Channel.CHAT
+    # A call nobody picked up is tried again after `call_retry`, `call_attempts` times
+    # in all, before it counts as missed.
+    call_retry: Duration = timedelta(minutes=30)
+    call_attempts: int = Field(default=3, ge=1, le=10)
 
     @field_validator("schedule")
     @classmethod
@@ -103,6 +117,13 @@ class Plan(_Model):
     def _positive_window(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
             raise ValueError("must be longer than zero")
+        return value
+
+    @field_validator("call_retry")
+    @classmethod
+    def _positive_retry(cls, value: timedelta) -> timedelta:
+        if not timedelta(0) < value <= timedelta(hours=12):
+            raise ValueError("must be longer than zero and at most 12h")
         return value
 
     @model_validator(mode="after")
@@ -176,6 +197,29 @@ class Team(_Model):
         return value
 
 
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class Grid(_Model):
+    """One grid of the register. `callers` phone the grid's residents who have no
+    caller of their own (names of people with role caller or team_member)."""
+
+    callers: list[Name] = Field(default_factory=list, max_length=50)
+
+
+def _grid_register(value: Any) -> Any:
+    # The register may be a plain list of grid names, or a mapping of grid names to
+    # what each grid has (callers): both read as the mapping.
+    if isinstance(value, list):
+        for index, name in enumerate(value):
+            if not isinstance(name, str) or not name.strip():
+                raise KeyPathError(("grids", str(index)), "must be a grid name")
+        return {name: {} for name in value}
+    if isinstance(value, dict):
+        return {key: {} if grid is None else grid for key, grid in value.items()}
+    return value
+
+
 class Language(enum.StrEnum):
     ZH = "zh"
     EN = "en"
@@ -197,7 +241,8 @@ class WorkflowConfig(_Model):
     teams: dict[str, Team] = Field(default_factory=dict)
     templates: dict[Language, dict[str, str]] = Field(default_factory=dict)
     # Optional register of grids: when given, people may only be imported into these.
-    grids: list[str] = Field(default_factory=list)
+    # A list of names, or a mapping of names to what each grid has (`callers`).
+    grids: Annotated[dict[str, Grid], BeforeValidator(_grid_register)] = Field(default_factory=dict)
     # Extra words for reading what residents write, by list (urgent, concern, negation,
     # fine); the intent workflow adds them to its built-in ones.
     help_words: dict[str, HelpWordList] = Field(default_factory=dict)

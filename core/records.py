@@ -75,6 +75,8 @@ class AlertReason(enum.StrEnum):
     UNREACHABLE = "unreachable"
     # Something worrying was said, and the resident did not answer "do you need someone?"
     CONCERN = "concern"
+    # Someone who saw the resident is worried (/visited NAME concern NOTE).
+    REPORTED = "reported"
 
 
 class AlertState(enum.StrEnum):
@@ -136,7 +138,8 @@ class NewPerson:
     address: str
     plan: str
     family_of_name: str = ""
-    contact: str = "chat"
+    # "chat" or "phone"; empty keeps what an existing person has (new people: chat).
+    contact: str = ""
     caller_name: str = ""
     deputy_name: str = ""
 

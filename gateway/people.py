@@ -39,7 +39,12 @@ PERSON_COLUMNS = [
     "plan",
 ]
 COLUMNS = PERSON_COLUMNS + [p.name for p in csv_platforms()]
-OPTIONAL_COLUMNS = ["family_of"]
+# contact: chat (the default) or phone, how a resident is checked on; caller: who phones
+# them; deputy: who takes a responder's alerts while they are away.
+OPTIONAL_COLUMNS = ["family_of", "contact", "caller", "deputy"]
+CONTACTS = ("chat", "phone")
+# Roles whose people may be a resident's caller.
+CALLER_ROLES = (Role.CALLER, Role.TEAM_MEMBER)
 # Longest value each column takes: enough for any real entry, short enough that a
 # pasted document or a wrong file is caught here and not on the dashboard.
 MAX_LENGTHS = {
@@ -54,6 +59,9 @@ MAX_LENGTHS = {
     "plan": 64,
     **{p.name: p.csv_max_length for p in csv_platforms()},
     "family_of": 64,
+    "contact": 8,
+    "caller": 64,
+    "deputy": 64,
 }
 
 
@@ -181,7 +189,8 @@ def parse_people_csv(
             parts.append(said("unknown_columns", columns=", ".join(_shown(c) for c in unknown[:5])))
         if twice:
             parts.append(said("columns_twice", columns=", ".join(twice)))
-        parts.append(said("expected_header", header=f"{','.join(COLUMNS)}[,family_of]"))
+        optional = "".join(f"[,{c}]" for c in OPTIONAL_COLUMNS)
+        parts.append(said("expected_header", header=f"{','.join(COLUMNS)}{optional}"))
         return ParsedPeople([], []), [problem(1, *parts)]
 
     rows: list[tuple[int, dict[str, str]]] = []
@@ -274,6 +283,7 @@ def parse_people_csv(
                 errors.append(said("family_of_not_resident", name=_shown(family_of)))
         elif family_of:
             errors.append(said("family_of_not_family"))
+        errors.extend(_care_problems(row, role, all_roles))
         for platform in csv_platforms():
             column = platform.name
             for value in _identities(row[column]):
@@ -313,11 +323,39 @@ def parse_people_csv(
                 address=row["address"],
                 plan=plan,
                 family_of_name=family_of,
+                contact=row.get("contact", ""),
+                caller_name=row.get("caller", ""),
+                deputy_name=row.get("deputy", ""),
             )
         )
     if not rows and not problems:
         problems.append(problem(2, said("no_people")))
     return ParsedPeople(people, identities), problems
+
+
+def _care_problems(row: dict[str, str], role: str, all_roles: dict[str, str]) -> list[Part]:
+    """The columns of care beyond the chat: contact, caller, deputy."""
+    errors = []
+    contact, caller, deputy = row.get("contact", ""), row.get("caller", ""), row.get("deputy", "")
+    if contact and contact not in CONTACTS:
+        errors.append(said("bad_contact", value=_shown(contact), contacts=", ".join(CONTACTS)))
+    elif contact == "phone" and role != Role.RESIDENT:
+        errors.append(said("phone_for_responder"))
+    elif contact == "phone" and not row["phone"]:
+        errors.append(said("phone_without_number"))
+    if caller:
+        if role != Role.RESIDENT:
+            errors.append(said("caller_not_resident"))
+        elif all_roles.get(caller) not in CALLER_ROLES:
+            errors.append(said("caller_not_caller", name=_shown(caller)))
+    if deputy:
+        if role == Role.RESIDENT:
+            errors.append(said("deputy_for_resident"))
+        elif deputy == row["name"]:
+            errors.append(said("deputy_self"))
+        elif all_roles.get(deputy) in (None, Role.RESIDENT):
+            errors.append(said("deputy_not_responder", name=_shown(deputy)))
+    return errors
 
 
 async def import_people(
@@ -361,7 +399,12 @@ async def export_people(store: Store) -> str:
                 identity.address
             )
     return rows_to_csv(
-        {**row, **{c: " ".join(held.get((str(row["name"]), c), [])) for c in columns}}
+        {
+            **row,
+            # Chat is the default: only "phone" is worth a value in the file.
+            "contact": "phone" if row.get("contact") == "phone" else "",
+            **{c: " ".join(held.get((str(row["name"]), c), [])) for c in columns},
+        }
         for row in rows
     )
 

@@ -129,3 +129,17 @@ async def test_calls_are_kept_per_check_in_and_counted_by_outcome(store: AnyStor
         assert await tx.call_outcome_counts(T0, T0 + DAY) == {"no_answer": 1, "help": 1}
         assert await tx.call_outcome_counts(T0 + 2 * MIN, T0 + DAY) == {"help": 1}
         assert [c.id for c in await tx.recent_checkins(wang, 2)] == [checkin]
+
+
+async def test_an_import_row_without_a_contact_keeps_the_contact_a_person_has(
+    store: AnyStore,
+) -> None:
+    ids = await add_people(store, person("Wang"))
+    async with store.transaction() as tx:
+        await tx.set_contact(ids["Wang"], "phone")
+        await tx.upsert_people([person("Wang", phone="139")], T0)
+        found = await tx.person(ids["Wang"])
+        assert found is not None and found.contact == "phone"
+        await tx.upsert_people([person("Wang", contact="chat")], T0)
+        found = await tx.person(ids["Wang"])
+        assert found is not None and found.contact == "chat"

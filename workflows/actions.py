@@ -28,6 +28,9 @@ class ActionKind(enum.StrEnum):
     NEED_DONE = "ndn"
     CONCERN_YES = "cy"
     CONCERN_NO = "cn"
+    CALL_OK = "cok"
+    CALL_HELP = "chl"
+    CALL_NO_ANSWER = "cna"
 
 
 @dataclass(frozen=True)

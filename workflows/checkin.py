@@ -12,11 +12,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.commands import Button, Priority
+from core.config import Channel
 from core.enums import OutboxState, Purpose, Role, TimerKind
 from core.events import ButtonPressed, MessageReceived
 from core.ids import CheckinId, PersonId, split_chat_ref
 from core.outbox import NewMessage
-from core.records import OPEN_CHECKIN_STATES, AlertReason, Checkin, CheckinState, Person, Timer
+from core.records import (
+    OPEN_CHECKIN_STATES,
+    AlertReason,
+    Checkin,
+    CheckinState,
+    ContactKind,
+    Person,
+    Timer,
+)
 from workflows import escalation
 from workflows.actions import ActionKind, ActionToken
 from workflows.context import Work
@@ -77,20 +86,29 @@ async def open_round(
     skip_asked_since: datetime | None = None,
     emergency: bool = False,
 ) -> RoundResult:
-    """Open this round's check-ins for every enrolled, active resident on the plan.
+    """Open this round's check-ins for every enrolled, active resident on the plan who
+    is not away.
 
     The window counts from when this resident's prompt really went out (see
     `on_window_closed`): a round opened late, or a prompt held up behind others,
     still gives each resident their full window. With `skip_asked_since`, residents
     who already have an open check-in or were asked since then are left out (a round
-    started by hand on top of the scheduled one)."""
+    started by hand on top of the scheduled one). Residents checked by phone get a
+    check-in too, without a prompt: the result lists them for their callers' tasks
+    (`workflows.calls`)."""
     plan = work.config.plans.get(plan_name)
     if plan is None:
         log.warning("round for unknown plan %r skipped", plan_name)
         return RoundResult()
     # One row per identity: a resident reachable on two platforms is asked on both.
-    targets = await work.tx.round_residents(plan_name, timezone, grid)
-    people = sorted({target[0] for target in targets})
+    by_phone = plan.channel is Channel.PHONE
+    targets = [] if by_phone else await work.tx.round_residents(plan_name, timezone, grid)
+    callees = await work.tx.call_residents(plan_name, timezone, grid, everyone=by_phone)
+    away = {a.person_id for a in await work.tx.away_at(work.now)}
+    if away:
+        targets = [t for t in targets if t[0] not in away]
+        callees = [p for p in callees if p.id not in away]
+    people = sorted({target[0] for target in targets} | {p.id for p in callees})
     skipped = 0
     if skip_asked_since is not None:
         asked = await work.tx.asked_since(skip_asked_since)
@@ -111,7 +129,8 @@ async def open_round(
             continue
         each.append((at, TIMER_REMIND, str(index)))
     each.append((deadline, TIMER_CLOSE, ""))
-    checkin_ids = list(opened.values())
+    called = {p.id for p in callees}
+    checkin_ids = [c for p, c in opened.items() if p not in called]
     for start in range(0, len(checkin_ids), ROUND_CHUNK):
         await work.tx.add_timers(
             [
@@ -121,6 +140,9 @@ async def open_round(
             ],
             work.now,
         )
+    # A call task is not re-asked: the caller's window alone.
+    calls = [(p, opened[p.id]) for p in callees if p.id in opened]
+    await work.tx.add_timers([(deadline, TIMER_CLOSE, c, "") for _, c in calls], work.now)
     work.timers_added = True
 
     labels: dict[str, tuple[str, str]] = {}
@@ -150,7 +172,7 @@ async def open_round(
                 )
             )
         await work.tx.enqueue_many(rows, work.now)
-    return RoundResult(opened=len(opened), skipped=skipped)
+    return RoundResult(opened=len(opened), skipped=skipped, calls=tuple(calls))
 
 
 @dataclass(frozen=True)
@@ -158,6 +180,41 @@ class RoundResult:
     opened: int = 0
     skipped: int = 0  # already asked in this round
     deferred_until: datetime | None = None  # started inside quiet hours: queued until then
+    # Residents checked by phone, with their new check-in: their callers get the tasks.
+    calls: tuple[tuple[Person, CheckinId], ...] = ()
+
+
+async def open_one(work: Work, person: Person, greeting: str) -> CheckinId | None:
+    """One check-in for one resident outside a round (the welcome back after time
+    away), on their plan, with reminders and a window as a round's. For a resident
+    checked by phone it is opened without a prompt: the caller's task asks."""
+    plan = work.config.plans.get(person.plan)
+    if plan is None:
+        return None
+    opened = await work.tx.open_checkins(
+        person.plan, work.now, work.now, work.now + plan.reply_window, [person.id]
+    )
+    checkin_id = opened.get(person.id)
+    if checkin_id is None:
+        return None
+    timers = [(work.now + plan.reply_window, TIMER_CLOSE, checkin_id, "")]
+    if person.contact == "chat" and plan.channel is Channel.CHAT:
+        timers += [
+            (work.now + after, TIMER_REMIND, checkin_id, str(index))
+            for index, after in enumerate(plan.reminders)
+        ]
+        await to_person(
+            work,
+            person,
+            work.texts.render(person.language, greeting, name=person.name),
+            priority=Priority.ROUTINE,
+            buttons=prompt_buttons(work, person, checkin_id),
+            purpose=PURPOSE_PROMPT,
+            ref=checkin_id,
+        )
+    await work.tx.add_timers(timers, work.now)
+    work.timers_added = True
+    return CheckinId(checkin_id)
 
 
 async def _window_start(work: Work, checkin: Checkin) -> datetime | None:
@@ -270,6 +327,47 @@ async def record_answer(
             work, person, work.texts.render(person.language, "thanks"), priority=Priority.REPLY
         )
     return answered or called_off is not None
+
+
+async def record_proxy_answer(
+    work: Work, resident: Person, by: Person, kind: ContactKind, note: str = ""
+) -> tuple[bool, int | None]:
+    """Someone vouches for the resident: a caller reached them by phone, or someone saw
+    them. Their open check-ins count as answered by proxy (the answer says how), an
+    alert opened by silence stands down (not a call for help), and it is their last
+    human contact. Returns (a check-in was answered, the alert stood down)."""
+    answered = False
+    for checkin in await work.tx.open_checkins_of(resident.id):
+        if await work.tx.set_checkin_state(
+            checkin.id,
+            CheckinState.OK,
+            only_if=OPEN_CHECKIN_STATES,
+            answered_at=work.now,
+            answer=kind.value,
+        ):
+            answered = True
+            await work.tx.cancel_timers(
+                checkin.id, (TIMER_REMIND, TIMER_CLOSE, TimerKind.CALL_RETRY)
+            )
+            await _mark_prompts_vouched(work, resident, checkin, by)
+            await work.tx.audit(
+                work.now, "checkin.ok", f"checkin:{checkin.id}", by.id, f"{kind.value} by {by.name}"
+            )
+    await work.tx.add_contact(resident.id, work.now, kind, by.id, note)
+    outcome = escalation.CALLED if kind is ContactKind.CALL else escalation.VISITED
+    called_off = await escalation.call_off_silence_alert(work, resident, by=by, outcome=outcome)
+    return answered, None if called_off is None else called_off.id
+
+
+async def _mark_prompts_vouched(work: Work, person: Person, checkin: Checkin, by: Person) -> None:
+    """The resident's unanswered prompt shows who vouched for them, without buttons."""
+    lang = person.language
+    recorded = work.texts.render(
+        lang, "recorded_vouched", who=by.name, time=hm(work.now, person.timezone)
+    )
+    base = work.texts.render(lang, "checkin", name=person.name)
+    for row in await work.tx.outbox_for_each((PURPOSE_PROMPT, PURPOSE_REMINDER), checkin.id):
+        await edit(work, row, f"{base}\n{recorded}")
 
 
 async def _mark_prompts_answered(

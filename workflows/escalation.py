@@ -25,6 +25,7 @@ from core.events import ButtonPressed, MessageReceived
 from core.ids import AlertId, CheckinId, PersonId
 from core.outbox import OutboxRow
 from core.records import Alert, AlertReason, AlertState, Notification, Person, Timer
+from workflows import cover
 from workflows.actions import ActionKind, ActionToken
 from workflows.context import Work
 from workflows.messaging import answer_press, edit, to_person
@@ -41,6 +42,10 @@ OUTCOME_EMOJI = {"ok": "🙂", "visited": "🚪", "hospital": "🏥", "unreachab
 ACK_EMOJI = "👀"
 RESOLVE_EMOJI = "✅"
 LATE_ANSWER = "late_answer"
+# Outcomes of an alert stood down because someone vouched for the resident.
+CALLED = "called"
+VISITED = "visited"
+AWAY = "away"
 # Misses counted in an alert's "how often lately" line.
 RECENT = timedelta(days=7)
 # Silence-like reasons: a new one on top of an unresolved alert is a repeated miss.
@@ -48,7 +53,7 @@ _SILENCE = (AlertReason.MISSED, AlertReason.UNREACHABLE)
 
 
 def outcome_label(work: Work, language: str, outcome: str) -> str:
-    if outcome in (*OUTCOMES, LATE_ANSWER):
+    if outcome in (*OUTCOMES, LATE_ANSWER, CALLED, AWAY):
         return work.texts.render(language, f"outcome_{outcome}")
     return outcome
 
@@ -163,9 +168,19 @@ async def _tell_resident_help_is_sought(work: Work, alert: Alert, resident: Pers
 
 
 async def recipients(work: Work, resident: Person, role: Role) -> list[Person]:
+    """The people of a step, with whoever is away replaced by who covers for them."""
+    people, _ = await _recipients(work, resident, role)
+    return people
+
+
+async def _recipients(
+    work: Work, resident: Person, role: Role
+) -> tuple[list[Person], list[tuple[Person, list[Person]]]]:
     if role is Role.FAMILY:
-        return await work.tx.family_of(resident.id)
-    return await work.tx.responders(resident.grid, role.value)
+        people = await work.tx.family_of(resident.id)
+    else:
+        people = await work.tx.responders(resident.grid, role.value)
+    return await cover.covered(work, people, resident.grid)
 
 
 async def reachable(work: Work, person: Person) -> bool:
@@ -185,12 +200,19 @@ async def walk(work: Work, alert: Alert) -> None:
     position = alert.position
     while position < total:
         step = policy.steps[position % len(policy.steps)]
-        people = await recipients(work, resident, step.notify)
+        people, covering = await _recipients(work, resident, step.notify)
         position += 1
         live = [p for p in people if await reachable(work, p)]
         if not live:
             await _note_step_skipped(work, alert, resident, step.notify, people, position)
             continue
+        if covering:
+            # Every copy says so (once): the deputy knows why it is theirs.
+            noted = {n.text for n in await work.tx.alert_notes(alert.id)}
+            for away, deputies in covering:
+                note = f"cover|{away.name}|{', '.join(d.name for d in deputies)}"
+                if note not in noted:
+                    await work.tx.add_alert_note(alert.id, None, work.now, note)
         for person in live:
             await _send_copy(work, alert, resident, person, position, step.notify.value)
         await work.tx.advance_alert(alert.id, position)
@@ -419,6 +441,9 @@ def ago(work: Work, language: str, delta: timedelta) -> str:
 async def _note_line(
     work: Work, author: PersonId | None, text: str, language: str, resident: Person
 ) -> str:
+    if author is None and text.startswith("cover|"):
+        _, away, deputies = text.split("|", 2)
+        return work.texts.render(language, "alert_covered", away=away, deputies=deputies)
     if author is None and text.startswith("step_unreachable|"):
         _, role, names = text.split("|", 2)
         return work.texts.render(
@@ -586,13 +611,21 @@ def may_act(alert: Alert, resident: Person, person: Person) -> bool:
     of the resident's grid (grid leaders, care leads and operators without a grid serve
     every grid). Team members handle needs; they act on alerts only of their own grid."""
     del alert  # the same rule for every alert of a resident
+    return may_act_for(resident, person)
+
+
+def may_act_for(resident: Person, person: Person) -> bool:
+    """Who may act for a resident (their alerts, /visited, /away NAME): see `may_act`.
+    A resident's own caller may too, wherever their grid."""
     match person.role:
         case Role.FAMILY:
             return person.family_of == resident.id
         case Role.GRID_LEADER | Role.CARE_LEAD | Role.OPERATOR:
             return person.grid in ("", resident.grid)
-        case Role.TEAM_MEMBER:
-            return person.grid != "" and person.grid == resident.grid
+        case Role.TEAM_MEMBER | Role.CALLER:
+            return resident.caller == person.id or (
+                person.grid != "" and person.grid == resident.grid
+            )
         case _:
             return False
 
@@ -660,32 +693,40 @@ async def send_outcome_menu(work: Work, alert: Alert, by: Person, resident: Pers
     )
 
 
-async def call_off_silence_alert(work: Work, resident: Person) -> Alert | None:
+async def call_off_silence_alert(
+    work: Work, resident: Person, *, by: Person | None = None, outcome: str = LATE_ANSWER
+) -> Alert | None:
     """A late answer: the resident is all right. Close the alert that silence (or an
     undeliverable prompt) opened and tell everyone who was notified to stand down.
-    Returns the alert called off, if there was one."""
+    With `by`, someone else vouched for them (a call, a visit, "she is in hospital"),
+    and `outcome` says how. Returns the alert called off, if there was one."""
     alert = await work.tx.unresolved_alert_of(resident.id)
     if alert is None or alert.reason not in _SILENCE or alert.urgent:
         return None
-    if not await work.tx.resolve_alert(alert.id, None, work.now, LATE_ANSWER):
+    if not await work.tx.resolve_alert(alert.id, None if by is None else by.id, work.now, outcome):
         return None
     await work.tx.cancel_timers(alert.id, (TIMER_STEP,))
     await work.tx.audit(work.now, "alert.stand_down", f"alert:{alert.id}", resident.id)
     log.info("alert %s called off: person %s answered late", alert.id, resident.id)
     await refresh_copies(work, alert.id)
     for person, _ in await _live_copies(work, alert):
-        await to_person(
-            work,
-            person,
-            work.texts.render(
+        if by is None:
+            text = work.texts.render(
                 person.language,
                 "alert_footer_stand_down",
                 name=resident.name,
                 time=hm(work.now, resident.timezone),
             )
-            + f" (#{alert.id})",
-            priority=Priority.ALERT,
-        )
+        else:
+            text = work.texts.render(
+                person.language,
+                "alert_stand_down_vouched",
+                name=resident.name,
+                who=by.name,
+                how=outcome_label(work, person.language, outcome),
+                time=hm(work.now, resident.timezone),
+            )
+        await to_person(work, person, text + f" (#{alert.id})", priority=Priority.ALERT)
     return alert
 
 
@@ -695,6 +736,12 @@ async def alert_of_message(work: Work, platform: str, chat: str, message_id: str
     row = None if found is None else await work.tx.outbox_row(found)
     while row is not None and row.purpose == Purpose.EDIT and row.edit_of is not None:
         row = await work.tx.outbox_row(row.edit_of)
+    if row is not None and row.purpose == Purpose.CALL:
+        # A reply to a call task: a note on the alert that call opened.
+        checkin = await work.tx.checkin(row.ref)
+        if checkin is None:
+            return None
+        return await work.tx.unresolved_alert_of(checkin.person_id)
     if row is None or row.purpose != PURPOSE_ALERT:
         return None
     return await work.tx.alert(row.ref)

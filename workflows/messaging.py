@@ -21,6 +21,7 @@ async def to_chat(
     purpose: str = "",
     ref: int = 0,
     callback_id: str = "",
+    links: tuple[tuple[str, str], ...] = (),
 ) -> OutboxId:
     platform, _ = split_chat_ref(chat)
     work.touched_platforms.add(platform)
@@ -35,6 +36,7 @@ async def to_chat(
             ref=ref,
             buttons=buttons,
             callback_id=callback_id,
+            links=links,
         ),
         work.now,
     )
@@ -49,6 +51,7 @@ async def to_person(
     buttons: tuple[tuple[Button, ...], ...] = (),
     purpose: str = "",
     ref: int = 0,
+    links: tuple[tuple[str, str], ...] = (),
 ) -> list[OutboxId]:
     """Send to every chat the person is reachable on (usually one)."""
     ids = []
@@ -66,6 +69,7 @@ async def to_person(
                 buttons=buttons,
                 purpose=purpose,
                 ref=ref,
+                links=links,
             )
         )
     return ids

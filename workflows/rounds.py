@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from core.config import Plan, QuietHours
 from core.enums import TimerKind
 from core.records import Timer
-from workflows import checkin
+from workflows import calls, checkin
 from workflows.context import Work
 from workflows.routes import Routes
 from workflows.timefmt import local
@@ -91,6 +91,31 @@ def previous_round(plan: Plan, timezone: str, now: datetime) -> datetime:
     return result
 
 
+async def open_round(
+    work: Work,
+    plan_name: str,
+    timezone: str,
+    due_at: datetime,
+    *,
+    grid: str = "",
+    skip_asked_since: datetime | None = None,
+    emergency: bool = False,
+) -> checkin.RoundResult:
+    """A round's check-ins, prompts, and the callers' tasks for residents phoned."""
+    result = await checkin.open_round(
+        work,
+        plan_name,
+        timezone,
+        due_at,
+        grid=grid,
+        skip_asked_since=skip_asked_since,
+        emergency=emergency,
+    )
+    if result.calls:
+        await calls.send_tasks(work, result.calls)
+    return result
+
+
 @routes.timer(TIMER_ROUND)
 async def _on_round_due(work: Work, timer: Timer) -> None:
     plan_name, timezone = parse_round_key(timer.arg)
@@ -118,7 +143,7 @@ async def _on_round_due(work: Work, timer: Timer) -> None:
             )
             work.timers_added = True
             return
-    result = await checkin.open_round(
+    result = await open_round(
         work, plan_name, timezone, timer.due_at, skip_asked_since=timer.due_at
     )
     await work.tx.audit(work.now, "round.opened", timer.arg, None, str(result.opened))
@@ -169,7 +194,7 @@ async def start_round(
                 work.timers_added = True
                 deferred = quiet_end if deferred is None else min(deferred, quiet_end)
                 continue
-        result = await checkin.open_round(
+        result = await open_round(
             work,
             plan_name,
             timezone,
@@ -219,7 +244,7 @@ async def _on_manual_round_due(work: Work, timer: Timer) -> None:
     plan = work.config.plans.get(plan_name)
     if plan is None:
         return
-    result = await checkin.open_round(
+    result = await open_round(
         work,
         plan_name,
         timezone,

@@ -15,7 +15,18 @@ from core.enums import Role
 from core.events import ButtonPressed, ChatLeft, InboundEvent, MessageReceived
 from core.outbox import OutboxRow
 from core.records import AlertReason, Person, Timer
-from workflows import checkin, enrollment, escalation, needs, rounds, said, web_login
+from workflows import (
+    away,
+    calls,
+    checkin,
+    enrollment,
+    escalation,
+    needs,
+    rounds,
+    said,
+    visits,
+    web_login,
+)
 from workflows.context import Work
 from workflows.messaging import answer_press, to_chat, to_person
 from workflows.routes import Routes, refuse, reply, reply_text
@@ -26,7 +37,15 @@ log = logging.getLogger(__name__)
 STRANGER_REPLY_EVERY = timedelta(hours=1)
 
 ROUTES = Routes().include(
-    checkin.routes, escalation.routes, needs.routes, said.routes, rounds.routes, web_login.routes
+    checkin.routes,
+    escalation.routes,
+    needs.routes,
+    said.routes,
+    rounds.routes,
+    web_login.routes,
+    calls.routes,
+    away.routes,
+    visits.routes,
 )
 
 
@@ -263,6 +282,6 @@ async def on_delivered(work: Work, row: OutboxRow) -> None:
 async def on_delivery_failed(work: Work, row: OutboxRow, error: str) -> None:
     await work.tx.audit(work.now, "delivery.failed", f"outbox:{row.id}", row.person_id, error)
     if row.purpose in (checkin.PURPOSE_PROMPT, checkin.PURPOSE_REMINDER):
-        await checkin.on_prompt_undeliverable(work, row.ref, error)
+        await calls.on_prompt_undeliverable(work, row.ref, error)
     elif row.purpose == escalation.PURPOSE_ALERT:
         await escalation.on_copy_undeliverable(work, row, error)

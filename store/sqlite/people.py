@@ -83,7 +83,10 @@ class PeopleRepo(Repo):
             "ON CONFLICT(name) DO UPDATE SET role=excluded.role, grid=excluded.grid, "
             "building=excluded.building, language=excluded.language, "
             "timezone=excluded.timezone, phone=excluded.phone, address=excluded.address, "
-            "plan=excluded.plan, contact=excluded.contact",
+            "plan=excluded.plan, "
+            # A row without a contact keeps the one the person has (perhaps switched to
+            # phone because chat messages stopped reaching them).
+            "contact = CASE WHEN ? = '' THEN people.contact ELSE excluded.contact END",
             [
                 (
                     p.name,
@@ -95,8 +98,9 @@ class PeopleRepo(Repo):
                     p.phone,
                     p.address,
                     p.plan,
-                    p.contact,
+                    p.contact or "chat",
                     ts(now),
+                    p.contact,
                 )
                 for p in people
             ],

@@ -528,3 +528,69 @@ UI.update(
         "needs_no_person": "This account is not linked to a person, so it cannot claim or finish needs here (link one: carecheck users add … --person NAME)."
     }
 )
+
+# Care beyond the daily tap: phone-call tasks, time away, visits, cover.
+TEXTS.update(
+    {
+        "call_task": "📞 Please call {name}: {phone} ({place})",
+        "call_task_attempt": "call {n} of {total}",
+        "call_dial": "Call",
+        "btn_call_ok": "✅ Reached · fine",
+        "btn_call_help": "🆘 Reached · needs help",
+        "btn_call_no_answer": "📵 No answer",
+        "call_no_caller": "there is no caller to phone them",
+        "call_done_ok": "—— {who} reached them: fine ({time})",
+        "call_recorded_ok": "Recorded: {name} is fine. Thank you!",
+        "call_help_said": "caller {who} reached them: needs help",
+        "call_done_help": "—— {who} reached them: needs help ({time}); call for help #{alert} sent. Reply to this message to add what they said.",
+        "call_recorded_help": "Call for help #{alert} sent for {name}. Reply to the task message to add what they said.",
+        "call_done_retry": "—— {who}: no answer (call {n}, {time}); calling again at {again}.",
+        "call_recorded_retry": "Recorded. You will be asked to call again at {again}.",
+        "call_unanswered_note": "📵 {n} calls, none answered",
+        "call_done_missed": "—— {who}: {n} calls unanswered ({time}); alert #{alert} sent.",
+        "call_recorded_missed": "Recorded. {name} did not answer several calls: alert #{alert} sent.",
+        "switched_to_phone": "ℹ️ Chat messages have not reached {name} ({place}) for {rounds} rounds: they will be phoned from now on (callers: {callers}).",
+        "recorded_vouched": "—— Recorded: {who} confirmed you are all right ({time}).",
+        "checkin_welcome_back": "{name}, welcome back! How are you today? Tap a button below, or send any message.",
+        "alert_reported": "❓ Reported after a visit #{alert}\n{name} ({place})\n{time}: {said}",
+        "reason_reported": "reported after a visit",
+        "visit_concern_said": "{who} visited and reports: {note}",
+        "alert_covered": "👥 {away} is away; {deputies} covers.",
+        "alert_stand_down_vouched": "—— {who} confirmed {name} is all right ({how}, {time}): no need to act. Thank you!",
+        "outcome_called": "reached by phone, all right",
+        "outcome_away": "away / in hospital",
+        "unknown_person": "Nobody named \u201c{name}\u201d. Write the name as it was registered.",
+        "usage_away": "Usage: /away 5d REASON (you are away 5 days); /away NAME 5d hospital (for a resident). Write 5d, 12h or a date such as 2026-12-10. Back early? Send /back.",
+        "away_set_self": "OK: no daily check-ins until {until}. Back early? Send /back. All the best!",
+        "away_set": "Recorded: {name} is away until {until}; check-ins pause and resume by themselves. Back early? Send /back {name}.",
+        "away_set_responder": "Recorded: {name} is away until {until}. Alerts go to: {deputies}. Send /back when back.",
+        "away_paused_you": "{who} recorded that you are away: no daily check-ins until {until}. They resume by themselves.",
+        "away_notice": "ℹ️ {name} ({place}) is away until {until} ({reason}); check-ins pause. Recorded by {who}.",
+        "back_notice": "ℹ️ {name} ({place}) is back; daily check-ins resume.",
+        "cover_starts": "👥 {role} {name} is away until {until} ({reason}): you take their alerts meanwhile.",
+        "cover_starts_you": "Recorded that you are away until {until}. Your alerts go to: {deputies}.",
+        "cover_ends": "👥 {name} is back: your cover ends. Thank you!",
+        "cover_ends_you": "Welcome back! Alerts come to you again.",
+        "not_away": "{name} is not recorded as away.",
+        "back_self": "Welcome back!",
+        "back_set": "Recorded: {name} is back.",
+        "usage_visited": "Usage: /visited NAME ok (visited, all right) or /visited NAME concern NOTE (needs a look)",
+        "visited_ok": "Recorded: visited {name}, all right. Thank you!",
+        "visited_concern": "Visit recorded, and alert #{alert} sent for {name}.",
+        "visited_stood_down": "The missed check-in alert #{alert} is called off.",
+    }
+)
+
+# Problems with the people CSV's columns for care beyond the daily tap.
+UI.update(
+    {
+        "csv_problem_bad_contact": "contact {value} is not one of {contacts}",
+        "csv_problem_phone_for_responder": "contact phone is only for residents (responders are reached by chat)",
+        "csv_problem_phone_without_number": "contact phone needs a phone number in the phone column",
+        "csv_problem_caller_not_resident": "caller is only for residents",
+        "csv_problem_caller_not_caller": "caller {name} is not a caller or team_member in this file or the database",
+        "csv_problem_deputy_for_resident": "deputy is only for responders (who covers while they are away)",
+        "csv_problem_deputy_self": "deputy is the person themselves",
+        "csv_problem_deputy_not_responder": "deputy {name} is not a responder in this file or the database",
+    }
+)

@@ -526,3 +526,69 @@ UI.update(
         "needs_no_person": "这个账号没有关联到具体的人，不能在网页上认领或办理需求（请用 carecheck users add … --person 姓名 关联）。"
     }
 )
+
+# Care beyond the daily tap: phone-call tasks, time away, visits, cover.
+TEXTS.update(
+    {
+        "call_task": "📞 请给{name}打电话：{phone}（{place}）",
+        "call_task_attempt": "第{n}次，共{total}次",
+        "call_dial": "拨打",
+        "btn_call_ok": "✅ 接通·平安",
+        "btn_call_help": "🆘 接通·需要帮助",
+        "btn_call_no_answer": "📵 无人接听",
+        "call_no_caller": "没有可以给他/她打电话的电话关爱员",
+        "call_done_ok": "—— {who} 已接通：平安（{time}）",
+        "call_recorded_ok": "已记录：{name}平安。谢谢！",
+        "call_help_said": "电话关爱员{who}接通电话：需要帮助",
+        "call_done_help": "—— {who} 已接通：需要帮助（{time}），已发出求助 #{alert}。回复这条消息可以补充情况。",
+        "call_recorded_help": "已为{name}发出求助 #{alert}。回复这条任务消息可以补充情况。",
+        "call_done_retry": "—— {who}：无人接听（第{n}次，{time}），{again} 再打。",
+        "call_recorded_retry": "已记录。{again} 会再提醒您打一次。",
+        "call_unanswered_note": "📵 打了{n}次电话，都无人接听",
+        "call_done_missed": "—— {who}：打了{n}次无人接听（{time}），已发出提醒 #{alert}。",
+        "call_recorded_missed": "已记录。{name}打了多次无人接听，已发出提醒 #{alert}。",
+        "switched_to_phone": "ℹ️ {name}（{place}）连续{rounds}轮收不到聊天消息，以后改为电话问候（电话关爱员：{callers}）。",
+        "recorded_vouched": "—— 已记录：{who}确认您平安（{time}）。",
+        "checkin_welcome_back": "{name}，欢迎回来！今天身体还好吗？点一下下面的按钮，或者随便回一句话就行。",
+        "alert_reported": "❓ 探访反映 #{alert}\n{name}（{place}）\n{time}：{said}",
+        "reason_reported": "探访反映",
+        "visit_concern_said": "{who}探访后反映：{note}",
+        "alert_covered": "👥 {away}不在，由{deputies}代为处理。",
+        "alert_stand_down_vouched": "—— {who}已确认{name}平安（{how}，{time}），无需再处理。谢谢！",
+        "outcome_called": "电话确认平安",
+        "outcome_away": "外出/住院",
+        "unknown_person": "找不到“{name}”。请写登记时的姓名。",
+        "usage_away": "用法：/away 5d 原因（自己外出 5 天）；/away 姓名 5d 住院（替居民登记）。时间可写 5d、12h 或日期 2026-12-10。提前回来发 /back。",
+        "away_set_self": "好的，{until} 前暂停每日问候。提前回来请发 /back。祝一切顺利！",
+        "away_set": "已登记：{name}外出至 {until}，期间暂停问候，回来时会自动恢复。提前回来发 /back {name}。",
+        "away_set_responder": "已登记：{name}外出至 {until}。期间提醒转给：{deputies}。回来发 /back。",
+        "away_paused_you": "{who}为您登记了外出，{until} 前暂停每日问候。回来后会自动恢复。",
+        "away_notice": "ℹ️ {name}（{place}）外出至 {until}（{reason}），期间暂停问候。登记人：{who}",
+        "back_notice": "ℹ️ {name}（{place}）已回来，每日问候已恢复。",
+        "cover_starts": "👥 {role}{name}外出至 {until}（{reason}），期间由您代为处理提醒。",
+        "cover_starts_you": "已为您登记外出至 {until}，期间提醒转给：{deputies}。",
+        "cover_ends": "👥 {name}已回来，代为处理结束。谢谢！",
+        "cover_ends_you": "欢迎回来！提醒重新发给您。",
+        "not_away": "{name}现在没有登记外出。",
+        "back_self": "欢迎回来！",
+        "back_set": "已登记：{name}已回来。",
+        "usage_visited": "用法：/visited 姓名 ok（探访平安）或 /visited 姓名 concern 情况（需要关注）",
+        "visited_ok": "已记录：探访{name}，平安。谢谢！",
+        "visited_concern": "已记录探访，并为{name}发出关注提醒 #{alert}。",
+        "visited_stood_down": "未回复提醒 #{alert} 已撤销。",
+    }
+)
+
+# Problems with the people CSV's columns for care beyond the daily tap.
+UI.update(
+    {
+        "csv_problem_bad_contact": "contact {value} 不是 {contacts} 之一",
+        "csv_problem_phone_for_responder": "contact 为 phone 只用于居民（工作人员通过聊天联系）",
+        "csv_problem_phone_without_number": "contact 为 phone 时 phone 列需要填写电话号码",
+        "csv_problem_caller_not_resident": "caller 只用于居民",
+        "csv_problem_caller_not_caller": "caller {name} 在本文件和数据库中都不是电话关爱员（caller）或团队成员（team_member）",
+        "csv_problem_deputy_for_resident": "deputy 只用于工作人员（其外出时由谁代为处理）",
+        "csv_problem_deputy_self": "deputy 不能是本人",
+        "csv_problem_deputy_not_responder": "deputy {name} 在本文件和数据库中都不是工作人员",
+    }
+)
