@@ -67,6 +67,8 @@ class ResidentRow:
     alert_urgent: bool
     open_needs: int
     reachable: bool
+    # Away (in hospital, visiting family) until then: no check-ins meanwhile.
+    away_until: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -204,6 +204,51 @@ def cmd_people_export(args: argparse.Namespace) -> int:
     return _write("\ufeff" + text if args.excel else text, args.output)
 
 
+def cmd_people_away(args: argparse.Namespace) -> int:
+    from gateway.clock import SystemClock
+    from gateway.engine import Engine
+    from workflows.timefmt import day_hm
+
+    settings = _settings()
+    config, _ = _config(settings.config)
+    if bool(args.until) == bool(args.end):
+        print("carecheck: give --until DATE (away until then) or --end (back now)", file=sys.stderr)
+        return 2
+
+    async def go() -> str:
+        store = await _with_store(settings)
+        try:
+            engine = Engine(store, SystemClock(), config, {})
+            await engine.prepare()
+            if args.end:
+                if await engine.end_away(args.name):
+                    return f"{args.name} is back; the running gateway tells who needs to know"
+                return f"{args.name} was not away: nothing to do"
+            async with store.read() as tx:
+                person = await tx.person_by_name(args.name)
+            absence = await engine.set_away(args.name, args.until, args.reason or "")
+            timezone = person.timezone if person is not None else config.timezone
+            return (
+                f"{args.name} is away until {day_hm(absence.until, timezone)} "
+                f"({absence.until.astimezone().isoformat(timespec='minutes')}); "
+                "the running gateway tells who needs to know"
+            )
+        finally:
+            await store.close()
+
+    try:
+        print(asyncio.run(go()))
+    except ValueError as exc:
+        print(f"carecheck: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_people_back(args: argparse.Namespace) -> int:
+    args.until, args.end, args.reason = None, True, None
+    return cmd_people_away(args)
+
+
 def cmd_people_invite(args: argparse.Namespace) -> int:
     from adapters.base import AdapterStartError, Inviter
     from gateway.clock import SystemClock
@@ -476,6 +521,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--excel", action="store_true", help="start with a UTF-8 mark, so Excel reads Chinese"
     )
     exp.set_defaults(func=cmd_people_export)
+    away = people.add_parser(
+        "away", help="a person is away (hospital, travel): check-ins pause, or a deputy covers"
+    )
+    away.add_argument("name")
+    away.add_argument(
+        "--until", help="5d, 12h, a date (2026-12-10: back that day) or date and time"
+    )
+    away.add_argument("--reason", help="shown to the grid leader (住院, 探亲 …)")
+    away.add_argument("--end", action="store_true", help="back now (the same as `people back`)")
+    away.set_defaults(func=cmd_people_away)
+    back = people.add_parser("back", help="a person away is back now")
+    back.add_argument("name")
+    back.set_defaults(func=cmd_people_back)
     inv = people.add_parser("invite", help="a one-time code and links to enroll a person")
     inv.add_argument("name", nargs="?", default="", help="the person's name")
     inv.add_argument("--team", help="invite a team's group chat instead of a person")

@@ -22,10 +22,10 @@ from core.config import WorkflowConfig
 from core.events import InboundEvent, event_from_dict, event_to_dict
 from core.outbox import OutboxRow
 from core.ports import Store, Tx
-from core.records import Timer
+from core.records import Absence, Timer
 from gateway.clock import Clock
 from gateway.outbox import OutboxWorker
-from workflows import rounds, router
+from workflows import away, rounds, router
 from workflows.actions import ActionSigner
 from workflows.checkin import RoundResult
 from workflows.context import Work
@@ -206,6 +206,32 @@ class Engine:
             )
         self._after(work)
         return queued
+
+    async def set_away(self, name: str, until: str, reason: str) -> Absence:
+        """`carecheck people away NAME --until DATE`: raises ValueError for an unknown
+        name or a time that is not in the future."""
+        async with self.store.transaction() as tx:
+            work = self._work(tx)
+            person = await tx.person_by_name(name)
+            if person is None:
+                raise ValueError(f"no person named {name!r} (see `carecheck people export`)")
+            absence = await away.go_away(
+                work, person, away.parse_until(until, work.now, person.timezone), reason, None
+            )
+        self._after(work)
+        return absence
+
+    async def end_away(self, name: str) -> bool:
+        """`carecheck people away NAME --end`: False when they were not away."""
+        async with self.store.transaction() as tx:
+            work = self._work(tx)
+            person = await tx.person_by_name(name)
+            if person is None:
+                raise ValueError(f"no person named {name!r} (see `carecheck people export`)")
+            absence = await tx.current_absence(person.id, work.now)
+            back = absence is not None and await away.come_back(work, absence, None)
+        self._after(work)
+        return back
 
     async def start_round_now(self, plan: str | None = None) -> int:
         return (await self.start_round(plan)).opened

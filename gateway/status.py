@@ -24,6 +24,17 @@ class GridDay:
 
 
 @dataclass(frozen=True)
+class Away:
+    """Someone away now: check-ins paused (a resident) or a deputy covering (a responder)."""
+
+    name: str
+    role: str
+    grid: str
+    until: str  # local to them, "2026-12-10 09:00"
+    reason: str
+
+
+@dataclass(frozen=True)
 class Status:
     day: str
     grids: list[GridDay]
@@ -33,6 +44,7 @@ class Status:
     platform_notes: list[str]
     # Grids whose alerts would find no grid leader to tell.
     grids_without_leader: list[str] = field(default_factory=list)
+    away: list[Away] = field(default_factory=list)
 
 
 def day_bounds(now: datetime, timezone: str) -> tuple[datetime, datetime, str]:
@@ -48,6 +60,20 @@ async def today(store: Store, now: datetime, timezone: str) -> Status:
         open_alerts = await tx.open_alert_count()
         depth = await tx.outbox_depth()
         leaderless = await tx.grids_without_reachable_leader()
+        away = []
+        for absence in await tx.away_at(now):
+            person = await tx.person(absence.person_id)
+            if person is not None:
+                until = absence.until.astimezone(ZoneInfo(person.timezone))
+                away.append(
+                    Away(
+                        person.name,
+                        person.role,
+                        person.grid or "-",
+                        until.strftime("%Y-%m-%d %H:%M"),
+                        absence.reason,
+                    )
+                )
         state = _TxState(tx)
         notes = [note for p in PLATFORMS for note in await p.status_notes(state)]
     grids = [
@@ -58,7 +84,7 @@ async def today(store: Store, now: datetime, timezone: str) -> Status:
         )
         for r in rows
     ]
-    return Status(label, grids, open_alerts, sum(depth.values()), notes, leaderless)
+    return Status(label, grids, open_alerts, sum(depth.values()), notes, leaderless, away)
 
 
 class _TxState:
@@ -94,6 +120,13 @@ def render_table(status: Status) -> str:
     if not status.grids:
         lines.append("(no check-ins today yet)")
     lines.append(f"open alerts: {status.open_alerts}    outbox pending: {status.outbox_pending}")
+    if status.away:
+        lines.append(f"away: {len(status.away)}")
+        for person in status.away:
+            reason = f" ({person.reason})" if person.reason else ""
+            lines.append(
+                f"  {person.name}  {person.role}  {person.grid}  until {person.until}{reason}"
+            )
     for grid in status.grids_without_leader:
         lines.append(
             f"warning: grid {grid or '-'} has no grid leader enrolled on a chat platform; "

@@ -137,7 +137,7 @@ async def _resident_away(work: Work, resident: Person, absence: Absence, by: Per
                 open_checkin.id,
                 (checkin.TIMER_REMIND, checkin.TIMER_CLOSE, TimerKind.CALL_RETRY),
             )
-    if by is not None and by.id != resident.id:
+    if by is None or by.id != resident.id:
         await escalation.call_off_silence_alert(work, resident, by=by, outcome=escalation.AWAY)
         await to_person(
             work,
@@ -146,7 +146,7 @@ async def _resident_away(work: Work, resident: Person, absence: Absence, by: Per
                 resident.language,
                 "away_paused_you",
                 until=day_hm(absence.until, resident.timezone),
-                who=by.name,
+                who=_who(work, by, resident.language),
             ),
             priority=Priority.REPLY,
         )
@@ -163,10 +163,15 @@ async def _resident_away(work: Work, resident: Person, absence: Absence, by: Per
                 place=resident.place or "-",
                 until=day_hm(absence.until, leader.timezone),
                 reason=absence.reason or "-",
-                who=(by or resident).name,
+                who=_who(work, by, leader.language),
             ),
             priority=Priority.REPLY,
         )
+
+
+def _who(work: Work, by: Person | None, language: str) -> str:
+    # Without a person it was recorded on the server (`carecheck people away`).
+    return by.name if by is not None else work.texts.render(language, "by_operator")
 
 
 async def _responder_away(work: Work, person: Person, absence: Absence, by: Person | None) -> None:

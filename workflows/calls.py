@@ -146,7 +146,7 @@ async def send_tasks(
                     resident,
                     AlertReason.UNREACHABLE,
                     checkin_id=checkin_id,
-                    said=work.texts.render(resident.language, "call_no_caller"),
+                    said=escalation.marked("call_no_caller"),
                 )
             continue
         phone = resident.phone.replace(" ", "")
@@ -237,7 +237,7 @@ async def _help(work: Work, caller: Person, task: Checkin, resident: Person) -> 
     )
     await work.tx.cancel_timers(task.id, (checkin.TIMER_CLOSE, TIMER_RETRY))
     await work.tx.add_contact(resident.id, work.now, ContactKind.CALL, caller.id)
-    said = work.texts.render(resident.language, "call_help_said", who=caller.name)
+    said = escalation.marked("call_help_said", who=caller.name)
     alert_id = await escalation.open_alert(
         work, resident, AlertReason.HELP, checkin_id=None, said=said
     )
@@ -276,10 +276,7 @@ async def _no_answer(work: Work, caller: Person, task: Checkin, resident: Person
     )
     alert_id = await escalation.open_alert(work, resident, AlertReason.MISSED, checkin_id=task.id)
     await work.tx.add_alert_note(
-        alert_id,
-        caller.id,
-        work.now,
-        work.texts.render(resident.language, "call_unanswered_note", n=made),
+        alert_id, None, work.now, escalation.marked("call_unanswered_note", n=made)
     )
     await escalation.refresh_copies(work, alert_id)
     await _show_result(

@@ -16,6 +16,7 @@ a newer copy takes the buttons away from the older ones.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from core.commands import Button, Priority
@@ -373,14 +374,15 @@ async def on_copy_delivered(work: Work, row: OutboxRow) -> None:
 
 
 async def _alert_body(work: Work, alert: Alert, resident: Person, language: str) -> str:
+    detail = detail_text(work, alert.detail, language) or "-"
     fields: dict[str, object] = {
         "alert": alert.id,
         "name": resident.name,
         "place": resident.place or "-",
         "phone": resident.phone or "-",
         "time": hm(alert.opened_at, resident.timezone),
-        "said": alert.detail or "-",
-        "reason": alert.detail or "-",
+        "said": detail,
+        "reason": detail,
         "due": "-",
         "deadline": "-",
     }
@@ -398,6 +400,30 @@ async def _alert_body(work: Work, alert: Alert, resident: Person, language: str)
     for note in await work.tx.alert_notes(alert.id):
         lines.append(await _note_line(work, note.person_id, note.text, language, resident))
     return "\n".join(lines)
+
+
+# An alert's detail or a note written by carecheck itself, not by a person: a text key
+# and its fields ("key|field=value|…"), shown in each reader's language.
+MARK = "\x1e"
+
+
+def marked(key: str, **fields: object) -> str:
+    """A detail or note to be shown in each reader's language (see `detail_text`)."""
+    return MARK + "|".join([key, *(f"{k}={str(v).replace('|', '/')}" for k, v in fields.items())])
+
+
+def detail_text(work: Work, detail: str, language: str) -> str:
+    return readable(detail, lambda key, **fields: work.texts.render(language, key, **fields))
+
+
+def readable(detail: str, render: Callable[..., str]) -> str:
+    """A detail or note as a reader sees it: marked ones rendered by `render(key,
+    **fields)` in the reader's language, anything a person wrote as it is."""
+    if not detail.startswith(MARK):
+        return detail
+    key, *parts = detail[1:].split("|")
+    fields = dict(part.partition("=")[::2] for part in parts)
+    return render(key, **fields)
 
 
 async def _details(work: Work, resident: Person, language: str) -> str:
@@ -441,6 +467,8 @@ def ago(work: Work, language: str, delta: timedelta) -> str:
 async def _note_line(
     work: Work, author: PersonId | None, text: str, language: str, resident: Person
 ) -> str:
+    if author is None and text.startswith(MARK):
+        return detail_text(work, text, language)
     if author is None and text.startswith("cover|"):
         _, away, deputies = text.split("|", 2)
         return work.texts.render(language, "alert_covered", away=away, deputies=deputies)
@@ -710,7 +738,7 @@ async def call_off_silence_alert(
     log.info("alert %s called off: person %s answered late", alert.id, resident.id)
     await refresh_copies(work, alert.id)
     for person, _ in await _live_copies(work, alert):
-        if by is None:
+        if outcome == LATE_ANSWER:
             text = work.texts.render(
                 person.language,
                 "alert_footer_stand_down",
@@ -722,7 +750,7 @@ async def call_off_silence_alert(
                 person.language,
                 "alert_stand_down_vouched",
                 name=resident.name,
-                who=by.name,
+                who=by.name if by else work.texts.render(person.language, "by_operator"),
                 how=outcome_label(work, person.language, outcome),
                 time=hm(work.now, resident.timezone),
             )

@@ -35,7 +35,7 @@ async def visited(work: Work, resident: Person, by: Person, note: str, concern: 
     if not concern:
         text = work.texts.render(lang, "visited_ok", name=resident.name)
     else:
-        said = work.texts.render(resident.language, "visit_concern_said", who=by.name, note=note)
+        said = escalation.marked("visit_concern_said", who=by.name, note=note)
         open_alert = await work.tx.unresolved_alert_of(resident.id)
         if open_alert is not None:
             # A call for help is already being handled: the visitor's word goes on it.

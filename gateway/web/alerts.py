@@ -84,7 +84,7 @@ async def timeline(tx: Tx, alert: Alert, resident: Person, t: Labels) -> list[Li
         Line(
             alert.opened_at,
             t("tl_opened", reason=t.text(f"reason_{alert.reason.value}")),
-            alert.detail,
+            escalation.readable(alert.detail, t.text),
             "failed" if alert.urgent else "",
         )
     ]
@@ -125,7 +125,7 @@ async def timeline(tx: Tx, alert: Alert, resident: Person, t: Labels) -> list[Li
             lines.append(Line(note.at, text, "", "failed"))
             continue
         who = await _name(tx, note.person_id, t)
-        lines.append(Line(note.at, t("tl_note", who=who), note.text))
+        lines.append(Line(note.at, t("tl_note", who=who), escalation.readable(note.text, t.text)))
     for entry in await tx.audit_entries(f"alert:{alert.id}"):
         if entry.kind in AUDIT_LINES:
             detail = entry.detail

@@ -39,7 +39,10 @@ class ConsoleRepo(Repo):
             " AND k.state IN ('ok', 'help')) AS answered_last, "
             "a.id AS alert_id, a.state AS alert_state, a.reason AS alert_reason, "
             "a.urgent AS alert_urgent, coalesce(n.open_needs, 0) AS open_needs, "
-            f"EXISTS (SELECT 1 FROM identities i WHERE i.person_id = p.id {only}) AS reachable "
+            f"EXISTS (SELECT 1 FROM identities i WHERE i.person_id = p.id {only}) AS reachable, "
+            # Not ended: the return (a timer) ends an absence when its time is over.
+            "(SELECT max(until_at) FROM absences w WHERE w.person_id = p.id "
+            " AND w.ended_at IS NULL) AS away_until "
             "FROM people p "
             "LEFT JOIN checkins c ON c.id = (SELECT id FROM checkins WHERE person_id = p.id "
             " ORDER BY due_at DESC, id DESC LIMIT 1) "
@@ -77,6 +80,7 @@ class ConsoleRepo(Repo):
                     alert_urgent=bool(r["alert_urgent"]),
                     open_needs=int(r["open_needs"]),
                     reachable=bool(r["reachable"]),
+                    away_until=opt_ts(r["away_until"]),
                 )
             )
         return result

@@ -532,7 +532,7 @@ UI.update(
 # Care beyond the daily tap: phone-call tasks, time away, visits, cover.
 TEXTS.update(
     {
-        "call_task": "📞 Please call {name}: {phone} ({place})",
+        "call_task": "Please call {name}: {phone} ({place})",
         "call_task_attempt": "call {n} of {total}",
         "call_dial": "Call",
         "btn_call_ok": "✅ Reached · fine",
@@ -558,6 +558,7 @@ TEXTS.update(
         "alert_covered": "👥 {away} is away; {deputies} covers.",
         "alert_stand_down_vouched": "—— {who} confirmed {name} is all right ({how}, {time}): no need to act. Thank you!",
         "outcome_called": "reached by phone, all right",
+        "by_operator": "a community worker",
         "outcome_away": "away / in hospital",
         "unknown_person": "Nobody named \u201c{name}\u201d. Write the name as it was registered.",
         "usage_away": "Usage: /away 5d REASON (you are away 5 days); /away NAME 5d hospital (for a resident). Write 5d, 12h or a date such as 2026-12-10. Back early? Send /back.",

@@ -530,7 +530,7 @@ UI.update(
 # Care beyond the daily tap: phone-call tasks, time away, visits, cover.
 TEXTS.update(
     {
-        "call_task": "📞 请给{name}打电话：{phone}（{place}）",
+        "call_task": "请给{name}打电话：{phone}（{place}）",
         "call_task_attempt": "第{n}次，共{total}次",
         "call_dial": "拨打",
         "btn_call_ok": "✅ 接通·平安",
@@ -556,6 +556,7 @@ TEXTS.update(
         "alert_covered": "👥 {away}不在，由{deputies}代为处理。",
         "alert_stand_down_vouched": "—— {who}已确认{name}平安（{how}，{time}），无需再处理。谢谢！",
         "outcome_called": "电话确认平安",
+        "by_operator": "社区工作人员",
         "outcome_away": "外出/住院",
         "unknown_person": "找不到“{name}”。请写登记时的姓名。",
         "usage_away": "用法：/away 5d 原因（自己外出 5 天）；/away 姓名 5d 住院（替居民登记）。时间可写 5d、12h 或日期 2026-12-10。提前回来发 /back。",
