@@ -299,7 +299,7 @@ async def _target(
         and person.grid in ("", other.grid)
     )
     if not allowed:
-        await reply(work, event, person, "not_allowed")
+        await reply(work, event, person, "not_yours", name=other.name)
         return None
     return other
 

@@ -70,6 +70,6 @@ async def _visited_command(
         await reply(work, event, person, "unknown_person", name=name)
         return
     if not escalation.may_act_for(resident, person):
-        await reply(work, event, person, "not_allowed")
+        await reply(work, event, person, "not_yours", name=resident.name)
         return
     await reply_text(work, event, person, await visited(work, resident, person, note, concern))

@@ -558,6 +558,7 @@ TEXTS.update(
         "alert_covered": "👥 {away} is away; {deputies} covers.",
         "alert_stand_down_vouched": "—— {who} confirmed {name} is all right ({how}, {time}): no need to act. Thank you!",
         "outcome_called": "reached by phone, all right",
+        "not_yours": "You may not act for {name}.",
         "by_operator": "a community worker",
         "outcome_away": "away / in hospital",
         "unknown_person": "Nobody named \u201c{name}\u201d. Write the name as it was registered.",

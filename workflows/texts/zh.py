@@ -556,6 +556,7 @@ TEXTS.update(
         "alert_covered": "👥 {away}不在，由{deputies}代为处理。",
         "alert_stand_down_vouched": "—— {who}已确认{name}平安（{how}，{time}），无需再处理。谢谢！",
         "outcome_called": "电话确认平安",
+        "not_yours": "您不能为{name}登记。",
         "by_operator": "社区工作人员",
         "outcome_away": "外出/住院",
         "unknown_person": "找不到“{name}”。请写登记时的姓名。",
