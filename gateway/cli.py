@@ -481,10 +481,20 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         ack_delay_minutes=args.ack_delay,
         ack_rate=args.ack_rate,
         residents_per_grid=args.per_grid,
+        phone_share=args.phone_share,
+        away_rate=args.away_rate,
     )
-    if params.residents < 1 or params.days < 1 or not 0 <= params.answer_rate <= 1:
+    if (
+        params.residents < 1
+        or params.days < 1
+        or not 0 <= params.answer_rate <= 1
+        or not 0 <= params.phone_share <= 1
+        or not 0 <= params.away_rate <= 1
+    ):
         print(
-            "carecheck: --residents and --days must be ≥ 1, --answer-rate in 0..1", file=sys.stderr
+            "carecheck: --residents and --days must be ≥ 1; --answer-rate, --phone-share "
+            "and --away-rate in 0..1",
+            file=sys.stderr,
         )
         return 2
     report = asyncio.run(simulate(config, params, progress=not args.json))
@@ -560,6 +570,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--per-grid", type=int, default=40, help="residents per grid")
     sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument(
+        "--phone-share",
+        type=float,
+        default=0.0,
+        help="share of residents without a chat app, phoned by their grid's caller",
+    )
+    sim.add_argument(
+        "--away-rate",
+        type=float,
+        default=0.0,
+        help="chance a resident goes away (1-5 days) on a given day",
+    )
     sim.add_argument("--json", action="store_true", help="machine-readable report")
     sim.set_defaults(func=cmd_simulate)
 

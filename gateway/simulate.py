@@ -59,6 +59,10 @@ SIZE_PER_RESIDENT_DAY = 2_000
 PARALLEL_FROM = 2_000
 _OK = ActionKind.CHECKIN_OK.value
 _ACK = ActionKind.ALERT_ACK.value
+_CALL_OK = ActionKind.CALL_OK.value
+_CALL_NO_ANSWER = ActionKind.CALL_NO_ANSWER.value
+# The longest a simulated resident is away (in hospital, visiting family).
+MAX_AWAY_DAYS = 5
 
 
 def _what(token: str) -> tuple[str, int]:
@@ -82,6 +86,10 @@ class SimulationParams:
     ack_rate: float = 0.7
     ack_delay_minutes: float = 12.0
     residents_per_grid: int = 40
+    # Share of residents without a chat app, phoned by their grid's caller instead.
+    phone_share: float = 0.0
+    # Chance that a resident goes away (1 to 5 days) on a given day.
+    away_rate: float = 0.0
 
 
 @dataclass(order=True)
@@ -109,6 +117,7 @@ class SimulatedPopulation:
         self._acks: set[tuple[int, str]] = set()
         # Alert copies seen, to be decided on once it is known whose alert it is.
         self._seen: list[tuple[int, str, str, datetime]] = []
+        self.call_tasks = 0
         # Counting only: a week of a thousand residents is tens of thousands of messages.
         # As many sends at once as the outbox reads in one pass: a pass reads only
         # rows it can start.
@@ -138,6 +147,17 @@ class SimulatedPopulation:
         user = split_chat_ref(delivery.chat)[1]
         params = self.params
         now = self.clock.now()
+        tokens = {_what(b.token)[0]: b.token for row in delivery.buttons for b in row}
+        if _CALL_OK in tokens and _CALL_NO_ANSWER in tokens:
+            # A call task: the caller always calls (after a while); the resident picks
+            # up as often as residents answer. The task's text names the resident.
+            self.call_tasks += 1
+            at = self._draw(1.0, params.answer_delay_minutes, now, "call", user, delivery.text)
+            reached = self._draw(params.answer_rate, 1.0, now, "reached", delivery.text, now)
+            token = tokens[_CALL_OK] if reached is not None else tokens[_CALL_NO_ANSWER]
+            if at is not None:
+                heapq.heappush(self.pending, _Press(at, user, token))
+            return
         for row in delivery.buttons:
             for button in row:
                 # What a person sees on a button is its label; what it does is the
@@ -197,19 +217,32 @@ class SimulatedPopulation:
         return count
 
 
-def street(first: int, count: int, per_grid: int, timezone: str, plan: str) -> list[NewPerson]:
+def phoned(r: int, share: float) -> bool:
+    """Whether resident r (from 0) is phoned: a fixed, evenly spread share of them."""
+    return share > 0 and (r * 2654435761) % 10_000 < share * 10_000
+
+
+def street(
+    first: int, count: int, per_grid: int, timezone: str, plan: str, phone_share: float = 0.0
+) -> list[NewPerson]:
     """Residents first … first + count - 1, their grids' leaders and care leads, and a
-    family contact for every second resident. The engine benchmark builds its street
+    family contact for every second resident; with `phone_share`, a caller per grid
+    and that share of residents phoned by them. The engine benchmark builds its street
     with this too, in chunks."""
     people = []
     for r in range(first, first + count):
         grid = f"grid-{r // per_grid + 1:05d}"
+        g = r // per_grid + 1
         if r % per_grid == 0:
-            g = r // per_grid + 1
             people.append(
                 NewPerson(f"leader-{g}", "grid_leader", grid, "", "zh", timezone, "", "", "")
             )
             people.append(NewPerson(f"care-{g}", "care_lead", grid, "", "zh", timezone, "", "", ""))
+            if phone_share > 0:
+                people.append(
+                    NewPerson(f"caller-{g}", "caller", grid, "", "zh", timezone, "", "", "")
+                )
+        by_phone = phoned(r, phone_share)
         people.append(
             NewPerson(
                 f"resident-{r + 1}",
@@ -218,9 +251,11 @@ def street(first: int, count: int, per_grid: int, timezone: str, plan: str) -> l
                 f"B{r % 12 + 1}",
                 "zh",
                 timezone,
-                "",
+                f"138{r + 1:08d}" if by_phone else "",
                 f"{r % 12 + 1}-{r % 300}",
                 plan,
+                contact="phone" if by_phone else "",
+                caller_name=f"caller-{g}" if by_phone else "",
             )
         )
         if r % 2 == 0:
@@ -273,6 +308,11 @@ class _Tally:
     # Minutes from an alert's opening to its acknowledgement, and the step reached.
     acks: list[tuple[float, int]] = field(default_factory=list)
     delivered: int = 0
+    call_tasks: int = 0
+    calls_answered: int = 0  # answered by proxy: the caller reached them
+    calls_unanswered: int = 0
+    calls_help: int = 0
+    away_days: float = 0.0
 
     def add(self, other: _Tally) -> None:
         for name in (
@@ -284,6 +324,11 @@ class _Tally:
             "alerts",
             "never_acked",
             "delivered",
+            "call_tasks",
+            "calls_answered",
+            "calls_unanswered",
+            "calls_help",
+            "away_days",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.acks += other.acks
@@ -355,11 +400,15 @@ async def _run_block(
                         params.residents_per_grid,
                         config.timezone,
                         config.plan_name_default,
+                        params.phone_share,
                     ),
                     clock.now(),
                 )
-                # Chats named by the person's name, the same in every block.
+                # Chats named by the person's name, the same in every block; residents
+                # who are phoned have none.
                 for person in await tx.people():
+                    if person.contact == "phone":
+                        continue
                     await tx.bind_identity(
                         PersonId(person.id),
                         PLATFORM,
@@ -371,7 +420,7 @@ async def _run_block(
             await engine.start_receiving()
             try:
                 await _walk_days(store, engine, population, clock, params.days, on_day)
-                return await _tally(store, population)
+                return await _tally(store, population, START + timedelta(days=params.days))
             finally:
                 await engine.stop()
         finally:
@@ -388,12 +437,20 @@ async def _walk_days(
 ) -> None:
     end = START + timedelta(days=days)
     day = START + timedelta(days=1)
+    away = population.params.away_rate > 0
+    if away:
+        await _go_away(store, engine, population, 0)
     while True:
         async with store.read() as tx:
             due = await tx.next_timer_due()
         candidates = [
             t
-            for t in (due, population.pending[0].at if population.pending else None)
+            for t in (
+                due,
+                population.pending[0].at if population.pending else None,
+                # Time away starts at the day's boundary in every block alike.
+                day if away else None,
+            )
             if t is not None
         ]
         if not candidates:
@@ -407,6 +464,8 @@ async def _walk_days(
         clock.set(max(clock.now(), nxt))
         while day <= clock.now():
             on_day()
+            if away and day < end:
+                await _go_away(store, engine, population, (day - START).days)
             day += timedelta(days=1)
         await population.press_due()
         await _settle(engine)
@@ -416,11 +475,34 @@ async def _walk_days(
         day += timedelta(days=1)
 
 
-async def _tally(store: Store, population: SimulatedPopulation) -> _Tally:
+async def _go_away(store: Store, engine: Engine, population: SimulatedPopulation, day: int) -> None:
+    """Some residents go away today for 1 to 5 days (drawn from the seed, their name
+    and the day), through the same path as `carecheck people away`."""
+    async with store.read() as tx:
+        residents = await tx.people("resident")
+        away = {a.person_id for a in await tx.away_at(population.clock.now())}
+    for resident in residents:
+        if resident.id in away:
+            continue
+        drawn = population._draw(
+            population.params.away_rate, MAX_AWAY_DAYS / 2, START, "away", resident.name, day
+        )
+        if drawn is not None:
+            length = min(MAX_AWAY_DAYS, 1 + int((drawn - START).total_seconds() // 60) % 5)
+            await engine.set_away(resident.name, f"{length}d", "simulated")
+
+
+async def _tally(store: Store, population: SimulatedPopulation, end: datetime) -> _Tally:
     async with store.read() as tx:
         outcomes = await tx.checkin_outcomes()
         acks = await tx.ack_delays()
         alerts = await tx.recent_alerts(limit=10_000_000)
+        calls = await tx.call_outcome_counts(START, end)
+        absences = await tx.absences_between(START, end)
+    away_seconds = sum(
+        (min(a.ended_at or a.until, a.until, end) - max(a.starts_at, START)).total_seconds()
+        for a in absences
+    )
     return _Tally(
         checkins_sent=len(outcomes),
         within=sum(1 for s, rem, *_ in outcomes if s in ("ok", "help") and rem == 0),
@@ -431,6 +513,11 @@ async def _tally(store: Store, population: SimulatedPopulation) -> _Tally:
         never_acked=sum(1 for a in alerts if a.acked_by is None),
         acks=[(delay / 60, position) for delay, position in acks],
         delivered=population.adapter.delivered,
+        call_tasks=population.call_tasks,
+        calls_answered=calls.get("answered", 0),
+        calls_unanswered=calls.get("no_answer", 0),
+        calls_help=calls.get("help", 0),
+        away_days=away_seconds / 86400,
     )
 
 
@@ -608,6 +695,11 @@ def _report(params: SimulationParams, tally: _Tally, wall: float) -> dict[str, A
         "ack_minutes_median": None if not delays else round(statistics.median(delays), 1),
         "ack_minutes_p95": None if not delays else round(_pct(delays, 0.95) or 0, 1),
         "messages_delivered": tally.delivered,
+        "call_tasks_sent": tally.call_tasks,
+        "proxy_answers_by_phone": tally.calls_answered,
+        "calls_unanswered": tally.calls_unanswered,
+        "calls_needing_help": tally.calls_help,
+        "away_days": round(tally.away_days, 1),
         "wall_seconds": round(wall, 2),
     }
 
@@ -630,5 +722,10 @@ def render_report(report: dict[str, Any]) -> str:
             f"  deadline → acknowledgement: median {report['ack_minutes_median']} min, "
             f"p95 {report['ack_minutes_p95']} min",
             f"  messages delivered:         {report['messages_delivered']}",
+            f"  call tasks sent:            {report['call_tasks_sent']}",
+            f"    answered by proxy (call): {report['proxy_answers_by_phone']}",
+            f"    calls unanswered:         {report['calls_unanswered']}",
+            f"    reached, needing help:    {report['calls_needing_help']}",
+            f"  resident days away:         {report['away_days']}",
         ]
     )

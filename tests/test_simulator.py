@@ -150,3 +150,27 @@ async def test_blocks_whose_simulation_was_killed_stop_and_clean_up(tmp_path: Pa
             break
         await asyncio.sleep(0.05)
     assert os.listdir(scratch) == []
+
+
+async def test_it_reports_call_tasks_proxy_answers_and_days_away_the_same_in_any_split(
+    config: WorkflowConfig,
+) -> None:
+    params = SimulationParams(
+        residents=120, days=3, answer_rate=0.8, seed=3, phone_share=0.2, away_rate=0.05
+    )
+    alone = await simulate(config, params, jobs=1)
+    split = await simulate(config, params, jobs=2)
+    assert {k: v for k, v in split.items() if k != "wall_seconds"} == {
+        k: v for k, v in alone.items() if k != "wall_seconds"
+    }
+    # About 24 residents are phoned, three rounds, less those away.
+    assert 40 < alone["call_tasks_sent"] < 90
+    assert alone["proxy_answers_by_phone"] > 0 and alone["calls_unanswered"] > 0
+    assert 5 < alone["away_days"] < 60
+    # Nobody is asked while away: fewer check-ins than residents × rounds.
+    assert alone["checkins_sent"] < 120 * 3
+
+
+async def test_without_phones_or_time_away_it_reports_none(config: WorkflowConfig) -> None:
+    report = await simulate(config, SimulationParams(residents=40, days=1), jobs=1)
+    assert (report["call_tasks_sent"], report["away_days"]) == (0, 0.0)
