@@ -294,10 +294,14 @@ async def remind_unresolved(work: Work, residents: set[PersonId]) -> int:
         resident = await work.tx.person(alert.person_id)
         if resident is None:
             continue
-        people = [
-            *await work.tx.responders(resident.grid, Role.GRID_LEADER.value),
-            *await work.tx.responders(resident.grid, Role.OPERATOR.value),
-        ]
+        people, _ = await cover.covered(
+            work,
+            [
+                *await work.tx.responders(resident.grid, Role.GRID_LEADER.value),
+                *await work.tx.responders(resident.grid, Role.OPERATOR.value),
+            ],
+            resident.grid,
+        )
         for person in {p.id: p for p in people}.values():
             if await reachable(work, person):
                 await _send_copy(work, alert, resident, person, alert.position, "unresolved")
