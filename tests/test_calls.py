@@ -111,9 +111,13 @@ async def test_a_task_nobody_takes_within_the_reply_window_escalates_like_a_miss
     alert = await open_alert(care, "刘桂兰")
     assert alert is not None and alert.reason is AlertReason.MISSED
     assert await fresh(care, "Leader Li", "#") != []
-    # The task can no longer be used.
+    # Reached later after all: as a late answer, it calls the alert off.
     task = (await fresh(care, "Caller Liu", "打电话"))[0]
     await care.press("Caller Liu", task, "接通·平安")
+    assert await open_alert(care, "刘桂兰") is None
+    assert len(await fresh(care, "Leader Li", "Caller Liu confirmed 刘桂兰 is all right")) == 1
+    # Now the task is done with.
+    await care.press("Caller Liu", task, "无人接听")
     assert "已经用过" in (await care.inbox("Caller Liu"))[-1].text
 
 

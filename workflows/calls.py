@@ -198,6 +198,14 @@ async def _open_checkin(work: Work, checkin_id: int) -> tuple[Checkin, Person] |
     return None if resident is None else (found, resident)
 
 
+async def _closed_in_silence(work: Work, checkin_id: int) -> tuple[Checkin, Person] | None:
+    found = await work.tx.checkin(checkin_id)
+    if found is None or found.state not in (CheckinState.MISSED, CheckinState.UNREACHABLE):
+        return None
+    resident = await work.tx.person(found.person_id)
+    return None if resident is None else (found, resident)
+
+
 @routes.button(ActionKind.CALL_OK, ActionKind.CALL_HELP, ActionKind.CALL_NO_ANSWER)
 async def _call_pressed(
     work: Work, person: Person, event: ButtonPressed, action: ActionToken
@@ -207,6 +215,10 @@ async def _call_pressed(
         await refuse(work, event, person)
         return
     found = await _open_checkin(work, action.ref)
+    if found is None and action.kind is not ActionKind.CALL_NO_ANSWER:
+        # Reached after the window closed: as a late answer to a prompt, it calls off
+        # the alert that silence opened (or, needing help, makes it urgent).
+        found = await _closed_in_silence(work, action.ref)
     if found is None:
         await feedback(work, event, person, work.texts.render(lang, "stale_button"))
         return
