@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from core.ids import ChatRef, CheckinId
 from core.records import CallOutcome, CheckinState, ContactKind
+from gateway.web.today import state_of
 from tests.test_store_contract import MIN, T0, AnyStore, add_people, db, person, store
 
 __all__ = ["db", "store"]  # the fixtures, used by name
@@ -143,3 +144,18 @@ async def test_an_import_row_without_a_contact_keeps_the_contact_a_person_has(
         await tx.upsert_people([person("Wang", contact="chat")], T0)
         found = await tx.person(ids["Wang"])
         assert found is not None and found.contact == "chat"
+
+
+async def test_the_rows_of_the_today_page_say_who_is_away_until_when(store: AnyStore) -> None:
+    ids = await add_people(store, person("Li", "grid_leader"), person("Wang"), person("Chen"))
+    async with store.transaction() as tx:
+        absence = await tx.add_absence(ids["Wang"], T0 + 5 * DAY, "住院", ids["Li"], T0)
+    async with store.read() as tx:
+        rows = {r.name: r for r in await tx.resident_rows(None)}
+    assert rows["Wang"].away_until == T0 + 5 * DAY and rows["Chen"].away_until is None
+    assert state_of(rows["Wang"]) == "away" and state_of(rows["Chen"]) == "none"
+    async with store.transaction() as tx:
+        await tx.end_absence(absence, T0 + DAY)
+    async with store.read() as tx:
+        rows = {r.name: r for r in await tx.resident_rows(None)}
+    assert rows["Wang"].away_until is None and state_of(rows["Wang"]) == "none"

@@ -2,10 +2,9 @@
 
 A row's state is read from the resident's latest check-in and open alert: help,
 alerted, unreachable, missed, reminded, pending, answered — or paused (asked nothing:
-`/stop`, or paused here). "away" (a stay elsewhere, in hospital) has its place in the
-order, its label and its colour, but nothing records an absence yet, so no row is in
-it and it is not offered as a filter. Search and filters live in the URL, so a filtered
-list can be bookmarked and reloads as it was.
+`/stop`, or paused here) or away (a stay elsewhere, in hospital: `/away`, `carecheck
+people away`), unless an alert is still open. Search and filters live in the URL, so a
+filtered list can be bookmarked and reloads as it was.
 """
 
 from __future__ import annotations
@@ -41,8 +40,8 @@ STATES = (
     "answered",
 )
 PROBLEMS = frozenset({"help", "alerted", "unreachable", "missed"})
-# States no row can be in yet (see the module's docstring).
-NOT_YET = frozenset({"away"})
+# States no row can be in yet (not offered as filters).
+NOT_YET: frozenset[str] = frozenset()
 FILTERS = ("", "problems", *STATES)
 MAX_QUERY = 100
 
@@ -68,6 +67,8 @@ def state_of(row: ResidentRow) -> str:
         return "paused"
     if row.alert_id is not None:
         return {"help": "help", "unreachable": "unreachable"}.get(row.alert_reason or "", "alerted")
+    if row.away_until is not None:
+        return "away"
     match row.checkin_state:
         case None:
             return "none"
