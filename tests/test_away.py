@@ -137,3 +137,17 @@ def test_carecheck_people_away_pauses_and_back_ends_it(
     assert "Wang was not away" in capsys.readouterr().out
     assert main(["status"]) == 0
     assert "away:" not in capsys.readouterr().out
+
+
+async def test_a_leader_whose_deputy_is_away_too_is_covered_by_the_care_lead_else_passed_over(
+    care: Harness,
+) -> None:
+    await care.say("Deputy Zhou", "/away 3d")
+    await care.say("Leader Li", "/away 3d")
+    assert "Alerts go to: Lead Ma" in (await care.last("Leader Li")).text
+    await care.say("Lead Ma", "/away 3d")  # and now nobody covers the grid's leader
+    await care.advance(90 * MIN)
+    page = (await fresh(care, "Son Wang", "Wang (G1 B3)"))[-1]
+    assert "Leader Li is away, and nobody covers." in page.text
+    for name in ("Leader Li", "Deputy Zhou", "Lead Ma"):
+        assert await fresh(care, name, "No answer #") == [], name

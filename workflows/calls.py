@@ -75,11 +75,8 @@ async def callers_for(work: Work, resident: Person) -> list[Person]:
                 continue
             chosen.append(person)
     if not chosen:
-        chosen = [
-            p
-            for p in await work.tx.responders(resident.grid, Role.CALLER.value)
-            if p.grid == resident.grid
-        ]
+        # Callers of the grid, and those without a grid (they serve every grid).
+        chosen = await work.tx.responders(resident.grid, Role.CALLER.value)
     people, _ = await cover.covered(work, chosen, resident.grid)
     return [p for p in people if await escalation.reachable(work, p)]
 

@@ -1,8 +1,9 @@
 """Cover for people who are away: a responder's alerts go to their deputy.
 
 A responder away (`/away`) is replaced, wherever they would be notified, by their
-deputy (the CSV `deputy` column) — or, for a grid leader without one, by the grid's
-care leads. A deputy who is away too is covered in turn, a few levels deep. A step
+deputy (the CSV `deputy` column) — or, for a grid leader without one (or whose deputy
+cannot cover), by the grid's care leads. A deputy who is away too is covered in turn,
+a few levels deep. A step
 whose only person is away thus goes to the deputy at once instead of being passed over.
 """
 
@@ -24,13 +25,20 @@ async def is_away(work: Work, person: Person) -> bool:
 
 async def deputies(work: Work, person: Person, grid: str, depth: int = 0) -> list[Person]:
     """Who covers for `person` (in `grid`) while they are away, themselves not away."""
+    found: list[Person] = []
     if person.deputy is not None:
         deputy = await work.tx.person(person.deputy)
-        candidates = [] if deputy is None else [deputy]
-    elif person.role == Role.GRID_LEADER:
-        candidates = await work.tx.responders(grid or person.grid, Role.CARE_LEAD.value)
-    else:
-        candidates = []
+        found = await _available(work, [] if deputy is None else [deputy], person, grid, depth)
+    if not found and person.role == Role.GRID_LEADER:
+        # No deputy, or none who can cover now: the grid's care leads.
+        care_leads = await work.tx.responders(grid or person.grid, Role.CARE_LEAD.value)
+        found = await _available(work, care_leads, person, grid, depth)
+    return found
+
+
+async def _available(
+    work: Work, candidates: Sequence[Person], person: Person, grid: str, depth: int
+) -> list[Person]:
     found: list[Person] = []
     for candidate in candidates:
         if candidate.id == person.id or not candidate.active:

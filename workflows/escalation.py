@@ -204,16 +204,17 @@ async def walk(work: Work, alert: Alert) -> None:
         people, covering = await _recipients(work, resident, step.notify)
         position += 1
         live = [p for p in people if await reachable(work, p)]
-        if not live:
-            await _note_step_skipped(work, alert, resident, step.notify, people, position)
-            continue
         if covering:
-            # Every copy says so (once): the deputy knows why it is theirs.
+            # Every copy says so (once): the deputy knows why it is theirs, and the next
+            # step why the one before was passed over.
             noted = {n.text for n in await work.tx.alert_notes(alert.id)}
             for away, deputies in covering:
                 note = f"cover|{away.name}|{', '.join(d.name for d in deputies)}"
                 if note not in noted:
                     await work.tx.add_alert_note(alert.id, None, work.now, note)
+        if not live:
+            await _note_step_skipped(work, alert, resident, step.notify, people, position)
+            continue
         for person in live:
             await _send_copy(work, alert, resident, person, position, step.notify.value)
         await work.tx.advance_alert(alert.id, position)
@@ -475,6 +476,8 @@ async def _note_line(
         return detail_text(work, text, language)
     if author is None and text.startswith("cover|"):
         _, away, deputies = text.split("|", 2)
+        if not deputies:
+            return work.texts.render(language, "alert_away_uncovered", away=away)
         return work.texts.render(language, "alert_covered", away=away, deputies=deputies)
     if author is None and text.startswith("step_unreachable|"):
         _, role, names = text.split("|", 2)

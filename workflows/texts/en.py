@@ -555,6 +555,7 @@ TEXTS.update(
         "alert_reported": "❓ Reported after a visit #{alert}\n{name} ({place})\n{time}: {said}",
         "reason_reported": "reported after a visit",
         "visit_concern_said": "{who} visited and reports: {note}",
+        "alert_away_uncovered": "👥 {away} is away, and nobody covers.",
         "alert_covered": "👥 {away} is away; {deputies} covers.",
         "alert_stand_down_vouched": "—— {who} confirmed {name} is all right ({how}, {time}): no need to act. Thank you!",
         "outcome_called": "reached by phone, all right",

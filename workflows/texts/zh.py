@@ -553,6 +553,7 @@ TEXTS.update(
         "alert_reported": "❓ 探访反映 #{alert}\n{name}（{place}）\n{time}：{said}",
         "reason_reported": "探访反映",
         "visit_concern_said": "{who}探访后反映：{note}",
+        "alert_away_uncovered": "👥 {away}不在，也没有人代为处理。",
         "alert_covered": "👥 {away}不在，由{deputies}代为处理。",
         "alert_stand_down_vouched": "—— {who}已确认{name}平安（{how}，{time}），无需再处理。谢谢！",
         "outcome_called": "电话确认平安",
