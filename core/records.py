@@ -51,6 +51,8 @@ class CheckinState(enum.StrEnum):
     HELP = "help"
     MISSED = "missed"
     UNREACHABLE = "unreachable"
+    # Closed unanswered because the resident went away (in hospital): not a miss.
+    AWAY = "away"
 
 
 OPEN_CHECKIN_STATES = (CheckinState.SENT, CheckinState.REMINDED)

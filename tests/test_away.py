@@ -51,7 +51,7 @@ async def test_a_grid_leader_records_a_resident_in_hospital_and_back_early(
     await care.say("Leader Li", "/away Wang 5d hospital")
     assert "Wang is away until 11-28 09:00" in (await care.last("Leader Li")).text
     # The open check-in is closed (nobody answered it), nobody is paged later.
-    assert await checkins(care, "Wang") == [(CheckinState.OK, "away")]
+    assert await checkins(care, "Wang") == [(CheckinState.AWAY, "away")]
     assert "Leader Li为您登记了外出" in (await care.last("Wang")).text
     await care.advance(2 * 60 * MIN)
     assert await open_alert(care, "Wang") is None

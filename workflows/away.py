@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from core.commands import Priority
+from core.config import Channel
 from core.durations import parse_duration
 from core.enums import Role, TimerKind
 from core.events import MessageReceived
@@ -46,14 +47,6 @@ MAX_AWAY = timedelta(days=366)
 MAX_REASON = 200
 
 routes = Routes()
-
-
-class AwayError(ValueError):
-    """What is wrong with a request to be away, as a text key and its fields."""
-
-    def __init__(self, key: str, **fields: object) -> None:
-        super().__init__(key)
-        self.key, self.fields = key, fields
 
 
 def parse_until(text: str, now: datetime, timezone: str) -> datetime:
@@ -127,11 +120,7 @@ async def _resident_away(work: Work, resident: Person, absence: Absence, by: Per
     # is explained.
     for open_checkin in await work.tx.open_checkins_of(resident.id):
         if await work.tx.set_checkin_state(
-            open_checkin.id,
-            CheckinState.OK,
-            only_if=OPEN_CHECKIN_STATES,
-            answered_at=work.now,
-            answer=AWAY_ANSWER,
+            open_checkin.id, CheckinState.AWAY, only_if=OPEN_CHECKIN_STATES, answer=AWAY_ANSWER
         ):
             await work.tx.cancel_timers(
                 open_checkin.id,
@@ -257,7 +246,7 @@ async def _welcome_back(work: Work, resident: Person, absence: Absence) -> None:
             return
     checkin_id = await checkin.open_one(work, resident, "checkin_welcome_back")
     if checkin_id is not None and (
-        resident.contact == Contact.PHONE or (plan is not None and plan.channel == "phone")
+        resident.contact == Contact.PHONE or (plan is not None and plan.channel is Channel.PHONE)
     ):
         await calls.send_tasks(work, [(resident, checkin_id)])
 
