@@ -30,6 +30,8 @@ class Person:
     caller: PersonId | None = None
     # Who takes this responder's alerts while they are away (CSV `deputy`), if any.
     deputy: PersonId | None = None
+    # A family contact's relation to their resident (CSV `relation`: 女儿, son …).
+    relation: str = ""
 
     @property
     def place(self) -> str:
@@ -144,6 +146,7 @@ class NewPerson:
     contact: str = ""
     caller_name: str = ""
     deputy_name: str = ""
+    relation: str = ""
 
 
 @dataclass(frozen=True)

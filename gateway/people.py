@@ -41,7 +41,7 @@ PERSON_COLUMNS = [
 COLUMNS = PERSON_COLUMNS + [p.name for p in csv_platforms()]
 # contact: chat (the default) or phone, how a resident is checked on; caller: who phones
 # them; deputy: who takes a responder's alerts while they are away.
-OPTIONAL_COLUMNS = ["family_of", "contact", "caller", "deputy"]
+OPTIONAL_COLUMNS = ["family_of", "relation", "contact", "caller", "deputy"]
 CONTACTS = ("chat", "phone")
 # Roles whose people may be a resident's caller.
 CALLER_ROLES = (Role.CALLER, Role.TEAM_MEMBER)
@@ -59,6 +59,7 @@ MAX_LENGTHS = {
     "plan": 64,
     **{p.name: p.csv_max_length for p in csv_platforms()},
     "family_of": 64,
+    "relation": 32,
     "contact": 8,
     "caller": 64,
     "deputy": 64,
@@ -283,6 +284,8 @@ def parse_people_csv(
                 errors.append(said("family_of_not_resident", name=_shown(family_of)))
         elif family_of:
             errors.append(said("family_of_not_family"))
+        if row.get("relation", "") and role != Role.FAMILY:
+            errors.append(said("relation_not_family"))
         errors.extend(_care_problems(row, role, all_roles))
         for platform in csv_platforms():
             column = platform.name
@@ -323,6 +326,7 @@ def parse_people_csv(
                 address=row["address"],
                 plan=plan,
                 family_of_name=family_of,
+                relation=row.get("relation", ""),
                 contact=row.get("contact", ""),
                 caller_name=row.get("caller", ""),
                 deputy_name=row.get("deputy", ""),

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from adapters.base import DeliveryError
 from core.commands import Delivery
 from core.records import Alert, AlertReason, AlertState, CheckinState
-from gateway.people import import_people
+from gateway.people import PeopleFileError, export_people, import_people
 from tests.conftest import Harness
 from tests.fakes import Failure
 
@@ -293,6 +295,32 @@ async def test_an_alert_carries_address_family_and_last_sign_of_life(harness: Ha
     assert "Son Wang 1390021" in page.text
     assert "Last heard: 11-23 09:00" in page.text
     assert "Missed in the last 7 days: 1" in page.text
+
+
+async def test_an_alert_names_a_family_contacts_relation_from_the_people_file(
+    harness: Harness,
+) -> None:
+    daughter = (
+        "name,role,grid,building,language,timezone,phone,address,plan,telegram,matrix,"
+        "family_of,relation\n"
+        "Mei Wang,family,,,zh,,1390022,,,,,Wang,daughter\n"
+    )
+    await import_people(harness.store, harness.config, daughter, harness.clock.now())
+    await harness.advance(DAY + 61 * MIN)  # no answer to the 09:00 round: paged at 10:00
+    page = (await alerts_to(harness, "Leader Li", "Wang"))[-1]
+    assert "Son Wang 1390021; Mei Wang (daughter) 1390022" in page.text
+    exported = await export_people(harness.store)
+    assert "Mei Wang,family,,,zh,Asia/Shanghai,1390022,,,,,Wang,daughter,,,\n" in exported
+
+
+async def test_a_relation_is_refused_on_anyone_but_family(harness: Harness) -> None:
+    text = (
+        "name,role,grid,building,language,timezone,phone,address,plan,telegram,matrix,relation\n"
+        "Wu,resident,G1,,zh,,2,,,,,mother\n"
+    )
+    with pytest.raises(PeopleFileError) as caught:
+        await import_people(harness.store, harness.config, text, harness.clock.now())
+    assert [str(p) for p in caught.value.problems] == ["line 2: relation is only for family rows"]
 
 
 # -- who has a need -------------------------------------------------------------------

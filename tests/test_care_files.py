@@ -41,7 +41,7 @@ async def test_contact_caller_and_deputy_are_imported_and_exported_again(
         assert people["李建国"].deputy == people["周丽"].id
         exported = await export_people(store)
         assert (
-            "刘桂兰,resident,G1,3栋,zh,Asia/Shanghai,13800000011,3栋2单元402,daily,,,,phone,刘芳,"
+            "刘桂兰,resident,G1,3栋,zh,Asia/Shanghai,13800000011,3栋2单元402,daily,,,,,phone,刘芳,"
             in (exported)
         )
         assert await import_people(store, config, exported, NOW) == 5

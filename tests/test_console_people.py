@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 
 from core.console import WebRole
+from gateway.people import import_people
 from tests.console_harness import PEOPLE, Console, Visitor, running
 
 HEADER = "name,role,grid,building,language,timezone,phone,address,plan,telegram,matrix,family_of\n"
@@ -87,6 +88,36 @@ async def test_a_person_added_on_the_page_is_checked_as_an_import_row(console: C
     assert saved.status == 303
     liu = await console.person("刘阿姨")
     assert liu.building == "6栋" and liu.name == "刘阿姨"
+
+
+FORM_FIELD = re.compile(r'<input name="(\w+)" value="([^"]*)"')
+SELECTED = re.compile(
+    r'<select name="(\w+)">(?:(?!</select>).)*?<option value="([^"]*)" selected', re.S
+)
+
+
+async def test_saving_a_person_as_the_form_shows_them_keeps_every_column(
+    console: Console,
+) -> None:
+    more = (
+        "name,role,grid,building,language,timezone,phone,address,plan,telegram,matrix,"
+        "family_of,relation,contact,caller,deputy\n"
+        "刘芳,caller,G1,,zh,,13800000031,,,,,,,,,\n"
+        "王小红,family,,,zh,,13800000032,,,,,王秀英,女儿,,,\n"
+        "刘桂兰,resident,G1,3栋,zh,,13800000033,3栋2单元402,,,,,,phone,刘芳,\n"
+        "周丽,grid_leader,G1,,zh,,13800000034,,,,,,,,,\n"
+        "李网格,grid_leader,G1,3栋,zh,,13800000001,,,,,,,,,周丽\n"
+    )
+    await import_people(console.store, console.config, more, console.clock.now())
+    ops = await as_user(console, "ops")
+    for name in ("王小红", "刘桂兰", "李网格"):
+        before = await console.person(name)
+        page = (await ops.get(f"/people/{before.id}/edit")).text
+        form = dict(FORM_FIELD.findall(page)) | dict(SELECTED.findall(page))
+        saved = await ops.post(f"/people/{before.id}/edit", form)
+        assert saved.status == 303, (name, form, re.findall(r"<li>([^<]*)</li>", saved.text))
+        assert await console.person(name) == before, name
+    assert (await console.person("王小红")).relation == "女儿"
 
 
 async def test_a_care_lead_manages_only_the_people_of_their_grids(console: Console) -> None:

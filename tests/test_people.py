@@ -30,12 +30,12 @@ async def test_a_clean_file_is_imported_and_exported_in_the_same_format(
         assert await import_people(store, config, GOOD, NOW) == 3
         exported = await export_people(store)
     lines = exported.splitlines()
-    assert lines[0] == HEADER.strip() + ",contact,caller,deputy"
+    assert lines[0] == HEADER.strip() + ",relation,contact,caller,deputy"
     assert (
-        "王秀英,resident,G1,3栋,zh,Asia/Shanghai,138011,3-402,daily,1011,'@wang:example.org,,,,"
+        "王秀英,resident,G1,3栋,zh,Asia/Shanghai,138011,3-402,daily,1011,'@wang:example.org,,,,,"
         in lines
     )
-    assert lines[-1].endswith(",王秀英,,,")
+    assert lines[-1].endswith(",王秀英,,,,")
     # The export imports again unchanged (an operator edits and re-imports).
     async with Store(tmp_path / "db.sqlite") as store:
         assert await import_people(store, config, exported, NOW) == 3

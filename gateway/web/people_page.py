@@ -175,9 +175,17 @@ async def _values_of(tx: Tx, person: Person) -> dict[str, str]:
         address=person.address,
         plan=person.plan,
     )
-    if person.family_of is not None:
-        resident = await tx.person(person.family_of)
-        values["family_of"] = resident.name if resident else ""
+    # Every column of the people file, so that saving the form keeps what it does not
+    # change (a caller or a deputy left out would be unset).
+    values["relation"] = person.relation
+    values["contact"] = person.contact
+    for column, other in (
+        ("family_of", person.family_of),
+        ("caller", person.caller),
+        ("deputy", person.deputy),
+    ):
+        named = None if other is None else await tx.person(other)
+        values[column] = named.name if named else ""
     for identity in await tx.identities_of(person.id):
         if identity.platform in values:
             values[identity.platform] = " ".join(
@@ -289,9 +297,17 @@ def _changes(new: NewPerson, old: Person, by_id: Mapping[PersonId, str]) -> list
         for c in ("role", "grid", "building", "language", "timezone", "phone", "address", "plan")
         if getattr(new, c) != getattr(old, c)
     ]
-    family = "" if old.family_of is None else by_id.get(old.family_of, "")
-    if new.family_of_name != family:
-        fields.append("family_of")
+    if new.relation != old.relation:
+        fields.append("relation")
+    if new.contact and new.contact != old.contact:
+        fields.append("contact")
+    for column, named, other in (
+        ("family_of", new.family_of_name, old.family_of),
+        ("caller", new.caller_name, old.caller),
+        ("deputy", new.deputy_name, old.deputy),
+    ):
+        if named != ("" if other is None else by_id.get(other, "")):
+            fields.append(column)
     return fields
 
 

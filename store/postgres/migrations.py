@@ -344,6 +344,11 @@ CREATE INDEX call_attempts_checkin ON call_attempts(checkin_id);
 CREATE INDEX call_attempts_at ON call_attempts(at);
 """
 
+# A family contact's relation to their resident, shown on alerts beside name and phone.
+V9_FAMILY_RELATION = """
+ALTER TABLE people ADD COLUMN relation TEXT NOT NULL DEFAULT '';
+"""
+
 # Each entry upgrades from version N to N+1, in step with the SQLite list.
 MIGRATIONS: list[str] = [
     SCHEMA_V1,
@@ -354,6 +359,7 @@ MIGRATIONS: list[str] = [
     V6_WEB_CONSOLE,
     V7_WAKE_OTHERS,
     V8_AWAY_AND_CALLS,
+    V9_FAMILY_RELATION,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -328,6 +328,11 @@ CREATE INDEX call_attempts_checkin ON call_attempts(checkin_id);
 CREATE INDEX call_attempts_at ON call_attempts(at);
 """
 
+# A family contact's relation to their resident, shown on alerts beside name and phone.
+V9_FAMILY_RELATION = """
+ALTER TABLE people ADD COLUMN relation TEXT NOT NULL DEFAULT '';
+"""
+
 # Each entry upgrades from version N to N+1. Never edit a shipped step: add a new one.
 MIGRATIONS: list[str] = [
     SCHEMA_V1,
@@ -338,6 +343,7 @@ MIGRATIONS: list[str] = [
     V6_WEB_CONSOLE,
     V7_WAKE_OTHERS,
     V8_AWAY_AND_CALLS,
+    V9_FAMILY_RELATION,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -13,7 +13,7 @@ from store.sqlite.base import Repo, from_ts, ts
 
 _PERSON_COLUMNS = (
     "id, name, role, grid, building, language, timezone, phone, address, plan, family_of, active, "
-    "contact, caller_id, deputy_id"
+    "contact, caller_id, deputy_id, relation"
 )
 
 
@@ -34,6 +34,7 @@ def _person(row: sqlite3.Row) -> Person:
         contact=row["contact"],
         caller=None if row["caller_id"] is None else PersonId(row["caller_id"]),
         deputy=None if row["deputy_id"] is None else PersonId(row["deputy_id"]),
+        relation=row["relation"],
     )
 
 
@@ -108,9 +109,16 @@ class PeopleRepo(Repo):
         await self._many(
             "UPDATE people SET family_of = (SELECT id FROM people AS f WHERE f.name = ?), "
             "caller_id = (SELECT id FROM people AS c WHERE c.name = ?), "
-            "deputy_id = (SELECT id FROM people AS d WHERE d.name = ?) WHERE name = ?",
+            "deputy_id = (SELECT id FROM people AS d WHERE d.name = ?), "
+            "relation = ? WHERE name = ?",
             [
-                (p.family_of_name or None, p.caller_name or None, p.deputy_name or None, p.name)
+                (
+                    p.family_of_name or None,
+                    p.caller_name or None,
+                    p.deputy_name or None,
+                    p.relation,
+                    p.name,
+                )
                 for p in people
             ],
         )
@@ -288,7 +296,7 @@ class PeopleRepo(Repo):
     async def export_rows(self) -> list[dict[str, Any]]:
         rows = await self._all(
             "SELECT p.name, p.role, p.grid, p.building, p.language, p.timezone, p.phone, "
-            "p.address, p.plan, f.name AS family_of, p.contact, "
+            "p.address, p.plan, f.name AS family_of, p.relation, p.contact, "
             "(SELECT c.name FROM people c WHERE c.id = p.caller_id) AS caller, "
             "(SELECT d.name FROM people d WHERE d.id = p.deputy_id) AS deputy, "
             "(SELECT group_concat(address, ' ') FROM identities i "

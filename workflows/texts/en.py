@@ -181,6 +181,10 @@ UI.update(
 )
 UI.update({"chat_reply": "↩ Reply", "chat_replying": "Replying to:"})
 TEXTS.update({"last_heard_at": "{time} ({ago})", "list_separator": "; "})
+# A family contact on an alert: with their relation to the resident when it is known.
+TEXTS.update(
+    {"family_contact": "{name} {phone}", "family_contact_relation": "{name} ({relation}) {phone}"}
+)
 TEXTS.update({"why_left_chat": "left the chat or blocked the bot"})
 
 # The web console (gateway/web): labels and messages of its pages.
@@ -311,6 +315,10 @@ UI.update(
         "address": "Address",
         "language": "Language",
         "family_of": "Family of",
+        "relation": "Relation to the resident (e.g. daughter)",
+        "contact": "Checked by (chat / phone)",
+        "caller": "Caller",
+        "deputy": "Deputy while away",
         "reached_by": "Chat and check-in plan",
         "platform_off": "this platform is not running here",
         "enrolled_yes": "Enrolled on chat: gets check-ins and alerts.",
@@ -467,6 +475,7 @@ UI.update(
         "csv_problem_family_without_resident": "a family row needs family_of (the resident's name)",
         "csv_problem_family_of_not_resident": "family_of {name} is not a resident in this file or the database",
         "csv_problem_family_of_not_family": "family_of is only for family rows",
+        "csv_problem_relation_not_family": "relation is only for family rows",
         # `reason` is the chat platform's own (adapters/*/platform.py identity_from_csv).
         "csv_problem_bad_identity": "{column} {value} is {reason}",
         "csv_problem_identity_twice": "{column} {address} is already used on line {first}",

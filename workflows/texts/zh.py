@@ -179,6 +179,10 @@ UI.update(
 )
 UI.update({"chat_reply": "↩ 回复", "chat_replying": "回复："})
 TEXTS.update({"last_heard_at": "{time}（{ago}）", "list_separator": "；"})
+# A family contact on an alert: with their relation to the resident when it is known.
+TEXTS.update(
+    {"family_contact": "{name} {phone}", "family_contact_relation": "{name}（{relation}）{phone}"}
+)
 TEXTS.update({"why_left_chat": "退出了聊天或屏蔽了机器人"})
 
 # The web console (gateway/web): labels and messages of its pages.
@@ -309,6 +313,10 @@ UI.update(
         "address": "地址",
         "language": "语言",
         "family_of": "家属对象",
+        "relation": "与居民的关系（如 女儿）",
+        "contact": "怎样问候（chat 聊天 / phone 电话）",
+        "caller": "打电话的人",
+        "deputy": "外出时的代班人",
         "reached_by": "聊天与问候计划",
         "platform_off": "本网关未启用这个平台",
         "enrolled_yes": "已登记聊天，能收到问候和提醒。",
@@ -464,6 +472,7 @@ UI.update(
         "csv_problem_family_without_resident": "家属（family）这一行要在 family_of 里填居民的姓名",
         "csv_problem_family_of_not_resident": "family_of 填的 {name} 不是这个文件或数据库里的居民",
         "csv_problem_family_of_not_family": "只有家属（family）这一行才填 family_of",
+        "csv_problem_relation_not_family": "只有家属（family）这一行才填 relation（与居民的关系）",
         "csv_problem_bad_identity": "{column} 列的 {value} 格式不对（{reason}）",
         "csv_problem_bad_identity_telegram": "{column} 列的 {value} 不是 Telegram 的 chat id（应是数字，例如 123456789，最多 16 位）",
         "csv_problem_bad_identity_matrix": "{column} 列的 {value} 不是 Matrix 账号（应是 @用户名:服务器）",
