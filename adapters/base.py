@@ -225,6 +225,13 @@ class Platform(Protocol[SettingsT]):
         gateway's Settings inherits."""
 
     @property
+    def chat(self) -> bool:
+        """Whether people talk with carecheck on it. Platforms that only receive
+        signals or only post to groups (sensor pings, WeCom robots, webhooks) run
+        beside the chat platforms and do not count when deciding whether the local web
+        chat runs instead of them."""
+
+    @property
     def csv_column(self) -> bool: ...
 
     @property

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
 from core.ids import ChatRef, OutboxId
 
@@ -42,7 +43,10 @@ class Delivery:
     `edit_of` is the platform message id to edit instead of sending anew (the adapter
     falls back to sending when the platform refuses the edit). `html` is an optional
     rich rendering of `text` for platforms that show it (Matrix formatted_body).
-    `callback_id` answers a Telegram button press (a toast) instead of messaging."""
+    `callback_id` answers a Telegram button press (a toast) instead of messaging.
+    `purpose` and `ref` say what the message is about (an alert and its id, a need and
+    its id), and `meta` carries facts for platforms that post structured events or link
+    to the console page instead of showing buttons (a WeCom robot, a webhook)."""
 
     outbox_id: OutboxId
     chat: ChatRef
@@ -53,3 +57,6 @@ class Delivery:
     callback_id: str = ""
     priority: Priority = Priority.ROUTINE
     links: tuple[tuple[str, str], ...] = field(default=())
+    purpose: str = ""
+    ref: int = 0
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)

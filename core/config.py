@@ -87,6 +87,22 @@ class Channel(enum.StrEnum):
     PHONE = "phone"
 
 
+class Expect(_Model):
+    """Signs of life a plan expects besides chat answers: a call of the resident's ping
+    URL at least every `ping_every` (a door sensor, a smart plug, a water-meter bridge),
+    and, when given, readings of at least `min_water_litres_per_day` litres."""
+
+    ping_every: Duration
+    min_water_litres_per_day: float | None = Field(default=None, gt=0, le=100_000)
+
+    @field_validator("ping_every")
+    @classmethod
+    def _sensible(cls, value: timedelta) -> timedelta:
+        if not timedelta(minutes=10) <= value <= timedelta(days=30):
+            raise ValueError("must be between 10m and 30d")
+        return value
+
+
 class Plan(_Model):
     schedule: str
     reply_window: Duration
@@ -100,6 +116,7 @@ class Plan(_Model):
     # in all, before it counts as missed.
     call_retry: Duration = timedelta(minutes=30)
     call_attempts: int = Field(default=3, ge=1, le=10)
+    expect: Expect | None = None
 
     @field_validator("schedule")
     @classmethod
@@ -183,18 +200,22 @@ class Team(_Model):
     @field_validator("channel")
     @classmethod
     def _chat_ref(cls, value: str, info: ValidationInfo) -> str:
-        # The platforms are the gateway's to know: it passes their check in the
-        # validation context (CHANNEL_CHECK). Without it only the shape is checked.
-        check = (info.context or {}).get(CHANNEL_CHECK)
-        if callable(check):
-            problem = check(value)
-            if problem:
-                raise ValueError(problem)
-            return value
-        platform, _, chat = value.partition(":")
-        if not platform or not chat:
-            raise ValueError('must be "<platform>:<chat>"')
+        return _channel(value, info)
+
+
+def _channel(value: str, info: ValidationInfo) -> str:
+    # The platforms are the gateway's to know: it passes their check in the
+    # validation context (CHANNEL_CHECK). Without it only the shape is checked.
+    check = (info.context or {}).get(CHANNEL_CHECK)
+    if callable(check):
+        problem = check(value)
+        if problem:
+            raise ValueError(problem)
         return value
+    platform, _, chat = value.partition(":")
+    if not platform or not chat:
+        raise ValueError('must be "<platform>:<chat>"')
+    return value
 
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -202,9 +223,17 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 class Grid(_Model):
     """One grid of the register. `callers` phone the grid's residents who have no
-    caller of their own (names of people with role caller or team_member)."""
+    caller of their own (names of people with role caller or team_member); `channel`
+    is a group that hears of the grid's alerts and needs as they open and close (a
+    WeCom group robot, a webhook, a Telegram group)."""
 
     callers: list[Name] = Field(default_factory=list, max_length=50)
+    channel: str | None = None
+
+    @field_validator("channel")
+    @classmethod
+    def _chat_ref(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else _channel(value, info)
 
 
 def _grid_register(value: Any) -> Any:
@@ -241,7 +270,8 @@ class WorkflowConfig(_Model):
     teams: dict[str, Team] = Field(default_factory=dict)
     templates: dict[Language, dict[str, str]] = Field(default_factory=dict)
     # Optional register of grids: when given, people may only be imported into these.
-    # A list of names, or a mapping of names to what each grid has (`callers`).
+    # A list of names, or a mapping of names to what each grid has (`callers`,
+    # `channel`).
     grids: Annotated[dict[str, Grid], BeforeValidator(_grid_register)] = Field(default_factory=dict)
     # Extra words for reading what residents write, by list (urgent, concern, negation,
     # fine); the intent workflow adds them to its built-in ones.

@@ -46,6 +46,7 @@ class TimerKind(enum.StrEnum):
     MANUAL_ROUND = "round_manual"  # a round started by hand, or waiting for quiet hours to end
     AWAY_END = "away_end"  # a person's time away is over
     CALL_RETRY = "call_retry"  # ring a resident again after nobody picked up
+    PING = "ping"  # a resident's ping URL has been silent for their plan's ping_every
 
 
 class Purpose(enum.StrEnum):

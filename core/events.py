@@ -77,7 +77,20 @@ class ChatLeft:
     chat: ChatRef
 
 
-InboundEvent = MessageReceived | ButtonPressed | ChatLeft
+@dataclass(frozen=True)
+class SignOfLife:
+    """Something in the resident's home said they are up and about: a sensor, a smart
+    plug or a water-meter bridge called their ping URL. `sender.address` is the person
+    the URL belongs to; `water_litres` a reading the call carried (litres used in the
+    24 hours before it), if any."""
+
+    event_id: str
+    sender: Sender
+    chat: ChatRef
+    water_litres: float | None = None
+
+
+InboundEvent = MessageReceived | ButtonPressed | ChatLeft | SignOfLife
 
 
 @dataclass(frozen=True)
@@ -114,4 +127,6 @@ def event_from_dict(data: dict[str, Any]) -> InboundEvent:
             return ButtonPressed(**data)
         case "ChatLeft":
             return ChatLeft(**data)
+        case "SignOfLife":
+            return SignOfLife(**data)
     raise ValueError(f"unknown inbound event type {kind!r}")

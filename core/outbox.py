@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,20 +31,23 @@ class NewMessage:
     edit_of: OutboxId | None = None
     callback_id: str = ""
     links: tuple[tuple[str, str], ...] = ()
+    # Facts for structured channels (see Delivery.meta); JSON values only.
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def payload(self) -> str:
-        return encode_payload(
-            {
-                "text": self.text,
-                "html": self.html,
-                "buttons": [
-                    [{"label": b.label, "token": b.token, "emoji": b.emoji} for b in row]
-                    for row in self.buttons
-                ],
-                "callback_id": self.callback_id,
-                "links": [list(link) for link in self.links],
-            }
-        )
+        body: dict[str, Any] = {
+            "text": self.text,
+            "html": self.html,
+            "buttons": [
+                [{"label": b.label, "token": b.token, "emoji": b.emoji} for b in row]
+                for row in self.buttons
+            ],
+            "callback_id": self.callback_id,
+            "links": [list(link) for link in self.links],
+        }
+        if self.meta:
+            body["meta"] = self.meta
+        return encode_payload(body)
 
 
 @dataclass(frozen=True)
@@ -87,4 +90,7 @@ class OutboxRow:
             callback_id=self.payload.get("callback_id", ""),
             priority=self.priority,
             links=tuple((a, b) for a, b in self.payload.get("links", [])),
+            purpose=self.purpose,
+            ref=self.ref,
+            meta=self.payload.get("meta", {}),
         )

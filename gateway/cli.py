@@ -15,9 +15,10 @@ from pydantic import ValidationError
 from core.config import WorkflowConfig
 from core.console import WebRole
 from core.ports import Store
-from gateway import users_cli
+from gateway import pings, users_cli
 from gateway.config import ConfigError, load_config
 from gateway.database import create_store, describe
+from gateway.platforms import chat_platform_names
 from gateway.settings import Settings
 
 
@@ -86,7 +87,7 @@ async def _run(settings: Settings, config: WorkflowConfig, source: str) -> int:
         # alive after the traceback.
         await gateway.stop()
         raise
-    platforms = ", ".join(sorted(gateway.engine.adapters)) or "none"
+    platforms = ", ".join(sorted(chat_platform_names(gateway.engine.adapters))) or "none"
     print(
         f"carecheck is running — workflow: {source}; database: {describe(settings.db)}; "
         f"chat platforms: {platforms}"
@@ -551,6 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("--grid", help="with --sheet: everyone of this grid")
     inv.add_argument("--sheet", help="write A4 pages of A6 cards (new codes): FILE.html")
     inv.set_defaults(func=cmd_people_invite)
+    pings.register(people)
 
     sim = sub.add_parser("simulate", help="run the real workflows on a virtual clock")
     sim.add_argument("--residents", type=int, default=1000)

@@ -8,18 +8,20 @@ each in turn. Their order is the order of the CSV columns and of the invitation 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from adapters.base import Platform
 from adapters.local.platform import LOCAL, LocalSettings
 from adapters.matrix.platform import MATRIX, MatrixSettings
+from adapters.ping.platform import PING, PingSettings
 from adapters.telegram.platform import TELEGRAM, TelegramSettings
 from core.ids import split_chat_ref
 
-PLATFORMS: tuple[Platform[Any], ...] = (TELEGRAM, MATRIX, LOCAL)
+PLATFORMS: tuple[Platform[Any], ...] = (TELEGRAM, MATRIX, LOCAL, PING)
 
 
-class PlatformSettings(TelegramSettings, MatrixSettings, LocalSettings):
+class PlatformSettings(TelegramSettings, MatrixSettings, LocalSettings, PingSettings):
     """Every platform's own settings, for the gateway's Settings to inherit."""
 
 
@@ -36,14 +38,20 @@ def channel_problem(channel: str) -> str | None:
         name, rest = "", ""
     if any(p.name == name and p.channel_ok(rest) for p in PLATFORMS):
         return None
-    forms = [f'"{p.channel_form}"' for p in PLATFORMS]
+    forms = [f'"{p.channel_form}"' for p in PLATFORMS if p.channel_form]
     return f"must be {', '.join(forms[:-1])} or {forms[-1]}"
 
 
 def enabled_platforms(settings: PlatformSettings) -> list[Platform[Any]]:
     """The platforms to run: those the settings turn on, and those left unset (the
-    local web chat) only when no other is on."""
+    local web chat) only when no other chat platform is on."""
     said = [(p, p.enabled(settings)) for p in PLATFORMS]
-    if any(on for _, on in said):
+    if any(on for p, on in said if p.chat):
         return [p for p, on in said if on]
-    return [p for p, on in said if on is None]
+    return [p for p, on in said if on or (on is None and p.chat)]
+
+
+def chat_platform_names(names: Iterable[str]) -> list[str]:
+    """Those of `names` that are chat platforms (not sensor pings or group robots)."""
+    chats = {p.name for p in PLATFORMS if p.chat}
+    return [name for name in names if name in chats]

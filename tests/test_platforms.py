@@ -62,14 +62,15 @@ def test_the_environment_variables_keep_their_names(monkeypatch: pytest.MonkeyPa
     assert settings.matrix_user_id == "@care:example.org"
     assert settings.matrix_access_token.get_secret_value() == "syt_x"
     assert settings.local_chat is False
-    assert [p.name for p in enabled_platforms(settings)] == ["telegram", "matrix"]
+    assert [p.name for p in enabled_platforms(settings)] == ["telegram", "matrix", "ping"]
 
 
 def test_the_local_chat_runs_alone_when_nothing_else_is_configured() -> None:
-    assert [p.name for p in enabled_platforms(no_env())] == ["local"]
-    assert enabled_platforms(no_env(local_chat=False)) == []
+    # Sensor pings always listen, and are no chat platform.
+    assert [p.name for p in enabled_platforms(no_env())] == ["local", "ping"]
+    assert [p.name for p in enabled_platforms(no_env(local_chat=False))] == ["ping"]
     both = no_env(telegram_token="123:abc", local_chat=True)
-    assert [p.name for p in enabled_platforms(both)] == ["telegram", "local"]
+    assert [p.name for p in enabled_platforms(both)] == ["telegram", "local", "ping"]
 
 
 def test_the_people_file_has_a_column_for_each_platform_that_takes_identities() -> None:

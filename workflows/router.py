@@ -24,6 +24,7 @@ from workflows import (
     needs,
     rounds,
     said,
+    signals,
     visits,
     web_login,
 )
@@ -46,6 +47,7 @@ ROUTES = Routes().include(
     calls.routes,
     away.routes,
     visits.routes,
+    signals.routes,
 )
 
 
@@ -67,6 +69,10 @@ async def handle_event(work: Work, event: InboundEvent) -> None:
             await _on_button(work, event)
         case ChatLeft():
             await _on_chat_left(work, event)
+        case _:
+            handler = ROUTES.events.get(type(event))
+            if handler is not None:
+                await handler(work, event)
 
 
 # -- messages -------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from core.commands import Priority
 from core.enums import Role
@@ -36,6 +36,8 @@ class Audience(enum.Enum):
                 return True
 
 
+# Events other than messages and presses (a sign of life from a sensor), by their type.
+EventHandler = Callable[[Work, Any], Awaitable[None]]
 CommandHandler = Callable[[Work, Person, MessageReceived, list[str]], Awaitable[None]]
 ButtonHandler = Callable[[Work, Person, ButtonPressed, ActionToken], Awaitable[None]]
 TimerHandler = Callable[[Work, Timer], Awaitable[None]]
@@ -52,6 +54,7 @@ class Routes:
         self.commands: dict[str, Command] = {}
         self.buttons: dict[ActionKind, ButtonHandler] = {}
         self.timers: dict[str, TimerHandler] = {}
+        self.events: dict[type, EventHandler] = {}
 
     def command(
         self, *names: str, audience: Audience = Audience.ANYONE
@@ -79,6 +82,14 @@ class Routes:
 
         return register
 
+    def event(self, *types: type) -> Callable[[EventHandler], EventHandler]:
+        def register(handler: EventHandler) -> EventHandler:
+            for kind in types:
+                _add(self.events, kind, handler, "event type")
+            return handler
+
+        return register
+
     def include(self, *others: Routes) -> Routes:
         for other in others:
             for name, command in other.commands.items():
@@ -87,6 +98,8 @@ class Routes:
                 _add(self.buttons, kind, button, "button action")
             for timer_kind, timer in other.timers.items():
                 _add(self.timers, timer_kind, timer, "timer kind")
+            for event_type, handler in other.events.items():
+                _add(self.events, event_type, handler, "event type")
         return self
 
 

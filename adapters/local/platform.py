@@ -31,6 +31,7 @@ class LocalSettings(BaseSettings):
 class LocalPlatform:
     name = NAME
     settings = LocalSettings
+    chat = True
     # People are reached here by opening their chat page, not through the people file.
     csv_column = False
     csv_max_length = 64

@@ -76,6 +76,7 @@ class _Invitations:
 class MatrixPlatform:
     name = NAME
     settings = MatrixSettings
+    chat = True
     csv_column = True
     csv_max_length = 1000
     channel_form = "matrix:<room id>"

@@ -80,6 +80,7 @@ class _NotConfigured(NoInvitations):
 class TelegramPlatform:
     name = NAME
     settings = TelegramSettings
+    chat = True
     csv_column = True
     csv_max_length = 200
     channel_form = "telegram:<chat id>"

@@ -60,6 +60,8 @@ TEXTS: dict[str, str] = {
     "role_caller": "caller",
     "role_operator": "community worker",
     "role_resident": "resident",
+    # Asked when the sensors at home have been silent for the plan's ping_every.
+    "ping_question": "{name}, are you all right today? The water meter at home has not moved today. Tap a button below, or send any message.",
 }
 
 # The dashboard and the local web chat (operators and trainers read these).

@@ -60,6 +60,8 @@ TEXTS: dict[str, str] = {
     "role_caller": "电话关爱员",
     "role_operator": "社区工作人员",
     "role_resident": "居民",
+    # Asked when the sensors at home have been silent for the plan's ping_every.
+    "ping_question": "{name}，今天还好吗？家里的水表今天没有动静。点一下下面的按钮，或者随便回一句话就行。",
 }
 
 # The dashboard and the local web chat (operators and trainers read these).
