@@ -11,6 +11,7 @@ sha256 and never logged in full.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -138,10 +139,8 @@ async def _reading(request: web.Request) -> float | None:
         return None
     litres = math.nan
     if isinstance(raw, int | float | str) and not isinstance(raw, bool):
-        try:
+        with contextlib.suppress(ValueError):  # not a number: NaN stays, refused below
             litres = float(raw)
-        except ValueError:
-            pass
     if not 0 <= litres <= MAX_LITRES:  # NaN fails too
         raise web.HTTPBadRequest(text="water_litres must be a number of litres\n")
     return litres
