@@ -100,6 +100,17 @@ class DeadLetterSink(Protocol):
         ""). When this returns, the adapter may move its cursor past the update."""
 
 
+class SendHealth:
+    """For outbound-only adapters (group robots, webhooks): a channel that refused for
+    good, as /healthz reports it until the next send to it succeeds."""
+
+    _refused: dict[str, str]
+
+    def send_problem(self) -> str | None:
+        refused = getattr(self, "_refused", {})
+        return "; ".join(refused[chat] for chat in sorted(refused)) or None
+
+
 class ReceiveHealth:
     """For adapters with a receiving loop: whether it works, as /healthz asks.
 
@@ -177,12 +188,15 @@ async def _none_open() -> bool:
 class PlatformDeps:
     """What the gateway passes a platform to build its adapter with; adapters never
     import the store. `is_known(address)`: someone with this address on this platform
-    is enrolled. `invites_open()`: personal invitation codes are outstanding."""
+    is enrolled. `invites_open()`: personal invitation codes are outstanding.
+    `console_url`: the web console's address, for channels that link to its pages
+    instead of showing buttons."""
 
     dead_letters: DeadLetterSink | None = None
     is_known: Callable[[str], Awaitable[bool]] = _nobody
     invites_open: Callable[[], Awaitable[bool]] = _none_open
     invite_policy: InvitePolicy = InvitePolicy.KNOWN
+    console_url: str = ""
 
 
 class Render(Protocol):

@@ -25,6 +25,7 @@ from gateway.demo import seed_demo
 from gateway.engine import Engine
 from gateway.platforms import enabled_platforms
 from gateway.settings import Settings
+from gateway.web.deps import base_url
 from gateway.web.metrics import Metrics
 from gateway.web.server import WebDeps, announce, build_web_app
 
@@ -85,6 +86,7 @@ def build_adapters(
             is_known=known_on(platform.name),
             invites_open=invites_open,
             invite_policy=config.invite_policy,
+            console_url=base_url(settings),
         )
         try:
             adapters[platform.name] = platform.build(settings, deps)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from adapters.base import ReceiveHealth
+from adapters.base import ReceiveHealth, SendHealth
 from core.commands import Priority
 from gateway.engine import Engine
 
@@ -34,6 +34,10 @@ async def problems(engine: Engine) -> list[str]:
             continue
         if isinstance(adapter, ReceiveHealth):
             problem = adapter.receive_problem(RECEIVE_STALE_AFTER)
+            if problem is not None:
+                found.append(f"{name}: {problem}")
+        if isinstance(adapter, SendHealth):
+            problem = adapter.send_problem()
             if problem is not None:
                 found.append(f"{name}: {problem}")
     if store_ok:

@@ -16,12 +16,16 @@ from adapters.local.platform import LOCAL, LocalSettings
 from adapters.matrix.platform import MATRIX, MatrixSettings
 from adapters.ping.platform import PING, PingSettings
 from adapters.telegram.platform import TELEGRAM, TelegramSettings
+from adapters.webhook.platform import WEBHOOK, WebhookSettings
+from adapters.wecom.platform import WECOM, WecomSettings
 from core.ids import split_chat_ref
 
-PLATFORMS: tuple[Platform[Any], ...] = (TELEGRAM, MATRIX, LOCAL, PING)
+PLATFORMS: tuple[Platform[Any], ...] = (TELEGRAM, MATRIX, LOCAL, PING, WECOM, WEBHOOK)
 
 
-class PlatformSettings(TelegramSettings, MatrixSettings, LocalSettings, PingSettings):
+class PlatformSettings(
+    TelegramSettings, MatrixSettings, LocalSettings, PingSettings, WecomSettings, WebhookSettings
+):
     """Every platform's own settings, for the gateway's Settings to inherit."""
 
 
