@@ -17,6 +17,8 @@ def event_name(delivery: Delivery) -> str:
     named = delivery.meta.get("event")
     if isinstance(named, str) and named:
         return named
+    if "." in delivery.purpose:  # written as the event it announces ("alert.opened")
+        return delivery.purpose
     return _EVENTS.get(delivery.purpose, "message")
 
 

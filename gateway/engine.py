@@ -23,6 +23,7 @@ from core.events import InboundEvent, event_from_dict, event_to_dict
 from core.outbox import OutboxRow
 from core.ports import Store, Tx
 from core.records import Absence, Timer
+from gateway import channels
 from gateway.clock import Clock
 from gateway.outbox import OutboxWorker
 from workflows import away, rounds, router
@@ -91,6 +92,7 @@ class Engine:
         self.config = config
         self.texts = Texts({lang.value: t for lang, t in config.templates.items()})
         self.help_words = help_words_with(config.help_words)
+        self._grid_channels = channels.wants_channels(config)
         self.adapters = dict(adapters)
         self.signer: ActionSigner | None = None
         self.workers = {
@@ -142,7 +144,11 @@ class Engine:
     def _work(self, tx: Tx, now: datetime | None = None) -> Work:
         if self.signer is None:
             raise RuntimeError("Engine.prepare() was not called")
-        return Work(
+        announcer = None
+        if self._grid_channels:
+            # Alerts are announced to their grid's channel in the same transaction.
+            tx, announcer = channels.announcing(tx, self.config)
+        work = Work(
             tx=tx,
             now=self.clock.now() if now is None else now,
             config=self.config,
@@ -151,6 +157,9 @@ class Engine:
             platforms=frozenset(self.adapters),
             help_words=self.help_words,
         )
+        if announcer is not None:
+            announcer.work = work
+        return work
 
     def _after(self, work: Work) -> None:
         for platform in work.touched_platforms:

@@ -294,3 +294,30 @@ def test_a_plan_expecting_pings_is_checked_with_its_key_path() -> None:
     assert "plans.sensor.expect.ping_every: must be between 10m and 30d" in str(
         caught.value.problems[0]
     )
+
+
+async def test_a_grids_channel_hears_of_its_alerts_as_they_open_and_close(
+    tmp_path: Path,
+) -> None:
+    from adapters.fake import FakeAdapter
+
+    clock = FakeClock(START)
+    config = parse_config(CONFIG + 'grids:\n  G1: {channel: "wecom:robot-key-g1"}\n')
+    store = Store(tmp_path / "grid.db")
+    await store.open()
+    await import_people(store, config, PEOPLE, clock.now())
+    robot = FakeAdapter(platform="wecom")
+    engine = Engine(store, clock, config, {"test": RecordingAdapter(), "wecom": robot})
+    await engine.prepare()
+    await engine.start_receiving()
+    try:
+        await make_ping_url(store, config, "Zhou", rotate=False, now=clock.now())
+        clock.advance(12 * HOUR + timedelta(minutes=1))
+        await engine.run_until_idle()
+        (opened,) = robot.sent
+        assert opened.chat == "wecom:robot-key-g1" and opened.buttons == ()
+        assert "Zhou" in opened.text and opened.meta["event"] == "alert.opened"
+        assert opened.meta["alert"]["grid"] == "G1" and opened.purpose == "alert.opened"
+    finally:
+        await engine.stop()
+        await store.close()

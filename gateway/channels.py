@@ -1,0 +1,94 @@
+"""Grid channels (`grids.G.channel`): a group that hears of each alert in its grid as it
+opens, is taken on and is closed — a WeCom robot, a webhook, a Telegram group.
+
+The composition root does this, not a workflow: the workflows already write each of
+those moments to the audit log, inside the transaction that makes it happen. The
+store they are handed here notes those audit entries and, in the same transaction,
+queues a copy of the alert's current text (without buttons: acting happens in the
+chats that have them, or on the console page the channel links to) for the grid's
+channel. A copy is therefore never lost nor sent for something rolled back.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from core.commands import Priority
+from core.config import WorkflowConfig
+from core.ids import split_chat_ref
+from core.outbox import NewMessage
+from core.ports import Tx
+from workflows import escalation
+from workflows.context import Work
+
+# Audit kinds announced to a grid's channel, by prefix, and the event each becomes.
+ANNOUNCED = (
+    ("alert.opened", "alert.opened"),
+    ("alert.acknowledged", "alert.acknowledged"),
+    ("alert.resolved", "alert.resolved"),
+    ("alert.stand_down", "alert.resolved"),
+)
+LANGUAGE = "zh"
+
+
+def wants_channels(config: WorkflowConfig) -> bool:
+    return any(grid.channel for grid in config.grids.values())
+
+
+class AnnouncingTx:
+    """The workflows' transaction, with `audit` also announcing to grid channels."""
+
+    def __init__(self, tx: Tx, config: WorkflowConfig) -> None:
+        self._tx = tx
+        self._config = config
+        self.work: Work | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tx, name)
+
+    async def audit(
+        self, now: Any, kind: str, subject: str = "", actor: int | None = None, detail: str = ""
+    ) -> None:
+        await self._tx.audit(now, kind, subject, actor, detail)
+        event = next((e for prefix, e in ANNOUNCED if kind.startswith(prefix)), None)
+        if event is None or not subject.startswith("alert:") or self.work is None:
+            return
+        alert = await self._tx.alert(int(subject.removeprefix("alert:")))
+        resident = None if alert is None else await self._tx.person(alert.person_id)
+        if alert is None or resident is None:
+            return
+        grid = self._config.grids.get(resident.grid)
+        if grid is None or not grid.channel:
+            return
+        text = await escalation._text(self.work, alert, resident, LANGUAGE)
+        platform, _ = split_chat_ref(grid.channel)
+        self.work.touched_platforms.add(platform)
+        meta = {
+            "event": event,
+            "alert": {
+                "id": alert.id,
+                "reason": alert.reason.value,
+                "urgent": alert.urgent,
+                "state": alert.state.value,
+                "grid": resident.grid,
+                "building": resident.building,
+            },
+        }
+        await self._tx.enqueue(
+            platform,
+            NewMessage(
+                chat=cast(Any, grid.channel),
+                text=text,
+                priority=Priority.ALERT,
+                purpose=event,
+                ref=alert.id,
+                meta=meta,
+            ),
+            now,
+        )
+
+
+def announcing(tx: Tx, config: WorkflowConfig) -> tuple[Tx, AnnouncingTx]:
+    wrapped = AnnouncingTx(tx, config)
+    # Every other method is the store's own (delegated by __getattr__).
+    return cast(Tx, wrapped), wrapped
