@@ -62,15 +62,16 @@ def test_the_environment_variables_keep_their_names(monkeypatch: pytest.MonkeyPa
     assert settings.matrix_user_id == "@care:example.org"
     assert settings.matrix_access_token.get_secret_value() == "syt_x"
     assert settings.local_chat is False
-    assert [p.name for p in enabled_platforms(settings)] == ["telegram", "matrix", "ping"]
+    assert [p.name for p in enabled_platforms(settings)] == ["telegram", "matrix", "ping", "wecom", "webhook"]
 
 
 def test_the_local_chat_runs_alone_when_nothing_else_is_configured() -> None:
-    # Sensor pings always listen, and are no chat platform.
-    assert [p.name for p in enabled_platforms(no_env())] == ["local", "ping"]
-    assert [p.name for p in enabled_platforms(no_env(local_chat=False))] == ["ping"]
+    # Sensor pings, robots and webhooks always run, and are no chat platforms.
+    quiet = ["ping", "wecom", "webhook"]
+    assert [p.name for p in enabled_platforms(no_env())] == ["local", *quiet]
+    assert [p.name for p in enabled_platforms(no_env(local_chat=False))] == quiet
     both = no_env(telegram_token="123:abc", local_chat=True)
-    assert [p.name for p in enabled_platforms(both)] == ["telegram", "local", "ping"]
+    assert [p.name for p in enabled_platforms(both)] == ["telegram", "local", *quiet]
 
 
 def test_the_people_file_has_a_column_for_each_platform_that_takes_identities() -> None:
@@ -127,6 +128,12 @@ def test_matrix_identities_are_user_ids(value: str, accepted: bool) -> None:
         ("local:", False),
         ("irc:#x", False),
         ("nothing", False),
+        ("wecom:693a91f6-7aaa-4bc4-97a0-0ec2bfa5aaa0", True),
+        ("wecom:no key", False),
+        ("webhook:https://hooks.example.org/care", True),
+        ("webhook:http://hooks.example.org/care", False),
+        ("webhook:http://127.0.0.1:8099/care", True),
+        ("ping:x", False),
     ],
 )
 def test_a_team_channel_must_be_one_a_platform_can_send_to(channel: str, ok: bool) -> None:
@@ -134,7 +141,10 @@ def test_a_team_channel_must_be_one_a_platform_can_send_to(channel: str, ok: boo
     if ok:
         assert problem is None
     else:
-        assert problem == ('must be "telegram:<chat id>", "matrix:<room id>" or "local:<name>"')
+        assert problem == (
+            'must be "telegram:<chat id>", "matrix:<room id>", "local:<name>", '
+            '"wecom:<robot key>" or "webhook:https://<host>/<path>"'
+        )
 
 
 async def test_invitations_say_how_to_join_where_the_platform_is_not_configured() -> None:
