@@ -1,4 +1,6 @@
-"""Grid channels (`grids.G.channel`): a group that hears of each alert in its grid as it
+"""Outbound-only channels, as the composition root sees them.
+
+Grid channels (`grids.G.channel`): a group that hears of each alert in its grid as it
 opens, is taken on and is closed — a WeCom robot, a webhook, a Telegram group.
 
 The composition root does this, not a workflow: the workflows already write each of
@@ -11,15 +13,20 @@ channel. A copy is therefore never lost nor sent for something rolled back.
 
 from __future__ import annotations
 
+import hashlib
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from core.commands import Priority
 from core.config import WorkflowConfig
+from core.enums import Role
 from core.ids import split_chat_ref
-from core.outbox import NewMessage
+from core.outbox import NewMessage, OutboxRow
 from core.ports import Tx
 from workflows import escalation
 from workflows.context import Work
+from workflows.messaging import to_person
+from workflows.texts import ui
 
 # Audit kinds announced to a grid's channel, by prefix, and the event each becomes.
 ANNOUNCED = (
@@ -92,3 +99,24 @@ def announcing(tx: Tx, config: WorkflowConfig) -> tuple[Tx, AnnouncingTx]:
     wrapped = AnnouncingTx(tx, config)
     # Every other method is the store's own (delegated by __getattr__).
     return cast(Tx, wrapped), wrapped
+
+
+# A channel that refuses for good is told to the operators once per this long.
+TELL_OPERATORS_EVERY = timedelta(hours=1)
+
+
+async def tell_operators(work: Work, row: OutboxRow, error: str) -> None:
+    """A robot or webhook refused a post for good (an invalid key, a URL that is gone):
+    every operator hears of it in chat, at most once an hour per channel, since the
+    group it was meant for hears nothing until someone fixes the workflow file."""
+    key = "channel.refused:" + hashlib.sha256(row.chat.encode()).hexdigest()[:16]
+    last = await work.tx.kv_get(key)
+    if last and work.now - datetime.fromisoformat(last) < TELL_OPERATORS_EVERY:
+        return
+    await work.tx.kv_set(key, work.now.isoformat())
+    for operator in await work.tx.people(Role.OPERATOR.value):
+        if not operator.active:
+            continue
+        # The error names the channel as the adapter shows it (a key never in full).
+        text = f"⚠️ {row.platform}: " + ui(operator.language, "delivery_failed", error=error)
+        await to_person(work, operator, text, priority=Priority.ALERT)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.base import Adapter, AdapterContext
+from adapters.base import Adapter, AdapterContext, SendHealth
 from core.config import WorkflowConfig
 from core.events import InboundEvent, event_from_dict, event_to_dict
 from core.outbox import OutboxRow
@@ -390,6 +390,8 @@ class Engine:
         async with self.store.transaction() as tx:
             work = self._work(tx)
             await router.on_delivery_failed(work, row, error)
+            if isinstance(self.adapters.get(row.platform), SendHealth):
+                await channels.tell_operators(work, row, error)
         self._after(work)
 
     async def _delivered(self, row: OutboxRow) -> None:

@@ -214,3 +214,34 @@ def test_team_and_grid_channels_may_be_robots_and_webhooks_checked_with_their_li
         parse_config(builtin_config_text() + 'grids:\n  G1: {channel: "webhook:http://x.org/"}\n')
     (problem,) = caught.value.problems
     assert "grids.G1.channel" in str(problem) and "webhook:https://" in str(problem)
+
+
+async def test_operators_hear_in_chat_when_a_robot_refuses_its_key(store: Store) -> None:
+    from core.ids import chat_ref
+    from gateway.engine import Engine
+    from gateway.people import import_people
+    from tests.fakes import RecordingAdapter
+
+    clock, ticks = FakeClock(START), Ticks()
+    robots = FakeRobots({KEY}, ticks)
+    config = parse_config(builtin_config_text())
+    people = "name,role,grid,building,language,timezone,phone,address,plan,telegram,matrix\n"
+    await import_people(store, config, people + "Ops Wu,operator,,,zh,,1380099,,,,\n", START)
+    async with store.transaction() as tx:
+        (wu,) = await tx.people()
+        await tx.bind_identity(wu.id, "test", str(wu.id), chat_ref("test", wu.id), START)
+    wrong = "00000000-dead-beef-0000-000000000000"
+    async with serving(web.post("/cgi-bin/webhook/send", robots.send)) as base:
+        chat = RecordingAdapter()
+        engine = Engine(store, clock, config, {"test": chat, "wecom": WecomAdapter(base)})
+        await engine.prepare()
+        await engine.start_receiving()
+        for n in range(3):
+            await enqueue(
+                store, clock, "wecom", ChatRef(f"wecom:{wrong}"), f"alert {n}", priority=0
+            )
+        await engine.run_until_idle()
+        (told,) = [d.text for d in chat.sent]  # once, not once per refused post
+        assert told.startswith("⚠️ wecom: 发送失败：robot 0000… refused: invalid key (93000)")
+        assert wrong not in told
+        await engine.stop()
