@@ -15,6 +15,7 @@ from aiohttp import web
 
 from adapters.ping.adapter import PingAdapter
 from core.config import WorkflowConfig
+from core.events import Sender, SignOfLife
 from core.ids import chat_ref
 from core.records import AlertState
 from gateway.clock import FakeClock
@@ -318,6 +319,21 @@ async def test_a_grids_channel_hears_of_its_alerts_as_they_open_and_close(
         assert opened.chat == "wecom:robot-key-g1" and opened.buttons == ()
         assert "Zhou" in opened.text and opened.meta["event"] == "alert.opened"
         assert opened.meta["alert"]["grid"] == "G1" and opened.purpose == "alert.opened"
+        # A late ping calls the alert off: the channel hears that too.
+        zhou = str(await person_id_of(store, "Zhou"))
+        sender = Sender("ping", zhou, chat_ref("ping", zhou))
+        await engine.receive(SignOfLife("late-1", sender, chat_ref("ping", zhou)))
+        await engine.run_until_idle()
+        closed = robot.sent[-1]
+        assert closed.meta["event"] == "alert.resolved" and "无需再处理" in closed.text
+        assert closed.meta["alert"]["state"] == "resolved"
     finally:
         await engine.stop()
         await store.close()
+
+
+async def person_id_of(store: Store, name: str) -> int:
+    async with store.read() as tx:
+        person = await tx.person_by_name(name)
+    assert person is not None
+    return person.id
