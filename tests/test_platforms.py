@@ -62,7 +62,8 @@ def test_the_environment_variables_keep_their_names(monkeypatch: pytest.MonkeyPa
     assert settings.matrix_user_id == "@care:example.org"
     assert settings.matrix_access_token.get_secret_value() == "syt_x"
     assert settings.local_chat is False
-    assert [p.name for p in enabled_platforms(settings)] == ["telegram", "matrix", "ping", "wecom", "webhook"]
+    names = [p.name for p in enabled_platforms(settings)]
+    assert names == ["telegram", "matrix", "ping", "wecom", "webhook"]
 
 
 def test_the_local_chat_runs_alone_when_nothing_else_is_configured() -> None:
