@@ -51,6 +51,8 @@ def test_the_environment_variables_keep_their_names(monkeypatch: pytest.MonkeyPa
         "CARECHECK_MATRIX_USER_ID": "@care:example.org",
         "CARECHECK_MATRIX_ACCESS_TOKEN": "syt_x",
         "CARECHECK_LOCAL_CHAT": "false",
+        "CARECHECK_WECOM_API_BASE": "http://127.0.0.1:2",
+        "CARECHECK_WEBHOOK_SECRET": "hook-secret",
     }.items():
         monkeypatch.setenv(key, value)
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
@@ -62,6 +64,8 @@ def test_the_environment_variables_keep_their_names(monkeypatch: pytest.MonkeyPa
     assert settings.matrix_user_id == "@care:example.org"
     assert settings.matrix_access_token.get_secret_value() == "syt_x"
     assert settings.local_chat is False
+    assert settings.wecom_api_base == "http://127.0.0.1:2"
+    assert settings.webhook_secret.get_secret_value() == "hook-secret"
     names = [p.name for p in enabled_platforms(settings)]
     assert names == ["telegram", "matrix", "ping", "wecom", "webhook"]
 
