@@ -1,14 +1,17 @@
 """Outbound-only channels, as the composition root sees them.
 
-Grid channels (`grids.G.channel`): a group that hears of each alert in its grid as it
-opens, is taken on and is closed — a WeCom robot, a webhook, a Telegram group.
+Grid channels (`grids.G.channel`): a group that hears of each alert and need in its
+grid as it opens, is taken on and is closed — a WeCom robot, a webhook, a Telegram group.
 
 The composition root does this, not a workflow: the workflows already write each of
 those moments to the audit log, inside the transaction that makes it happen. The
 store they are handed here notes those audit entries and, in the same transaction,
-queues a copy of the alert's current text (without buttons: acting happens in the
-chats that have them, or on the console page the channel links to) for the grid's
-channel. A copy is therefore never lost nor sent for something rolled back.
+queues a copy of the alert's or need's current text (without buttons: acting happens
+in the chats that have them, or on the console page the channel links to) for the
+grid's channel. A copy is therefore never lost nor sent for something rolled back.
+
+A robot or webhook that refuses a post for good is told to the operators in chat
+(`tell_operators`): the group it was meant for hears nothing until someone acts.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from core.enums import Role
 from core.ids import split_chat_ref
 from core.outbox import NewMessage, OutboxRow
 from core.ports import Tx
-from workflows import escalation
+from workflows import escalation, needs
 from workflows.context import Work
 from workflows.messaging import to_person
 from workflows.texts import ui
@@ -34,6 +37,10 @@ ANNOUNCED = (
     ("alert.acknowledged", "alert.acknowledged"),
     ("alert.resolved", "alert.resolved"),
     ("alert.stand_down", "alert.resolved"),
+    ("need.opened", "need.opened"),
+    ("need.claimed", "need.claimed"),
+    ("need.done", "need.done"),
+    ("need.cancelled", "need.cancelled"),
 )
 LANGUAGE = "zh"
 
@@ -58,41 +65,61 @@ class AnnouncingTx:
     ) -> None:
         await self._tx.audit(now, kind, subject, actor, detail)
         event = next((e for prefix, e in ANNOUNCED if kind.startswith(prefix)), None)
-        if event is None or not subject.startswith("alert:") or self.work is None:
+        if event is None or self.work is None:
             return
-        alert = await self._tx.alert(int(subject.removeprefix("alert:")))
+        what, _, number = subject.partition(":")
+        if what not in ("alert", "need") or not number.isdigit():
+            return
+        found = await (self._alert if what == "alert" else self._need)(self.work, int(number))
+        if found is None:
+            return
+        grid, text, facts = found
+        channel = self._config.grids.get(grid)
+        if channel is None or not channel.channel:
+            return
+        platform, _ = split_chat_ref(channel.channel)
+        self.work.touched_platforms.add(platform)
+        message = NewMessage(
+            chat=cast(Any, channel.channel),
+            text=text,
+            priority=Priority.ALERT,
+            purpose=event,
+            ref=int(number),
+            meta={"event": event, what: facts},
+        )
+        await self._tx.enqueue(platform, message, now)
+
+    async def _alert(self, work: Work, alert_id: int) -> tuple[str, str, dict[str, Any]] | None:
+        alert = await self._tx.alert(alert_id)
         resident = None if alert is None else await self._tx.person(alert.person_id)
         if alert is None or resident is None:
-            return
-        grid = self._config.grids.get(resident.grid)
-        if grid is None or not grid.channel:
-            return
-        text = await escalation._text(self.work, alert, resident, LANGUAGE)
-        platform, _ = split_chat_ref(grid.channel)
-        self.work.touched_platforms.add(platform)
-        meta = {
-            "event": event,
-            "alert": {
-                "id": alert.id,
-                "reason": alert.reason.value,
-                "urgent": alert.urgent,
-                "state": alert.state.value,
-                "grid": resident.grid,
-                "building": resident.building,
-            },
+            return None
+        text = await escalation._text(work, alert, resident, LANGUAGE)
+        facts = {
+            "id": alert.id,
+            "reason": alert.reason.value,
+            "urgent": alert.urgent,
+            "state": alert.state.value,
+            "grid": resident.grid,
+            "building": resident.building,
         }
-        await self._tx.enqueue(
-            platform,
-            NewMessage(
-                chat=cast(Any, grid.channel),
-                text=text,
-                priority=Priority.ALERT,
-                purpose=event,
-                ref=alert.id,
-                meta=meta,
-            ),
-            now,
-        )
+        return resident.grid, text, facts
+
+    async def _need(self, work: Work, need_id: int) -> tuple[str, str, dict[str, Any]] | None:
+        need = await self._tx.need(need_id)
+        resident = None if need is None else await self._tx.person(need.person_id)
+        if need is None or resident is None:
+            return None
+        text = await needs._body(work, need, resident, LANGUAGE)
+        facts = {
+            "id": need.id,
+            "kind": str(need.kind),
+            "state": str(need.state),
+            "team": need.team,
+            "grid": resident.grid,
+            "building": resident.building,
+        }
+        return resident.grid, text, facts
 
 
 def announcing(tx: Tx, config: WorkflowConfig) -> tuple[Tx, AnnouncingTx]:

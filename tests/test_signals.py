@@ -307,8 +307,12 @@ async def test_a_grids_channel_hears_of_its_alerts_as_they_open_and_close(
     store = Store(tmp_path / "grid.db")
     await store.open()
     await import_people(store, config, PEOPLE, clock.now())
-    robot = FakeAdapter(platform="wecom")
-    engine = Engine(store, clock, config, {"test": RecordingAdapter(), "wecom": robot})
+    async with store.transaction() as tx:
+        wang = await tx.person_by_name("Wang")
+        assert wang is not None
+        await tx.bind_identity(wang.id, "test", str(wang.id), chat_ref("test", wang.id), START)
+    robot, chat = FakeAdapter(platform="wecom"), RecordingAdapter()
+    engine = Engine(store, clock, config, {"test": chat, "wecom": robot})
     await engine.prepare()
     await engine.start_receiving()
     try:
@@ -327,6 +331,12 @@ async def test_a_grids_channel_hears_of_its_alerts_as_they_open_and_close(
         closed = robot.sent[-1]
         assert closed.meta["event"] == "alert.resolved" and "无需再处理" in closed.text
         assert closed.meta["alert"]["state"] == "resolved"
+        # A need of the grid is heard there too.
+        await chat.say(str(await person_id_of(store, "Wang")), "/need medicine 降压药吃完了")
+        await engine.run_until_idle()
+        need = robot.sent[-1]
+        assert need.meta["event"] == "need.opened" and "降压药吃完了" in need.text
+        assert need.meta["need"]["kind"] == "medicine" and need.buttons == ()
     finally:
         await engine.stop()
         await store.close()
