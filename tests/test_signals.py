@@ -52,6 +52,7 @@ Leader Li,grid_leader,G1,B3,en,,1380001,,,,
 Lead Zhang,care_lead,G1,,en,,1380002,,,,
 Wang,resident,G1,B3,zh,,1380011,B3-402,sensor,,
 Zhou,resident,G1,B5,zh,,1380013,B5-101,sensor,,
+Caller Liu,caller,G1,,en,,1380031,,,,
 """
 
 
@@ -191,13 +192,16 @@ async def test_a_late_ping_calls_off_the_alert_that_silence_opened(home: Home) -
     assert await home.alert_state("Wang") is None
 
 
-async def test_a_resident_without_chat_is_escalated_as_a_missed_checkin_at_once(
-    home: Home,
-) -> None:
+async def test_a_resident_without_chat_is_phoned_by_a_caller_then_escalated(home: Home) -> None:
     await home.ping_url("Zhou")
     await home.advance(11 * HOUR + 55 * timedelta(minutes=1))
-    assert await home.alert_state("Zhou") is None
+    assert await home.sent_to("Caller Liu") == []
     await home.advance(5 * timedelta(minutes=1))
+    (task,) = await home.sent_to("Caller Liu")
+    assert "Zhou" in task and "1380013" in task
+    assert await home.alert_state("Zhou") is None
+    # Nobody takes the task within the reply window: a missed check-in and its alert.
+    await home.advance(HOUR)
     assert await home.alert_state("Zhou") is AlertState.OPEN
     (alert,) = await home.sent_to("Leader Li")
     assert "Zhou" in alert and "B5" in alert
@@ -205,6 +209,16 @@ async def test_a_resident_without_chat_is_escalated_as_a_missed_checkin_at_once(
     async with home.store.read() as tx:
         alert_row = await tx.unresolved_alert_of(zhou)  # type: ignore[arg-type]
     assert alert_row is not None and alert_row.reason.value == "missed"
+
+
+async def test_nobody_is_asked_while_recorded_away(home: Home) -> None:
+    await home.ping_url("Wang")
+    wang = await home.person_id("Wang")
+    async with home.store.transaction() as tx:
+        await tx.add_absence(wang, home.clock.now() + 24 * HOUR, "探亲", None, home.clock.now())  # type: ignore[arg-type]
+    await home.advance(13 * HOUR)
+    assert not [t for t in await home.sent_to("Wang") if QUESTION in t]
+    assert await home.alert_state("Wang") is None
 
 
 async def test_a_reading_below_the_plans_minimum_is_not_a_sign_of_life(home: Home) -> None:

@@ -6,7 +6,9 @@ each ping. When it fires the resident has been silent for `ping_every`: someone 
 a chat is asked, with the check-in's own buttons, in a check-in of its own (so a
 reply, a tap or a late ping answers it and silence through the reply window closes
 it as missed, with the same alert as any missed check-in); someone without a chat is
-turned into that missed check-in and its alert at once.
+phoned instead, exactly as a round phones residents without a chat (a call task to
+their caller; with nobody to phone them, an alert at once). Nobody is asked while
+recorded away.
 
 A ping counts as any other sign of life: it answers whatever check-in is open and
 calls off an alert that silence opened. A reading below the plan's
@@ -23,11 +25,11 @@ from core.commands import Priority
 from core.config import Expect, Plan
 from core.enums import Role, TimerKind
 from core.events import SignOfLife
-from core.ids import CheckinId, PersonId
+from core.ids import PersonId
 from core.pings import LAST_KEY, PERSON_KEY
 from core.ports import Tx
-from core.records import OPEN_CHECKIN_STATES, AlertReason, CheckinState, Person, Timer
-from workflows import checkin, escalation
+from core.records import Person, Timer
+from workflows import calls, checkin
 from workflows.context import Work
 from workflows.messaging import to_person
 from workflows.routes import Routes
@@ -88,6 +90,11 @@ async def on_silent(work: Work, timer: Timer) -> None:
     if found is None or not await has_ping_url(work.tx, person.id):
         return  # the plan no longer expects pings, or the URL was withdrawn
     plan, expect = found
+    if await work.tx.current_absence(person.id, work.now) is not None:
+        # Away: silence at home is expected. Looked at again after another period.
+        await arm(work.tx, person.id, work.now + expect.ping_every, work.now)
+        work.timers_added = True
+        return
     quiet_end = _quiet_end(plan, person.timezone, work.now)
     has_chat = bool(await work.tx.identities_of(person.id))
     if quiet_end is not None and has_chat:
@@ -108,10 +115,12 @@ async def on_silent(work: Work, timer: Timer) -> None:
     checkin_id = opened.get(person.id)
     if checkin_id is None:
         return
-    if not has_chat:
-        await _missed_without_chat(work, person, checkin_id)
-        return
     await work.tx.add_timer(deadline, checkin.TIMER_CLOSE, checkin_id, "", work.now)
+    if not has_chat:
+        # As a round does for residents checked by phone: a caller's task, closed as
+        # missed with the window; nobody to phone them is an alert at once.
+        await calls.send_tasks(work, [(person, checkin_id)])
+        return
     await to_person(
         work,
         person,
@@ -121,16 +130,6 @@ async def on_silent(work: Work, timer: Timer) -> None:
         purpose=checkin.PURPOSE_PROMPT,
         ref=checkin_id,
     )
-
-
-async def _missed_without_chat(work: Work, person: Person, checkin_id: CheckinId) -> None:
-    """Nobody to ask: the check-in is missed now, exactly as if its window had closed."""
-    if not await work.tx.set_checkin_state(
-        checkin_id, CheckinState.MISSED, only_if=OPEN_CHECKIN_STATES
-    ):
-        return
-    await work.tx.audit(work.now, "checkin.missed", f"checkin:{checkin_id}", None, "ping")
-    await escalation.open_alert(work, person, AlertReason.MISSED, checkin_id=checkin_id)
 
 
 def _quiet_end(plan: Plan, timezone: str, now: datetime) -> datetime | None:
