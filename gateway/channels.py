@@ -94,7 +94,7 @@ class AnnouncingTx:
         resident = None if alert is None else await self._tx.person(alert.person_id)
         if alert is None or resident is None:
             return None
-        text = await escalation._text(work, alert, resident, LANGUAGE)
+        text = await escalation.alert_text(work, alert, resident, LANGUAGE)
         facts = {
             "id": alert.id,
             "reason": alert.reason.value,
@@ -110,7 +110,7 @@ class AnnouncingTx:
         resident = None if need is None else await self._tx.person(need.person_id)
         if need is None or resident is None:
             return None
-        text = await needs._body(work, need, resident, LANGUAGE)
+        text = await needs.need_text(work, need, resident, LANGUAGE)
         facts = {
             "id": need.id,
             "kind": str(need.kind),

@@ -552,7 +552,8 @@ async def _name(work: Work, person_id: int | None) -> str:
     return person.name if person else "-"
 
 
-async def _text(work: Work, alert: Alert, resident: Person, language: str) -> str:
+async def alert_text(work: Work, alert: Alert, resident: Person, language: str) -> str:
+    """An alert as its copies show it (also posted to group channels by the gateway)."""
     body = await _alert_body(work, alert, resident, language)
     return body + "\n" + await _footer(work, alert, resident, language)
 
@@ -571,7 +572,7 @@ async def _send_copy(
     for outbox_id in await to_person(
         work,
         person,
-        await _text(work, alert, resident, person.language),
+        await alert_text(work, alert, resident, person.language),
         priority=Priority.ALERT,
         buttons=_alert_buttons(work, alert, person),
         purpose=PURPOSE_ALERT,
@@ -626,7 +627,7 @@ async def refresh_copies(work: Work, alert_id: AlertId) -> None:
     for person, copies in await _live_copies(work, alert):
         text = texts.get(person.language)
         if text is None:
-            text = texts[person.language] = await _text(work, alert, resident, person.language)
+            text = texts[person.language] = await alert_text(work, alert, resident, person.language)
         for copy in copies:
             row = await work.tx.outbox_row(copy.outbox_id)
             if row is None or row.state in (OutboxState.FAILED, OutboxState.CANCELLED):

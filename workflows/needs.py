@@ -93,7 +93,8 @@ async def record(work: Work, by: Person, args: list[str], chat: ChatRef) -> None
     )
 
 
-async def _body(work: Work, need: Need, resident: Person, language: str) -> str:
+async def need_text(work: Work, need: Need, resident: Person, language: str) -> str:
+    """A need as its posts show it (also posted to group channels by the gateway)."""
     by = await work.tx.person(need.created_by) if need.created_by else None
     text = work.texts.render(
         language,
@@ -148,7 +149,7 @@ async def _post(work: Work, need: Need, resident: Person, reader_language: str) 
         team = work.config.teams[need.team]
         chats.append(ChatRef(team.channel))
         chats.extend(await work.tx.team_chats(need.team))
-    text = await _body(work, need, resident, language)
+    text = await need_text(work, need, resident, language)
     buttons = _buttons(work, need, language)
     chats = [c for c in dict.fromkeys(chats) if work.reachable(split_chat_ref(c)[0])]
     for chat in chats:
@@ -168,7 +169,7 @@ async def _post(work: Work, need: Need, resident: Person, reader_language: str) 
         await to_person(
             work,
             leader,
-            await _body(work, need, resident, leader.language),
+            await need_text(work, need, resident, leader.language),
             priority=Priority.ALERT,
             buttons=_buttons(work, need, leader.language),
             purpose=PURPOSE_NEED,
@@ -209,7 +210,7 @@ async def act(work: Work, need_id: int, person: Person, action: NeedState) -> st
         await edit(
             work,
             row,
-            await _body(work, updated, resident, language),
+            await need_text(work, updated, resident, language),
             buttons=_buttons(work, updated, language),
             priority=Priority.ALERT,
         )
