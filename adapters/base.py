@@ -154,6 +154,11 @@ class Adapter(Protocol):
 
     platform: str
     limits: RateLimits
+    # On a database several instances share: True when every instance runs it at once
+    # (it only receives, and any instance may store what it receives: sensor pings);
+    # False when one instance at a time holds it (one poller per bot, one sender
+    # keeping its rate limits), the others standing by.
+    every_instance: bool
 
     async def start(self, context: AdapterContext) -> None:
         """Connect and begin receiving in the background; raise AdapterStartError for

@@ -470,12 +470,19 @@ class Engine:
         # Several instances on one database: each platform's receiving loop and sender
         # run in the one instance holding its lock (one getUpdates caller per bot, one
         # sender keeping the bot's rate limits); the others stand by and take over.
-        self.standby = set(self.adapters)
         self.store.watch(self._changed_elsewhere)
-        self._tasks += [
-            asyncio.create_task(self._hold_platform(name), name=f"hold-{name}")
-            for name in self.adapters
-        ]
+        context = AdapterContext(inbox=self, state=KvState(self.store))
+        for name, adapter in self.adapters.items():
+            if adapter.every_instance:
+                await adapter.start(context)
+                self._tasks.append(
+                    asyncio.create_task(self.workers[name].run(), name=f"outbox-{name}")
+                )
+            else:
+                self.standby.add(name)
+                self._tasks.append(
+                    asyncio.create_task(self._hold_platform(name), name=f"hold-{name}")
+                )
 
     def _changed_elsewhere(self, table: str) -> None:
         """Another instance (or a `carecheck` command) wrote what a loop here reads."""

@@ -3,6 +3,7 @@ injected clock, the question in chat and the alert after it."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from core.ids import chat_ref
 from core.records import AlertState
 from gateway.clock import FakeClock
 from gateway.config import parse_config
+from gateway.database import create_store
 from gateway.engine import Engine
 from gateway.people import import_people
 from gateway.pings import PingUrlError, make_ping_url
@@ -361,3 +363,50 @@ async def person_id_of(store: Store, name: str) -> int:
         person = await tx.person_by_name(name)
     assert person is not None
     return person.id
+
+
+@pytest.mark.postgres
+async def test_every_instance_on_a_shared_database_takes_pings(postgres_url: str) -> None:
+    """Pings need no platform lock: whichever instance a request reaches stores it
+    (a chat platform is held by one instance, the others stand by for it)."""
+    clock = FakeClock(START)
+    config = parse_config(CONFIG)
+    stores = [create_store(postgres_url), create_store(postgres_url)]
+    for store in stores:
+        await store.open()
+    await import_people(stores[0], config, PEOPLE, clock.now())
+    url = await make_ping_url(stores[0], config, "Wang", rotate=False, now=clock.now())
+    engines, runners = [], []
+    try:
+        for store in stores:
+            engine = Engine(
+                store, clock, config, {"test": RecordingAdapter(), "ping": PingAdapter()}
+            )
+            await engine.prepare()
+            await engine.start()
+            engines.append(engine)
+            app = build_web_app(
+                WebDeps(engine, None, Metrics()), list(engine.adapters["ping"].routes())
+            )
+            runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            runners.append(runner)
+        for _ in range(100):  # the chat platform's lock is taken in the background
+            if sum("test" in engine.standby for engine in engines) == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert sum("test" in engine.standby for engine in engines) == 1
+        # Each answers 200 only once the ping is in the inbox (see the test above).
+        for runner in runners:
+            port = runner.addresses[0][1]
+            status, _, _ = await call("GET", f"http://127.0.0.1:{port}/ping/{url}")
+            assert status == 200
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+        for engine in engines:
+            await engine.stop()
+        for store in stores:
+            await store.close()

@@ -60,6 +60,7 @@ class _Chat:
 class LocalChatAdapter:
     platform = PLATFORM
     limits = RateLimits(max_in_flight=16)
+    every_instance = False
 
     def __init__(self) -> None:
         self._chats: dict[str, _Chat] = {}

@@ -120,6 +120,7 @@ class MatrixAdapter(ReceiveHealth):
     platform = "matrix"
     # No fixed rate: Synapse says when to slow down (M_LIMIT_EXCEEDED, retry_after_ms).
     limits = RateLimits(max_in_flight=4)
+    every_instance = False
 
     def __init__(
         self,

@@ -65,6 +65,8 @@ class SlidingLimit:
 class PingAdapter:
     platform = NAME
     limits = RateLimits()
+    # A ping is stored in the inbox by whichever instance the request reaches.
+    every_instance = True
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._per_token = SlidingLimit(PER_TOKEN, monotonic)

@@ -105,6 +105,7 @@ class TelegramAdapter(ReceiveHealth):
         per_group=Rate(20, 60.0),
         max_in_flight=4,
     )
+    every_instance = False
 
     def __init__(
         self,

@@ -54,6 +54,7 @@ class WebhookAdapter(SendHealth):
     platform = "webhook"
     # A receiver's own limits answer 429 with Retry-After; a few posts at once.
     limits = RateLimits(max_in_flight=4)
+    every_instance = False
 
     def __init__(self, secret: str, console_url: str = "") -> None:
         self._secret = secret

@@ -52,6 +52,7 @@ def markdown(delivery: Delivery, console_url: str) -> str:
 class WecomAdapter(SendHealth):
     platform = "wecom"
     limits = RateLimits(per_group=PER_ROBOT, max_in_flight=4)
+    every_instance = False
 
     def __init__(self, api_base: str, console_url: str = "") -> None:
         self._api = api_base.rstrip("/")
