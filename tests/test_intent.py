@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from workflows.intent import DEFAULT_HELP_WORDS, Intent, classify, help_words_with
+from workflows.intent import (
+    DEFAULT_HELP_WORDS,
+    REMEMBER_UP_TO,
+    Intent,
+    classify,
+    classify_remembered,
+    help_words_with,
+)
 from workflows.texts.help_words import is_call_for_help
 
 CORPUS = Path(__file__).with_name("intent_corpus.tsv")
@@ -225,6 +232,27 @@ def test_it_leaves_jiebas_global_tokenizer_alone() -> None:
 
     classify("喘不上气")
     assert not jieba.dt.initialized
+
+
+def test_a_remembered_verdict_is_the_verdict_for_every_text_of_the_corpus() -> None:
+    for _ in range(2):  # read, then remembered
+        for _, text in read_corpus():
+            assert classify_remembered(text) is classify(text), text
+
+
+def test_remembered_verdicts_are_kept_per_word_list() -> None:
+    words = help_words_with({"urgent": ["老地方见呀"], "fine": ["杠杠哒"]})
+    assert classify_remembered("老地方见呀") is OTHER
+    assert classify_remembered("老地方见呀", words) is URGENT
+    assert classify_remembered("身体杠杠哒") is OTHER
+    assert classify_remembered("身体杠杠哒", words) is FINE
+    assert classify_remembered("老地方见呀") is OTHER
+
+
+def test_a_long_text_is_read_each_time() -> None:
+    long = "今天早上起来觉得头有点晕，" * 3
+    assert len(long) > REMEMBER_UP_TO
+    assert classify_remembered(long) is classify(long) is CONCERN
 
 
 def test_the_corpus_meets_its_targets() -> None:

@@ -98,6 +98,30 @@ def classify(text: str, words: HelpWords = DEFAULT_HELP_WORDS) -> Intent:
     return _verdict(signals)
 
 
+# Residents answer a round's prompt with the same few words ("好", "ok", "收到") thousands
+# of times: a short text's verdict is kept, per word list, and read once. Longer texts
+# are rarely sent twice. The kept verdicts are dropped all at once when there are many.
+REMEMBER_UP_TO = 32  # characters
+REMEMBERED = 4096  # verdicts per word list
+
+
+def classify_remembered(text: str, words: HelpWords = DEFAULT_HELP_WORDS) -> Intent:
+    """`classify`, answering a short text it has read before from memory."""
+    if len(text) > REMEMBER_UP_TO:
+        return classify(text, words)
+    verdicts = _compiled(words).verdicts
+    seen = verdicts.get(text)
+    # A verdict holds while the segmenter has the same words: another word list's
+    # Chinese words added to it since could cut the text differently.
+    if seen is not None and seen[0] == _SEGMENTER.generation:
+        return seen[1]
+    intent = classify(text, words)
+    if len(verdicts) >= REMEMBERED:
+        verdicts.clear()
+    verdicts[text] = (_SEGMENTER.generation, intent)
+    return intent
+
+
 # --- Normalising -------------------------------------------------------------------------
 
 # Traditional characters that occur in help words, so "頭暈" reads as "头晕".
@@ -306,6 +330,8 @@ class _Lexicon:
     cjk_words: tuple[str, ...]
     vocabulary: frozenset[str]
     segmenter_ready: bool = field(default=False)
+    # Short texts already read with these words: text → (segmenter generation, verdict).
+    verdicts: dict[str, tuple[int, Intent]] = field(default_factory=dict)
 
 
 @functools.lru_cache(maxsize=16)
@@ -387,6 +413,8 @@ class _Segmenter:
         self._lock = threading.Lock()
         self._tokenizer: Any = None
         self._added: set[str] = set()
+        # Counts the times words were added (see classify_remembered).
+        self.generation = 0
 
     def tokens(self, text: str, lexicon: _Lexicon) -> list[tuple[int, int]]:
         """Where each of jieba's words starts and ends in `text`."""
@@ -408,6 +436,7 @@ class _Segmenter:
                 if word not in self._added:
                     self._tokenizer.add_word(word)
                     self._added.add(word)
+                    self.generation += 1
             lexicon.segmenter_ready = True
             return self._tokenizer
 

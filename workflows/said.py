@@ -23,7 +23,7 @@ from core.records import AlertReason, Person, Timer
 from workflows import checkin, escalation
 from workflows.actions import ActionKind, ActionToken
 from workflows.context import Work
-from workflows.intent import Intent, classify
+from workflows.intent import Intent, classify_remembered
 from workflows.messaging import edit, to_person
 from workflows.routes import Routes, feedback, refuse
 from workflows.texts.replies import means_no, means_yes
@@ -41,7 +41,7 @@ ACK_EVERY = timedelta(hours=1)
 
 async def on_resident_message(work: Work, person: Person, event: MessageReceived) -> None:
     text = event.text.strip()
-    intent = classify(text, work.help_words) if text else Intent.OTHER
+    intent = classify_remembered(text, work.help_words) if text else Intent.OTHER
     if text == "2" and await work.tx.open_checkin_of(person.id) is not None:
         intent = Intent.URGENT  # the prompt's second choice, typed
     message_id = await work.tx.add_message(person.id, work.now, event.kind.value, text, intent)
