@@ -311,12 +311,13 @@ class Engine:
             work = self._work(tx, now)
             # Claim first: an event is handled once even if two loops raced to it.
             claimed = await tx.claim_inbound([inbox_id for inbox_id, _ in pending], work.now)
+            if not isolate:
+                # Together: a page's plain answers are read and written as sets.
+                events = [event_from_dict(p) for inbox_id, p in pending if inbox_id in claimed]
+                await router.handle_events(work, events)
+                handled = len(events)
             for inbox_id, payload in pending:
-                if inbox_id not in claimed:
-                    continue
-                if not isolate:
-                    await router.handle_event(work, event_from_dict(payload))
-                    handled += 1
+                if not isolate or inbox_id not in claimed:
                     continue
                 try:
                     async with tx.savepoint():

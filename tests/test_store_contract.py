@@ -741,6 +741,149 @@ async def test_kv_audit_and_day_counts(store: AnyStore) -> None:
     assert [set(c) for c in counts] == [set(keys), set(keys)]
 
 
+# -- a page of answers, read and written as sets (workflows/answers.py) -----------------
+
+
+async def test_a_pages_reads_of_people_and_their_chats_are_the_one_by_one_reads(
+    store: AnyStore,
+) -> None:
+    ids = await add_people(store, person("Wang"), person("Chen"), person("Li", "grid_leader"))
+    wang, chen, li = ids["Wang"], ids["Chen"], ids["Li"]
+    async with store.transaction() as tx:
+        await tx.bind_identity(wang, "test", "w", ChatRef("test:w"), T0)
+        await tx.bind_identity(wang, "other", "w2", ChatRef("other:w2"), T0 + MIN)
+        await tx.bind_identity(chen, "test", "c", ChatRef("test:c"), T0)
+        found = await tx.identities_at("test", ["w", "c", "stranger"])
+        assert found == {"w": await tx.identity("test", "w"), "c": await tx.identity("test", "c")}
+        assert await tx.identities_at("other", ["w"]) == {}
+        assert await tx.identities_at("test", []) == {}
+        people = await tx.people_by_id([wang, li, PersonId(10_000)])
+        assert people == {wang: await tx.person(wang), li: await tx.person(li)}
+        assert await tx.people_by_id([]) == {}
+        each = await tx.identities_of_each([wang, chen, li])
+        assert each == {wang: await tx.identities_of(wang), chen: await tx.identities_of(chen)}
+        assert [i.platform for i in each[wang]] == ["test", "other"]
+
+
+async def test_a_pages_reads_of_checkins_alerts_questions_and_prompts_are_the_one_by_one_reads(
+    store: AnyStore,
+) -> None:
+    ids = await add_people(store, person("Wang"), person("Chen"), person("Zhao"))
+    wang, chen, zhao = ids["Wang"], ids["Chen"], ids["Zhao"]
+    everyone = [wang, chen, zhao]
+    async with store.transaction() as tx:
+        first = await tx.open_checkins("daily", T0, T0, T0 + 60 * MIN, [wang, chen])
+        second = await tx.open_checkins("x", T0 + MIN, T0 + MIN, T0 + 60 * MIN, [wang])
+        await tx.set_checkin_state(first[chen], CheckinState.OK, only_if=[CheckinState.SENT])
+        opened = await tx.open_checkins_of_each(everyone)
+        assert opened == {wang: await tx.open_checkins_of(wang)}
+        assert [c.id for c in opened[wang]] == [second[wang], first[wang]]  # newest first
+        for alert in (AlertReason.MISSED, AlertReason.HELP):
+            await tx.create_alert(wang, None, alert, False, "standard", T0, "")
+        resolved = await tx.create_alert(chen, None, AlertReason.MISSED, False, "standard", T0, "")
+        await tx.resolve_alert(resolved, None, T0, "ok")
+        alerts = await tx.unresolved_alert_of_each(everyone)
+        assert alerts == {wang: await tx.unresolved_alert_of(wang)}
+        assert alerts[wang].reason is AlertReason.HELP
+        asked = [
+            await tx.add_message(wang, T0 + n * MIN, "text", "头晕", "concern") for n in (1, 2)
+        ]
+        await tx.add_message(chen, T0, "text", "头晕", "concern")  # its question was answered
+        for message_id in asked:
+            await tx.add_timer(T0 + 10 * MIN, "concern", message_id, "", T0)
+        concerns = await tx.pending_concerns(everyone)
+        assert concerns == {wang: await tx.pending_concern(wang)} == {wang: asked[1]}
+        ref = first[wang]
+        reminder = await tx.enqueue("test", message("test:w", purpose="reminder", ref=ref), T0)
+        prompt = await tx.enqueue("test", message("test:w", purpose="checkin", ref=ref), T0)
+        await tx.enqueue("test", message("test:w", purpose="checkin", ref=ref, edit_of=prompt), T0)
+        other = await tx.enqueue("test", message("test:c", purpose="checkin", ref=first[chen]), T0)
+        purposes = ["checkin", "reminder"]
+        refs = await tx.outbox_for_refs(purposes, [ref, first[chen], 10_000])
+        assert refs == {
+            ref: await tx.outbox_for_each(purposes, ref),
+            first[chen]: await tx.outbox_for_each(purposes, first[chen]),
+        }
+        assert [r.id for r in refs[ref]] == [prompt, reminder]
+        assert [r.id for r in refs[first[chen]]] == [other]
+        for read in (tx.open_checkins_of_each, tx.unresolved_alert_of_each, tx.pending_concerns):
+            assert await read([]) == {}
+        assert await tx.outbox_for_refs(purposes, []) == {}
+
+
+async def test_a_pages_checkins_are_answered_together_only_from_the_states_given(
+    store: AnyStore,
+) -> None:
+    ids = await add_people(store, person("Wang"), person("Chen"), person("Zhao"))
+    wang, chen, zhao = ids["Wang"], ids["Chen"], ids["Zhao"]
+    open_states = [CheckinState.SENT, CheckinState.REMINDED]
+    async with store.transaction() as tx:
+        opened = await tx.open_checkins("daily", T0, T0, T0 + 60 * MIN, [wang, chen, zhao])
+        await tx.count_reminder(opened[chen])
+        await tx.set_checkin_state(opened[zhao], CheckinState.MISSED, only_if=open_states)
+        answers = [(opened[wang], "text"), (opened[chen], "button"), (opened[zhao], "voice")]
+        answered = await tx.answer_checkins(
+            answers, CheckinState.OK, only_if=open_states, answered_at=T0 + MIN
+        )
+        assert answered == {opened[wang], opened[chen]}
+        again = await tx.answer_checkins(
+            answers, CheckinState.OK, only_if=open_states, answered_at=T0 + 2 * MIN
+        )
+        assert again == set()
+        outcomes = {
+            (c.person_id, c.state, c.answered_at)
+            for c in [await tx.checkin(opened[p]) for p in (wang, chen, zhao)]
+            if c is not None
+        }
+        assert outcomes == {
+            (wang, CheckinState.OK, T0 + MIN),
+            (chen, CheckinState.OK, T0 + MIN),
+            (zhao, CheckinState.MISSED, None),
+        }
+        assert (
+            await tx.answer_checkins([], CheckinState.OK, only_if=open_states, answered_at=T0)
+            == set()
+        )
+
+
+async def test_a_pages_messages_audit_rows_and_cancelled_timers_are_written_together(
+    store: AnyStore,
+) -> None:
+    ids = await add_people(store, person("Wang"), person("Chen"))
+    wang, chen = ids["Wang"], ids["Chen"]
+    async with store.transaction() as tx:
+        await tx.add_messages(
+            [
+                (wang, T0, "text", "好", "fine"),
+                (chen, T0, "voice", "", "other"),
+                (wang, T0 + MIN, "text", "ok", "fine"),
+            ]
+        )
+        said = await tx.messages_of(wang)
+        assert [(s.text, s.intent, s.at) for s in said] == [
+            ("ok", "fine", T0 + MIN),
+            ("好", "fine", T0),
+        ]
+        assert said[1].id < said[0].id  # in the order given
+        assert [s.kind for s in await tx.messages_of(chen)] == ["voice"]
+        await tx.add_messages([])
+        await tx.audit_many(
+            [
+                (T0, "checkin.ok", "checkin:1", wang, "text"),
+                (T0, "checkin.ok", "checkin:1", None, ""),
+            ]
+        )
+        await tx.audit_many([])
+        assert await tx.audit_of("checkin:1") == [("checkin.ok", "text"), ("checkin.ok", "")]
+        for ref in (1, 2, 3):
+            for kind in ("remind", "close", "step"):
+                await tx.add_timer(T0 + MIN, kind, ref, "", T0)
+        assert await tx.cancel_timers_of([1, 2], ["remind", "close"]) == 4
+        assert await tx.cancel_timers_of([], ["remind"]) == 0
+        left = sorted((t.ref, t.kind) for t in await tx.due_timers(T0 + MIN, 100))
+        assert left == [(1, "step"), (2, "step"), (3, "close"), (3, "remind"), (3, "step")]
+
+
 # -- history ----------------------------------------------------------------------------
 
 

@@ -373,14 +373,30 @@ async def _mark_prompts_vouched(work: Work, person: Person, checkin: Checkin, by
 async def _mark_prompts_answered(
     work: Work, person: Person, checkin: Checkin, help_wanted: bool
 ) -> None:
-    lang = person.language
-    recorded = work.texts.render(
-        lang, "recorded_help" if help_wanted else "recorded_ok", time=hm(work.now, person.timezone)
-    )
-    base = work.texts.render(lang, "checkin", name=person.name)
-    for row in await work.tx.outbox_for_each((PURPOSE_PROMPT, PURPOSE_REMINDER), checkin.id):
+    text = answered_prompt_text(work, person, help_wanted)
+    for row in await work.tx.outbox_for_each(PROMPT_PURPOSES, checkin.id):
         # The edit removes the buttons, so an old prompt cannot be answered twice.
-        await edit(work, row, f"{base}\n{recorded}")
+        await edit(work, row, text)
+
+
+# A check-in's messages that offer its buttons, in the order they are edited when it is
+# answered.
+PROMPT_PURPOSES = (PURPOSE_PROMPT, PURPOSE_REMINDER)
+
+
+def answered_prompt_text(work: Work, person: Person, help_wanted: bool) -> str:
+    """What an answered prompt reads afterwards (its buttons gone)."""
+    checkin = work.texts.render(person.language, "checkin", name=person.name)
+    return f"{checkin}\n{recorded_text(work, person, help_wanted)}"
+
+
+def recorded_text(work: Work, person: Person, help_wanted: bool) -> str:
+    """ "Recorded at 09:12" (or that help is on its way), in the person's language."""
+    return work.texts.render(
+        person.language,
+        "recorded_help" if help_wanted else "recorded_ok",
+        time=hm(work.now, person.timezone),
+    )
 
 
 async def on_prompt_undeliverable(work: Work, checkin_id: int, reason: str) -> None:
@@ -475,14 +491,7 @@ async def _answer_pressed(
     )
     if event.callback_id:  # only Telegram wants the press answered (a toast)
         await answer_press(
-            work,
-            event.chat,
-            event.callback_id,
-            work.texts.render(
-                lang,
-                "recorded_help" if help_wanted else "recorded_ok",
-                time=hm(work.now, person.timezone),
-            ),
+            work, event.chat, event.callback_id, recorded_text(work, person, help_wanted)
         )
 
 

@@ -736,6 +736,12 @@ async def send_outcome_menu(work: Work, alert: Alert, by: Person, resident: Pers
     )
 
 
+def silence_alert(alert: Alert) -> bool:
+    """Whether a sign of life calls this (unresolved) alert off: silence or an
+    undeliverable prompt opened it, and nobody has since asked for help on it."""
+    return alert.reason in _SILENCE and not alert.urgent
+
+
 async def call_off_silence_alert(
     work: Work, resident: Person, *, by: Person | None = None, outcome: str = LATE_ANSWER
 ) -> Alert | None:
@@ -744,7 +750,7 @@ async def call_off_silence_alert(
     With `by`, someone else vouched for them (a call, a visit, "she is in hospital"),
     and `outcome` says how. Returns the alert called off, if there was one."""
     alert = await work.tx.unresolved_alert_of(resident.id)
-    if alert is None or alert.reason not in _SILENCE or alert.urgent:
+    if alert is None or not silence_alert(alert):
         return None
     if not await work.tx.resolve_alert(alert.id, None if by is None else by.id, work.now, outcome):
         return None

@@ -6,7 +6,7 @@ from core.commands import Button, Priority
 from core.enums import OutboxState, Purpose
 from core.ids import ChatRef, OutboxId, split_chat_ref
 from core.outbox import NewMessage, OutboxRow
-from core.records import Person
+from core.records import Identity, Person
 from workflows.context import Work
 
 
@@ -55,10 +55,7 @@ async def to_person(
 ) -> list[OutboxId]:
     """Send to every chat the person is reachable on (usually one)."""
     ids = []
-    identities = await work.tx.identities_of(person.id)
-    # Prefer chats this gateway can reach now; with none, queue for when it can.
-    live = [i for i in identities if work.reachable(i.platform)]
-    for identity in live or identities:
+    for identity in chats_to_reach(work, await work.tx.identities_of(person.id)):
         ids.append(
             await to_chat(
                 work,
@@ -73,6 +70,27 @@ async def to_person(
             )
         )
     return ids
+
+
+def chats_to_reach(work: Work, identities: list[Identity]) -> list[Identity]:
+    """Of a person's identities, the ones a message to them goes to: the chats this
+    gateway can reach now; with none, all of them (queued for when it can)."""
+    live = [i for i in identities if work.reachable(i.platform)]
+    return live or identities
+
+
+def edit_of_sent(original: OutboxRow, text: str, priority: Priority = Priority.REPLY) -> NewMessage:
+    """The edit of a message that has left the outbox (or is being sent): new text, no
+    buttons."""
+    return NewMessage(
+        chat=original.chat,
+        text=text,
+        priority=priority,
+        person_id=original.person_id,
+        purpose=Purpose.EDIT,
+        ref=original.ref,
+        edit_of=original.id,
+    )
 
 
 async def edit(

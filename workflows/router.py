@@ -8,6 +8,7 @@ button to its signed action, and hands over.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from core.commands import Priority
@@ -16,6 +17,7 @@ from core.events import ButtonPressed, ChatLeft, InboundEvent, MessageReceived
 from core.outbox import OutboxRow
 from core.records import AlertReason, Person, Timer
 from workflows import (
+    answers,
     away,
     calls,
     checkin,
@@ -59,6 +61,29 @@ def parse_command(text: str) -> tuple[str, list[str]] | None:
     if not head:
         return None
     return head.split("@", 1)[0].lower(), args
+
+
+async def handle_events(work: Work, events: Sequence[InboundEvent]) -> None:
+    """The events of an inbox page, in order, as `handle_event` one by one would handle
+    them; runs of plain check-in answers among them are handled together
+    (`workflows.answers`)."""
+    run: list[answers.Plain] = []
+    for event in events:
+        item = answers.plain(work, event)
+        if item is not None:
+            run.append(item)
+            continue
+        await _handle_run(work, run)
+        run = []
+        await handle_event(work, event)
+    await _handle_run(work, run)
+
+
+async def _handle_run(work: Work, run: list[answers.Plain]) -> None:
+    if len(run) == 1:
+        await handle_event(work, run[0].event)  # fewer statements alone than as a set
+    elif run:
+        await answers.handle(work, run, handle_event)
 
 
 async def handle_event(work: Work, event: InboundEvent) -> None:

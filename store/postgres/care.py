@@ -148,6 +148,31 @@ class CareRepo(Repo):
         )
         return changed == 1
 
+    async def answer_checkins(
+        self,
+        answers: Sequence[tuple[CheckinId, str]],
+        state: CheckinState,
+        *,
+        only_if: Sequence[CheckinState],
+        answered_at: datetime,
+    ) -> set[CheckinId]:
+        if not answers:
+            return set()
+        rows = await self._all(
+            "UPDATE checkins c SET state = $1, answered_at = $2, "
+            "answer = CASE WHEN a.answer <> '' THEN a.answer ELSE c.answer END "
+            "FROM unnest($3::bigint[], $4::text[]) AS a(id, answer) "
+            "WHERE c.id = a.id AND c.state = ANY($5::text[]) RETURNING c.id",
+            (
+                state.value,
+                ts(answered_at),
+                [checkin_id for checkin_id, _ in answers],
+                [answer for _, answer in answers],
+                [s.value for s in only_if],
+            ),
+        )
+        return {CheckinId(r["id"]) for r in rows}
+
     async def asked_since(self, since: datetime) -> set[PersonId]:
         """Residents already asked in this round: a check-in still open, or one sent at or
         after `since` (the round's scheduled time), whatever its answer."""
@@ -165,6 +190,21 @@ class CareRepo(Repo):
             (person_id, _OPEN_STATES),
         )
         return [_checkin(r) for r in rows]
+
+    async def open_checkins_of_each(
+        self, person_ids: Sequence[PersonId]
+    ) -> dict[PersonId, list[Checkin]]:
+        if not person_ids:
+            return {}
+        rows = await self._all(
+            f"SELECT {_CHECKIN_COLUMNS} FROM checkins WHERE person_id = ANY($1::bigint[]) "
+            "AND state = ANY($2::text[]) ORDER BY due_at DESC",
+            (list(person_ids), _OPEN_STATES),
+        )
+        found: dict[PersonId, list[Checkin]] = {}
+        for r in rows:
+            found.setdefault(PersonId(r["person_id"]), []).append(_checkin(r))
+        return found
 
     async def prompt_delivered_at(self, checkin_id: CheckinId) -> datetime | None:
         """When the platform first accepted this check-in's prompt (None: not yet)."""
@@ -239,6 +279,19 @@ class CareRepo(Repo):
             (person_id,),
         )
         return None if row is None else _alert(row)
+
+    async def unresolved_alert_of_each(
+        self, person_ids: Sequence[PersonId]
+    ) -> dict[PersonId, Alert]:
+        if not person_ids:
+            return {}
+        rows = await self._all(
+            f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE person_id = ANY($1::bigint[]) "
+            "AND state <> 'resolved' ORDER BY id",
+            (list(person_ids),),
+        )
+        # The newest of each person's, as unresolved_alert_of picks.
+        return {PersonId(r["person_id"]): _alert(r) for r in rows}
 
     async def unresolved_alerts(self, grid: str | None = None) -> list[Alert]:
         if grid is None or grid == "":
@@ -372,6 +425,14 @@ class CareRepo(Repo):
     async def cancel_timers(self, ref: int, kinds: Sequence[str]) -> int:
         return await self._run(
             "DELETE FROM timers WHERE ref = $1 AND kind = ANY($2::text[])", (ref, list(kinds))
+        )
+
+    async def cancel_timers_of(self, refs: Sequence[int], kinds: Sequence[str]) -> int:
+        if not refs:
+            return 0
+        return await self._run(
+            "DELETE FROM timers WHERE ref = ANY($1::bigint[]) AND kind = ANY($2::text[])",
+            (list(refs), list(kinds)),
         )
 
     async def timers_of_kind(self, kind: str) -> list[Timer]:

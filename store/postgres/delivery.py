@@ -176,6 +176,26 @@ class DeliveryRepo(Repo):
             return found
         return sorted(found, key=lambda row: purposes.index(row.purpose))
 
+    async def outbox_for_refs(
+        self, purposes: Sequence[str], refs: Sequence[int]
+    ) -> dict[int, list[OutboxRow]]:
+        if not purposes or not refs:
+            return {}
+        rows = await self._all(
+            _ORIGINALS_SELECT + "WHERE o.ref = ANY($1::bigint[]) AND o.purpose = ANY($2::text[]) "
+            "AND o.edit_of IS NULL ORDER BY o.id",
+            (list(refs), list(purposes)),
+        )
+        found: dict[int, list[OutboxRow]] = {}
+        for r in rows:
+            found.setdefault(r["ref"], []).append(_outbox(r))
+        return {
+            ref: each
+            if len(each) < 2
+            else sorted(each, key=lambda row: purposes.index(row.purpose))
+            for ref, each in found.items()
+        }
+
     async def outbox_by_message(self, platform: str, message_id: str) -> OutboxRow | None:
         row = await self._one(
             _OUTBOX_SELECT + "WHERE o.platform = $1 AND o.platform_message_id = $2 "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from core.ids import AlertId, PersonId
@@ -28,6 +29,18 @@ class HistoryRepo(Repo):
             "INSERT INTO messages (person_id, at, kind, text, intent) "
             "VALUES ($1,$2,$3,$4,$5) RETURNING id",
             (person_id, ts(at), kind, no_nul(text), intent),
+        )
+
+    async def add_messages(
+        self, messages: Sequence[tuple[PersonId, datetime, str, str, str]]
+    ) -> None:
+        # In the order given: ids ascend as add_message one by one would give them.
+        await self._many(
+            "INSERT INTO messages (person_id, at, kind, text, intent) VALUES ($1,$2,$3,$4,$5)",
+            [
+                (person_id, ts(at), kind, no_nul(text), intent)
+                for person_id, at, kind, text, intent in messages
+            ],
         )
 
     async def message(self, message_id: int) -> Said | None:
@@ -74,6 +87,19 @@ class HistoryRepo(Repo):
             (person_id,),
         )
         return None if found is None else int(found)
+
+    async def pending_concerns(self, person_ids: Sequence[PersonId]) -> dict[PersonId, int]:
+        if not person_ids:
+            return {}
+        rows = await self._all(
+            "SELECT m.person_id, m.id FROM messages m "
+            "WHERE m.person_id = ANY($1::bigint[]) AND m.intent = 'concern' "
+            "AND EXISTS (SELECT 1 FROM timers t WHERE t.ref = m.id AND t.kind = 'concern') "
+            "ORDER BY m.at, m.id",
+            (list(person_ids),),
+        )
+        # The latest of each person's, as pending_concern picks.
+        return {PersonId(r["person_id"]): int(r["id"]) for r in rows}
 
     async def replied_outbox_id(self, platform: str, chat: str, message_id: str) -> int | None:
         """The outbox row a reply in `chat` points at. Telegram numbers messages per

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from store.postgres.base import Repo, no_nul
@@ -31,6 +32,17 @@ class MiscRepo(Repo):
         await self._run(
             "INSERT INTO audit (at, kind, subject, actor, detail) VALUES ($1,$2,$3,$4,$5)",
             (ts(now), kind, subject, actor, no_nul(detail)),
+        )
+
+    async def audit_many(
+        self, entries: Sequence[tuple[datetime, str, str, int | None, str]]
+    ) -> None:
+        await self._many(
+            "INSERT INTO audit (at, kind, subject, actor, detail) VALUES ($1,$2,$3,$4,$5)",
+            [
+                (ts(now), kind, subject, actor, no_nul(detail))
+                for now, kind, subject, actor, detail in entries
+            ],
         )
 
     async def audit_of(self, subject: str) -> list[tuple[str, str]]:

@@ -62,6 +62,15 @@ class PeopleRepo(Repo):
         row = await self._one(f"SELECT {_PERSON_COLUMNS} FROM people WHERE id = $1", (person_id,))
         return None if row is None else _person(row)
 
+    async def people_by_id(self, person_ids: Sequence[PersonId]) -> dict[PersonId, Person]:
+        if not person_ids:
+            return {}
+        rows = await self._all(
+            f"SELECT {_PERSON_COLUMNS} FROM people WHERE id = ANY($1::bigint[])",
+            (list(person_ids),),
+        )
+        return {PersonId(r["id"]): _person(r) for r in rows}
+
     async def person_by_name(self, name: str) -> Person | None:
         row = await self._one(f"SELECT {_PERSON_COLUMNS} FROM people WHERE name = $1", (name,))
         return None if row is None else _person(row)
@@ -201,6 +210,31 @@ class PeopleRepo(Repo):
             (person_id,),
         )
         return [_identity(r) for r in rows]
+
+    async def identities_of_each(
+        self, person_ids: Sequence[PersonId]
+    ) -> dict[PersonId, list[Identity]]:
+        if not person_ids:
+            return {}
+        rows = await self._all(
+            "SELECT person_id, platform, address, chat FROM identities "
+            "WHERE person_id = ANY($1::bigint[]) ORDER BY created_at, platform, address",
+            (list(person_ids),),
+        )
+        found: dict[PersonId, list[Identity]] = {}
+        for r in rows:
+            found.setdefault(PersonId(r["person_id"]), []).append(_identity(r))
+        return found
+
+    async def identities_at(self, platform: str, addresses: Sequence[str]) -> dict[str, Identity]:
+        if not addresses:
+            return {}
+        rows = await self._all(
+            "SELECT person_id, platform, address, chat FROM identities "
+            "WHERE platform = $1 AND address = ANY($2::text[])",
+            (platform, list(addresses)),
+        )
+        return {r["address"]: _identity(r) for r in rows}
 
     async def all_identities(self) -> list[Identity]:
         rows = await self._all("SELECT person_id, platform, address, chat FROM identities")

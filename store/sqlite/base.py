@@ -31,6 +31,11 @@ def opt_ts(value: float | None) -> datetime | None:
     return None if value is None else from_ts(value)
 
 
+def marks(n: int) -> str:
+    """`?,?,…`: the placeholders of an IN list of n values."""
+    return ",".join("?" * n)
+
+
 class Repo:
     """Base of the repository mixins: one open connection inside a transaction.
 

@@ -17,7 +17,7 @@ from core.records import (
     Notification,
     Timer,
 )
-from store.sqlite.base import Repo, from_ts, opt_ts, ts
+from store.sqlite.base import Repo, from_ts, marks, opt_ts, ts
 
 _CHECKIN_COLUMNS = "id, person_id, plan, due_at, sent_at, deadline, state, answered_at"
 _ALERT_COLUMNS = (
@@ -139,6 +139,29 @@ class CareRepo(Repo):
         )
         return changed == 1
 
+    async def answer_checkins(
+        self,
+        answers: Sequence[tuple[CheckinId, str]],
+        state: CheckinState,
+        *,
+        only_if: Sequence[CheckinState],
+        answered_at: datetime,
+    ) -> set[CheckinId]:
+        by_answer: dict[str, list[CheckinId]] = {}
+        for checkin_id, answer in answers:
+            by_answer.setdefault(answer, []).append(checkin_id)
+        changed: set[CheckinId] = set()
+        for answer, ids in by_answer.items():
+            rows = await self._all(
+                f"UPDATE checkins SET state = ?, answered_at = ?, "
+                f"answer = CASE WHEN ? != '' THEN ? ELSE answer END "
+                f"WHERE id IN ({marks(len(ids))}) AND state IN ({marks(len(only_if))}) "
+                "RETURNING id",
+                (state.value, ts(answered_at), answer, answer, *ids, *[s.value for s in only_if]),
+            )
+            changed.update(CheckinId(r["id"]) for r in rows)
+        return changed
+
     async def asked_since(self, since: datetime) -> set[PersonId]:
         """Residents already asked in this round: a check-in still open, or one sent at or
         after `since` (the round's scheduled time), whatever its answer."""
@@ -158,6 +181,22 @@ class CareRepo(Repo):
             (person_id, *_OPEN_STATES),
         )
         return [_checkin(r) for r in rows]
+
+    async def open_checkins_of_each(
+        self, person_ids: Sequence[PersonId]
+    ) -> dict[PersonId, list[Checkin]]:
+        if not person_ids:
+            return {}
+        rows = await self._all(
+            f"SELECT {_CHECKIN_COLUMNS} FROM checkins "
+            f"WHERE person_id IN ({marks(len(person_ids))}) "
+            f"AND state IN ({marks(len(_OPEN_STATES))}) ORDER BY +due_at DESC",
+            (*person_ids, *_OPEN_STATES),
+        )
+        found: dict[PersonId, list[Checkin]] = {}
+        for r in rows:
+            found.setdefault(PersonId(r["person_id"]), []).append(_checkin(r))
+        return found
 
     async def prompt_delivered_at(self, checkin_id: CheckinId) -> datetime | None:
         """When the platform first accepted this check-in's prompt (None: not yet)."""
@@ -230,6 +269,19 @@ class CareRepo(Repo):
             (person_id,),
         )
         return None if row is None else _alert(row)
+
+    async def unresolved_alert_of_each(
+        self, person_ids: Sequence[PersonId]
+    ) -> dict[PersonId, Alert]:
+        if not person_ids:
+            return {}
+        rows = await self._all(
+            f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE person_id IN ({marks(len(person_ids))}) "
+            "AND state != 'resolved' ORDER BY id",
+            tuple(person_ids),
+        )
+        # The newest of each person's, as unresolved_alert_of picks.
+        return {PersonId(r["person_id"]): _alert(r) for r in rows}
 
     async def unresolved_alerts(self, grid: str | None = None) -> list[Alert]:
         if grid is None or grid == "":
@@ -359,6 +411,15 @@ class CareRepo(Repo):
         return await self._run(
             f"DELETE FROM timers WHERE ref = ? AND kind IN ({','.join('?' * len(kinds))})",
             (ref, *kinds),
+        )
+
+    async def cancel_timers_of(self, refs: Sequence[int], kinds: Sequence[str]) -> int:
+        if not refs:
+            return 0
+        return await self._run(
+            f"DELETE FROM timers WHERE ref IN ({marks(len(refs))}) "
+            f"AND kind IN ({marks(len(kinds))})",
+            (*refs, *kinds),
         )
 
     async def timers_of_kind(self, kind: str) -> list[Timer]:

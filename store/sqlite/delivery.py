@@ -11,7 +11,7 @@ from typing import Any
 from core.commands import Priority
 from core.ids import ChatRef, OutboxId, PersonId
 from core.outbox import NewMessage, OutboxRow, encode_payload
-from store.sqlite.base import Repo, from_ts, ts
+from store.sqlite.base import Repo, from_ts, marks, ts
 
 _OUTBOX_SELECT = (
     "SELECT o.id, o.platform, o.chat, o.person_id, o.priority, o.purpose, o.ref, o.payload, "
@@ -171,6 +171,26 @@ class DeliveryRepo(Repo):
         if len(found) < 2:
             return found
         return sorted(found, key=lambda row: purposes.index(row.purpose))
+
+    async def outbox_for_refs(
+        self, purposes: Sequence[str], refs: Sequence[int]
+    ) -> dict[int, list[OutboxRow]]:
+        if not purposes or not refs:
+            return {}
+        rows = await self._all(
+            _ORIGINALS_SELECT + f"WHERE o.ref IN ({marks(len(refs))}) "
+            f"AND o.purpose IN ({marks(len(purposes))}) AND o.edit_of IS NULL ORDER BY o.id",
+            (*refs, *purposes),
+        )
+        found: dict[int, list[OutboxRow]] = {}
+        for r in rows:
+            found.setdefault(r["ref"], []).append(_outbox(r))
+        return {
+            ref: each
+            if len(each) < 2
+            else sorted(each, key=lambda row: purposes.index(row.purpose))
+            for ref, each in found.items()
+        }
 
     async def outbox_by_message(self, platform: str, message_id: str) -> OutboxRow | None:
         row = await self._one(

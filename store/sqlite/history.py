@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 
 from core.ids import AlertId, PersonId
 from core.records import AlertNote, Said
-from store.sqlite.base import Repo, from_ts, ts
+from store.sqlite.base import Repo, from_ts, marks, ts
 
 
 class HistoryRepo(Repo):
@@ -17,6 +18,17 @@ class HistoryRepo(Repo):
         return await self._run(
             "INSERT INTO messages (person_id, at, kind, text, intent) VALUES (?,?,?,?,?)",
             (person_id, ts(at), kind, text, intent),
+        )
+
+    async def add_messages(
+        self, messages: Sequence[tuple[PersonId, datetime, str, str, str]]
+    ) -> None:
+        await self._many(
+            "INSERT INTO messages (person_id, at, kind, text, intent) VALUES (?,?,?,?,?)",
+            [
+                (person_id, ts(at), kind, text, intent)
+                for person_id, at, kind, text, intent in messages
+            ],
         )
 
     async def message(self, message_id: int) -> Said | None:
@@ -64,6 +76,19 @@ class HistoryRepo(Repo):
             (person_id,),
         )
         return None if row is None else int(row["id"])
+
+    async def pending_concerns(self, person_ids: Sequence[PersonId]) -> dict[PersonId, int]:
+        if not person_ids:
+            return {}
+        rows = await self._all(
+            "SELECT m.person_id, m.id FROM messages m "
+            f"WHERE m.person_id IN ({marks(len(person_ids))}) AND m.intent = 'concern' "
+            "AND EXISTS (SELECT 1 FROM timers t WHERE t.ref = m.id AND t.kind = 'concern') "
+            "ORDER BY m.at, m.id",
+            tuple(person_ids),
+        )
+        # The latest of each person's, as pending_concern picks.
+        return {PersonId(r["person_id"]): int(r["id"]) for r in rows}
 
     async def replied_outbox_id(self, platform: str, chat: str, message_id: str) -> int | None:
         """The outbox row a reply in `chat` points at. Telegram numbers messages per

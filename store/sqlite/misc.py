@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from store.sqlite.base import Repo, ts
@@ -30,6 +31,17 @@ class MiscRepo(Repo):
         await self._run(
             "INSERT INTO audit (at, kind, subject, actor, detail) VALUES (?,?,?,?,?)",
             (ts(now), kind, subject, actor, detail),
+        )
+
+    async def audit_many(
+        self, entries: Sequence[tuple[datetime, str, str, int | None, str]]
+    ) -> None:
+        await self._many(
+            "INSERT INTO audit (at, kind, subject, actor, detail) VALUES (?,?,?,?,?)",
+            [
+                (ts(now), kind, subject, actor, detail)
+                for now, kind, subject, actor, detail in entries
+            ],
         )
 
     async def audit_of(self, subject: str) -> list[tuple[str, str]]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from core.ids import ChatRef, PersonId
 from core.records import Identity, Invite, NewPerson, Person
-from store.sqlite.base import Repo, from_ts, ts
+from store.sqlite.base import Repo, from_ts, marks, ts
 
 _PERSON_COLUMNS = (
     "id, name, role, grid, building, language, timezone, phone, address, plan, family_of, active, "
@@ -42,6 +42,15 @@ class PeopleRepo(Repo):
     async def person(self, person_id: int) -> Person | None:
         row = await self._one(f"SELECT {_PERSON_COLUMNS} FROM people WHERE id = ?", (person_id,))
         return None if row is None else _person(row)
+
+    async def people_by_id(self, person_ids: Sequence[PersonId]) -> dict[PersonId, Person]:
+        if not person_ids:
+            return {}
+        rows = await self._all(
+            f"SELECT {_PERSON_COLUMNS} FROM people WHERE id IN ({marks(len(person_ids))})",
+            tuple(person_ids),
+        )
+        return {PersonId(r["id"]): _person(r) for r in rows}
 
     async def person_by_name(self, name: str) -> Person | None:
         row = await self._one(f"SELECT {_PERSON_COLUMNS} FROM people WHERE name = ?", (name,))
@@ -190,6 +199,33 @@ class PeopleRepo(Repo):
             (person_id,),
         )
         return [_identity(r) for r in rows]
+
+    async def identities_of_each(
+        self, person_ids: Sequence[PersonId]
+    ) -> dict[PersonId, list[Identity]]:
+        if not person_ids:
+            return {}
+        # rowid breaks ties as `identities_of` does (bound at the same moment: in the
+        # order they were bound).
+        rows = await self._all(
+            "SELECT person_id, platform, address, chat FROM identities "
+            f"WHERE person_id IN ({marks(len(person_ids))}) ORDER BY created_at, rowid",
+            tuple(person_ids),
+        )
+        found: dict[PersonId, list[Identity]] = {}
+        for r in rows:
+            found.setdefault(PersonId(r["person_id"]), []).append(_identity(r))
+        return found
+
+    async def identities_at(self, platform: str, addresses: Sequence[str]) -> dict[str, Identity]:
+        if not addresses:
+            return {}
+        rows = await self._all(
+            "SELECT person_id, platform, address, chat FROM identities "
+            f"WHERE platform = ? AND address IN ({marks(len(addresses))})",
+            (platform, *addresses),
+        )
+        return {r["address"]: _identity(r) for r in rows}
 
     async def all_identities(self) -> list[Identity]:
         rows = await self._all("SELECT person_id, platform, address, chat FROM identities")
