@@ -36,6 +36,15 @@ def marks(n: int) -> str:
     return ",".join("?" * n)
 
 
+def in_list(values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+    """The placeholders and parameters of `x IN (…)` for a page's worth of values (at
+    least one), padded to a power of two by repeating the last. A page's statements
+    then come in a few lengths that SQLite's statement cache keeps, rather than one
+    length per page size, each prepared anew and crowding the others out."""
+    n = 1 << (len(values) - 1).bit_length()
+    return marks(n), (*values, *[values[-1]] * (n - len(values)))
+
+
 class Repo:
     """Base of the repository mixins: one open connection inside a transaction.
 

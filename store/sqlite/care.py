@@ -17,7 +17,7 @@ from core.records import (
     Notification,
     Timer,
 )
-from store.sqlite.base import Repo, from_ts, marks, opt_ts, ts
+from store.sqlite.base import Repo, from_ts, in_list, marks, opt_ts, ts
 
 _CHECKIN_COLUMNS = "id, person_id, plan, due_at, sent_at, deadline, state, answered_at"
 _ALERT_COLUMNS = (
@@ -152,12 +152,20 @@ class CareRepo(Repo):
             by_answer.setdefault(answer, []).append(checkin_id)
         changed: set[CheckinId] = set()
         for answer, ids in by_answer.items():
+            places, params = in_list(ids)
             rows = await self._all(
                 f"UPDATE checkins SET state = ?, answered_at = ?, "
                 f"answer = CASE WHEN ? != '' THEN ? ELSE answer END "
-                f"WHERE id IN ({marks(len(ids))}) AND state IN ({marks(len(only_if))}) "
+                f"WHERE id IN ({places}) AND state IN ({marks(len(only_if))}) "
                 "RETURNING id",
-                (state.value, ts(answered_at), answer, answer, *ids, *[s.value for s in only_if]),
+                (
+                    state.value,
+                    ts(answered_at),
+                    answer,
+                    answer,
+                    *params,
+                    *[s.value for s in only_if],
+                ),
             )
             changed.update(CheckinId(r["id"]) for r in rows)
         return changed
@@ -187,11 +195,11 @@ class CareRepo(Repo):
     ) -> dict[PersonId, list[Checkin]]:
         if not person_ids:
             return {}
+        places, params = in_list(person_ids)
         rows = await self._all(
-            f"SELECT {_CHECKIN_COLUMNS} FROM checkins "
-            f"WHERE person_id IN ({marks(len(person_ids))}) "
+            f"SELECT {_CHECKIN_COLUMNS} FROM checkins WHERE person_id IN ({places}) "
             f"AND state IN ({marks(len(_OPEN_STATES))}) ORDER BY +due_at DESC",
-            (*person_ids, *_OPEN_STATES),
+            (*params, *_OPEN_STATES),
         )
         found: dict[PersonId, list[Checkin]] = {}
         for r in rows:
@@ -275,10 +283,11 @@ class CareRepo(Repo):
     ) -> dict[PersonId, Alert]:
         if not person_ids:
             return {}
+        places, params = in_list(person_ids)
         rows = await self._all(
-            f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE person_id IN ({marks(len(person_ids))}) "
+            f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE person_id IN ({places}) "
             "AND state != 'resolved' ORDER BY id",
-            tuple(person_ids),
+            params,
         )
         # The newest of each person's, as unresolved_alert_of picks.
         return {PersonId(r["person_id"]): _alert(r) for r in rows}
@@ -416,10 +425,10 @@ class CareRepo(Repo):
     async def cancel_timers_of(self, refs: Sequence[int], kinds: Sequence[str]) -> int:
         if not refs:
             return 0
+        places, params = in_list(refs)
         return await self._run(
-            f"DELETE FROM timers WHERE ref IN ({marks(len(refs))}) "
-            f"AND kind IN ({marks(len(kinds))})",
-            (*refs, *kinds),
+            f"DELETE FROM timers WHERE ref IN ({places}) AND kind IN ({marks(len(kinds))})",
+            (*params, *kinds),
         )
 
     async def timers_of_kind(self, kind: str) -> list[Timer]:

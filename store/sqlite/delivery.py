@@ -11,7 +11,7 @@ from typing import Any
 from core.commands import Priority
 from core.ids import ChatRef, OutboxId, PersonId
 from core.outbox import NewMessage, OutboxRow, encode_payload
-from store.sqlite.base import Repo, from_ts, marks, ts
+from store.sqlite.base import Repo, from_ts, in_list, marks, ts
 
 _OUTBOX_SELECT = (
     "SELECT o.id, o.platform, o.chat, o.person_id, o.priority, o.purpose, o.ref, o.payload, "
@@ -177,10 +177,11 @@ class DeliveryRepo(Repo):
     ) -> dict[int, list[OutboxRow]]:
         if not purposes or not refs:
             return {}
+        places, params = in_list(refs)
         rows = await self._all(
-            _ORIGINALS_SELECT + f"WHERE o.ref IN ({marks(len(refs))}) "
+            _ORIGINALS_SELECT + f"WHERE o.ref IN ({places}) "
             f"AND o.purpose IN ({marks(len(purposes))}) AND o.edit_of IS NULL ORDER BY o.id",
-            (*refs, *purposes),
+            (*params, *purposes),
         )
         found: dict[int, list[OutboxRow]] = {}
         for r in rows:

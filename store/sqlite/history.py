@@ -8,7 +8,7 @@ from datetime import datetime
 
 from core.ids import AlertId, PersonId
 from core.records import AlertNote, Said
-from store.sqlite.base import Repo, from_ts, marks, ts
+from store.sqlite.base import Repo, from_ts, in_list, ts
 
 
 class HistoryRepo(Repo):
@@ -80,12 +80,13 @@ class HistoryRepo(Repo):
     async def pending_concerns(self, person_ids: Sequence[PersonId]) -> dict[PersonId, int]:
         if not person_ids:
             return {}
+        places, params = in_list(person_ids)
         rows = await self._all(
             "SELECT m.person_id, m.id FROM messages m "
-            f"WHERE m.person_id IN ({marks(len(person_ids))}) AND m.intent = 'concern' "
+            f"WHERE m.person_id IN ({places}) AND m.intent = 'concern' "
             "AND EXISTS (SELECT 1 FROM timers t WHERE t.ref = m.id AND t.kind = 'concern') "
             "ORDER BY m.at, m.id",
-            tuple(person_ids),
+            params,
         )
         # The latest of each person's, as pending_concern picks.
         return {PersonId(r["person_id"]): int(r["id"]) for r in rows}

@@ -9,7 +9,7 @@ from typing import Any
 
 from core.ids import ChatRef, PersonId
 from core.records import Identity, Invite, NewPerson, Person
-from store.sqlite.base import Repo, from_ts, marks, ts
+from store.sqlite.base import Repo, from_ts, in_list, ts
 
 _PERSON_COLUMNS = (
     "id, name, role, grid, building, language, timezone, phone, address, plan, family_of, active, "
@@ -46,9 +46,9 @@ class PeopleRepo(Repo):
     async def people_by_id(self, person_ids: Sequence[PersonId]) -> dict[PersonId, Person]:
         if not person_ids:
             return {}
+        places, params = in_list(person_ids)
         rows = await self._all(
-            f"SELECT {_PERSON_COLUMNS} FROM people WHERE id IN ({marks(len(person_ids))})",
-            tuple(person_ids),
+            f"SELECT {_PERSON_COLUMNS} FROM people WHERE id IN ({places})", params
         )
         return {PersonId(r["id"]): _person(r) for r in rows}
 
@@ -207,10 +207,11 @@ class PeopleRepo(Repo):
             return {}
         # rowid breaks ties as `identities_of` does (bound at the same moment: in the
         # order they were bound).
+        places, params = in_list(person_ids)
         rows = await self._all(
             "SELECT person_id, platform, address, chat FROM identities "
-            f"WHERE person_id IN ({marks(len(person_ids))}) ORDER BY created_at, rowid",
-            tuple(person_ids),
+            f"WHERE person_id IN ({places}) ORDER BY created_at, rowid",
+            params,
         )
         found: dict[PersonId, list[Identity]] = {}
         for r in rows:
@@ -220,10 +221,11 @@ class PeopleRepo(Repo):
     async def identities_at(self, platform: str, addresses: Sequence[str]) -> dict[str, Identity]:
         if not addresses:
             return {}
+        places, params = in_list(addresses)
         rows = await self._all(
             "SELECT person_id, platform, address, chat FROM identities "
-            f"WHERE platform = ? AND address IN ({marks(len(addresses))})",
-            (platform, *addresses),
+            f"WHERE platform = ? AND address IN ({places})",
+            (platform, *params),
         )
         return {r["address"]: _identity(r) for r in rows}
 
