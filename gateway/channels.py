@@ -17,6 +17,7 @@ A robot or webhook that refuses a post for good is told to the operators in chat
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -59,6 +60,16 @@ class AnnouncingTx:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._tx, name)
+
+    async def audit_many(self, entries: Sequence[tuple[Any, str, str, int | None, str]]) -> None:
+        # A page of check-in answers writes its audit rows together (workflows/answers):
+        # none of those is announced. Should an announced kind come this way, each row
+        # goes through `audit`, so it is announced all the same.
+        if any(kind.startswith(prefix) for _, kind, *_ in entries for prefix, _ in ANNOUNCED):
+            for entry in entries:
+                await self.audit(*entry)
+            return
+        await self._tx.audit_many(entries)
 
     async def audit(
         self, now: Any, kind: str, subject: str = "", actor: int | None = None, detail: str = ""

@@ -17,8 +17,8 @@ from aiohttp import web
 from adapters.ping.adapter import PingAdapter
 from core.config import WorkflowConfig
 from core.events import Sender, SignOfLife
-from core.ids import chat_ref
-from core.records import AlertState
+from core.ids import PersonId, chat_ref
+from core.records import AlertReason, AlertState
 from gateway.clock import FakeClock
 from gateway.config import parse_config
 from gateway.database import create_store
@@ -355,6 +355,50 @@ async def test_a_grids_channel_hears_of_its_alerts_as_they_open_and_close(
         assert need.meta["need"]["kind"] == "medicine" and need.buttons == ()
     finally:
         await engine.stop()
+        await store.close()
+
+
+async def test_audit_rows_written_together_are_announced_as_written_one_by_one(
+    tmp_path: Path,
+) -> None:
+    """A page of check-in answers writes its audit rows together (`audit_many`): no
+    check-in is announced, and an alert's row written that way still would be."""
+    from adapters.fake import FakeAdapter
+
+    clock = FakeClock(START)
+    config = parse_config(CONFIG + 'grids:\n  G1: {channel: "wecom:robot-key-g1"}\n')
+    store = Store(tmp_path / "grid.db")
+    await store.open()
+    await import_people(store, config, PEOPLE, clock.now())
+    engine = Engine(store, clock, config, {"wecom": FakeAdapter(platform="wecom")})
+    await engine.prepare()
+    zhou = PersonId(await person_id_of(store, "Zhou"))
+    try:
+        async with engine.work() as work:
+            await work.tx.audit_many([(work.now, "checkin.ok", "checkin:1", zhou, "text")])
+        async with store.read() as tx:
+            assert await tx.outbox_depth() == {}
+        async with engine.work() as work:
+            alert = await work.tx.create_alert(
+                zhou,
+                None,
+                AlertReason.MISSED,
+                False,
+                next(iter(config.escalation_policies)),
+                work.now,
+                "",
+            )
+            await work.tx.audit_many(
+                [
+                    (work.now, "checkin.missed", "checkin:1", None, ""),
+                    (work.now, "alert.opened.missed", f"alert:{alert}", zhou, ""),
+                ]
+            )
+        async with store.read() as tx:
+            (announced,) = await tx.outbox_for("alert.opened", alert)
+            assert announced.chat == "wecom:robot-key-g1"
+            assert await tx.audit_of(f"alert:{alert}") == [("alert.opened.missed", "")]
+    finally:
         await store.close()
 
 
