@@ -23,9 +23,10 @@ answers/s   the gateway then runs on real time (`ScaledClock`, speed 1) with all
             loops (inbox, timers, outbox worker keeping Telegram's limits of 30/s).
             One adapter hands it text answers of 20 % of the residents with
             `Engine.receive` — stored in the inbox, deduplicated — in pages of 100
-            (a getUpdates page), yielding between pages: first one event at a time,
-            as the Telegram adapter stores a page today; then another 20 % with each
-            page's receive() calls made concurrently, which lets them share a commit.
+            (a getUpdates page), yielding between pages: first one event at a time
+            (as the Matrix adapter hands in a sync's events, or webhooks arrive); then
+            another 20 % with each page's receive() calls made concurrently, as the
+            Telegram adapter hands in a getUpdates page, which lets them share a commit.
             Counted from the first receive until the inbox loop has committed the
             last answer (check-in answered, its timers cancelled, the prompt's edit
             and the thank-you in the outbox).
@@ -96,11 +97,10 @@ Where the time goes, and what is not yet met:
   and whole-table reads go through aiosqlite's thread. Before, every statement was a
   thread hop of about 150 µs on this machine, and `carecheck simulate --residents 1000
   --days 7 --seed 1` took 74 s; it now takes about 6 s.
-- One answer handed in at a time costs one commit each. The Telegram adapter stores a
-  getUpdates page that way today (`_store_batch`); handing the page's `receive()` calls
-  in together (`asyncio.gather`, then the offset) shares one commit per page and is the
-  row that meets the target. `event_to_dict` (`dataclasses.asdict`, which deep-copies)
-  is a tenth of the remaining cost of an answer.
+- One answer handed in at a time costs one commit each. The Telegram adapter hands a
+  getUpdates page's `receive()` calls in together (`asyncio.gather`, then the offset),
+  which shares one commit per page. The inbox loop handles a page's plain answers as sets
+  (`workflows/answers.py`: a few reads, then one write per table for the whole page).
 - At Telegram's 30 messages/s a round of 100,000 prompts takes about 55 minutes to go
   out; the outbox, not the engine, sets that pace.
 - The machine is a shared 2-core VM. On 2026-11-23 the same code opened the round in
@@ -259,8 +259,8 @@ async def run(
         async with store.read() as tx:
             return (await tx.checkin_state_counts()).get("ok", 0)
 
-    # -- answers: once as the Telegram adapter stores a page today (one event at a
-    # time), once with each page handed in concurrently (one commit per page) ---------
+    # -- answers: once one event at a time, once with each page handed in
+    # concurrently as the Telegram adapter does (one commit per page) ---------------
     def answers_of(first: int) -> list[InboundEvent]:
         return [
             MessageReceived(

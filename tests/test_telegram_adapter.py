@@ -641,3 +641,37 @@ async def test_it_serves_json_requests_and_refuses_a_wrong_token_like_telegram(
     assert sent["ok"] and sent["result"]["reply_markup"] == markup
     assert server.last_message(MEI).labels == ["ok"]
     assert refused == (401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+
+
+class TogetherInbox(RecordingInbox):
+    """Notes how many receive() calls are waiting at once: as the engine's inbox does,
+    each waits one turn of the loop for the others before it is stored."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = 0
+        self.most_at_once = 0
+
+    async def receive(self, event: Any) -> bool:
+        self.waiting += 1
+        self.most_at_once = max(self.most_at_once, self.waiting)
+        await asyncio.sleep(0)
+        self.waiting -= 1
+        return await super().receive(event)
+
+
+async def test_a_page_of_updates_is_handed_in_together_and_in_order(
+    server: TelegramTestServer,
+) -> None:
+    sent = [server.send_text(MEI, f"m{i}") for i in range(20)]
+    inbox = TogetherInbox()
+    context = AdapterContext(inbox=inbox, state=MemoryState(inbox.journal))
+    adapter = make_adapter(server)
+    await adapter.start(context)
+    try:
+        await inbox.wait_for(20)
+    finally:
+        await adapter.stop()
+    assert [e.event_id for e in inbox.events] == [f"tg:{u['update_id']}" for u in sent]
+    # All twenty in one getUpdates page, so in one commit of the engine's inbox.
+    assert inbox.most_at_once == 20

@@ -330,8 +330,16 @@ class TelegramAdapter(ReceiveHealth):
             # them aside again on every poll.
             raise ValueError("getUpdates answered updates without an update_id")
         start = offset
-        for raw, update_id in zip(page, ids, strict=True):
-            await self._store_raw(bot, context, raw, update_id)
+        # Handed to the inbox together, in the page's order: they share one commit
+        # instead of one each. If any fails, the offset stays and the page comes again
+        # (what was stored is then dropped as a duplicate).
+        await asyncio.gather(
+            *(
+                self._store_raw(bot, context, raw, update_id)
+                for raw, update_id in zip(page, ids, strict=True)
+            )
+        )
+        for update_id in ids:
             if update_id is not None:
                 offset = max(offset or 0, update_id + 1)
         if offset != start:
