@@ -260,6 +260,126 @@ HelpWord = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 HelpWordList = Annotated[tuple[HelpWord, ...], Field(max_length=MAX_HELP_WORDS)]
 
 
+def _clock_time(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        # YAML 1.1 reads an unquoted 20:00 as the number 1200 (base 60: minutes).
+        return time(value // 60, value % 60)
+    if isinstance(value, str):
+        try:
+            parsed = time.fromisoformat(value.strip())
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is None and not parsed.second and not parsed.microsecond:
+                return parsed
+    raise ValueError('must be a time of day such as "20:00" (24-hour HH:MM)')
+
+
+ClockTime = Annotated[time, BeforeValidator(_clock_time)]
+
+
+def _off_is_none(value: Any) -> Any:
+    # `off`, `false` and `null` turn a rule off (YAML reads off as false).
+    return None if value is False or value is None else value
+
+
+class CountRule(_Model):
+    """Flag a resident when `count` of something happened within `within`."""
+
+    count: int = Field(ge=1, le=100)
+    within: Duration
+
+    @field_validator("within")
+    @classmethod
+    def _window(cls, value: timedelta) -> timedelta:
+        if not timedelta(days=1) <= value <= timedelta(days=90):
+            raise ValueError("must be between 1d and 90d")
+        return value
+
+
+class DriftRule(_Model):
+    """Flag a resident whose answers come more than `more_than` away from their own
+    usual time (the median of `median_of`) on `days_in_a_row` days running."""
+
+    more_than: Duration = timedelta(hours=2)
+    days_in_a_row: int = Field(default=3, ge=1, le=14)
+    median_of: Duration = timedelta(days=14)
+
+    @model_validator(mode="after")
+    def _sizes(self) -> DriftRule:
+        if not timedelta(minutes=10) <= self.more_than <= timedelta(hours=12):
+            raise KeyPathError(("more_than",), "must be between 10m and 12h")
+        if not timedelta(days=self.days_in_a_row + 3) <= self.median_of <= timedelta(days=90):
+            raise KeyPathError(
+                ("median_of",), "must be at least days_in_a_row + 3 days, and at most 90d"
+            )
+        return self
+
+
+class ContactLimits(_Model):
+    """The longest a resident of each risk tier may go without human contact."""
+
+    high: Duration = timedelta(days=7)
+    key: Duration = timedelta(days=30)
+    general: Duration = timedelta(days=90)
+    # After a return from hospital a resident counts as `high` for this long.
+    after_hospital: Duration = timedelta(days=7)
+
+    @model_validator(mode="after")
+    def _positive(self) -> ContactLimits:
+        for name in ("high", "key", "general", "after_hospital"):
+            if getattr(self, name) <= timedelta(0):
+                raise KeyPathError((name,), "must be longer than zero")
+        return self
+
+
+OptionalRule = BeforeValidator(_off_is_none)
+
+
+class EarlyWarning(_Model):
+    """Quiet flags (never a page): shown in the daily summary, `carecheck status` and
+    the dashboard. Each rule can be turned off with `off`."""
+
+    missed: Annotated[CountRule | None, OptionalRule] = CountRule(count=2, within=timedelta(days=7))
+    late: Annotated[CountRule | None, OptionalRule] = CountRule(count=3, within=timedelta(days=14))
+    drift: Annotated[DriftRule | None, OptionalRule] = DriftRule()
+    no_contact: Annotated[ContactLimits | None, OptionalRule] = ContactLimits()
+
+
+def _share(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            return float(value.strip()[:-1]) / 100
+        except ValueError:
+            raise ValueError('must be a share such as "30%" or 0.3') from None
+    return value
+
+
+class OutageGuard(_Model):
+    """When one platform fails a large share of a round's prompts, one alert to
+    operators and care leads instead of a page per resident, and the affected
+    check-ins wait for the platform."""
+
+    threshold: Annotated[float, BeforeValidator(_share)] = Field(default=0.3, gt=0, le=1)
+    # A round with fewer prompts on a platform is never taken for an outage there.
+    min_prompts: int = Field(default=10, ge=1)
+    # How long after a round opens its deliveries are judged, and then how often a
+    # platform in outage is looked at again.
+    check_after: Duration = timedelta(minutes=5)
+    check_every: Duration = timedelta(minutes=5)
+    # A check-in held longer than this for its platform escalates as unreachable.
+    max_hold: Duration = timedelta(hours=24)
+
+    @model_validator(mode="after")
+    def _times(self) -> OutageGuard:
+        for name in ("check_after", "check_every", "max_hold"):
+            if getattr(self, name) < timedelta(minutes=1):
+                raise KeyPathError((name,), "must be at least 1m")
+        return self
+
+
 class WorkflowConfig(_Model):
     timezone: str = "Asia/Shanghai"
     default_plan: str | None = None
@@ -278,6 +398,12 @@ class WorkflowConfig(_Model):
     help_words: dict[str, HelpWordList] = Field(default_factory=dict)
     # How long a resident has to answer "shall someone come?" after a worrying message.
     concern_window: Duration = timedelta(minutes=15)
+    # When grid leaders and care leads get the day's summary, in their own timezone.
+    summary_time: ClockTime = time(20, 0)
+    # A need still open after this long is listed as overdue in the summary.
+    need_overdue_after: Duration = timedelta(hours=48)
+    early_warning: EarlyWarning = EarlyWarning()
+    outage_guard: Annotated[OutageGuard | None, OptionalRule] = OutageGuard()
 
     @model_validator(mode="before")
     @classmethod

@@ -47,6 +47,17 @@ class TimerKind(enum.StrEnum):
     AWAY_END = "away_end"  # a person's time away is over
     CALL_RETRY = "call_retry"  # ring a resident again after nobody picked up
     PING = "ping"  # a resident's ping URL has been silent for their plan's ping_every
+    SUMMARY = "summary"  # the day's summary for the grid leaders and care leads of a timezone
+    OUTAGE_CHECK = "outage_check"  # judge a round's deliveries per platform; watch an outage
+    OUTAGE_HOLD = "outage_hold"  # a check-in waiting for its platform to come back
+
+
+class Risk(enum.StrEnum):
+    """How long a resident may go without human contact before it is flagged."""
+
+    HIGH = "high"
+    KEY = "key"
+    GENERAL = "general"
 
 
 class Purpose(enum.StrEnum):

@@ -37,6 +37,7 @@ from core.records import (
     Said,
     Timer,
 )
+from core.watch import CheckinFact, ContactFact, PlatformDelivery, PromptCounts
 
 
 class StoreOpenError(Exception):
@@ -348,6 +349,11 @@ class Tx(Protocol):
     async def day_counts(self, start: datetime, end: datetime) -> list[dict[str, int | str]]: ...
     async def kv_get(self, key: str) -> str | None: ...
     async def kv_set(self, key: str, value: str) -> None: ...
+    async def kv_advance(self, key: str, value: str) -> bool:
+        """Set `key` to `value` if it is unset or holds a smaller value (text order);
+        True when this call set it. Of two instances racing, exactly one gets True."""
+        ...
+
     async def open_alert_count(self) -> int: ...
 
     # -- inbox and outbox ----------------------------------------------------
@@ -464,6 +470,26 @@ class Tx(Protocol):
     async def ack_times(self, grids: Sequence[str] | None, since: datetime) -> list[AckTime]: ...
     async def set_deactivated(self, person_id: PersonId, when: datetime | None) -> None: ...
     async def deactivated_people(self) -> set[PersonId]: ...
+
+    # -- the daily summary, early warning, the outage guard ------------------
+
+    async def checkin_facts(
+        self, since: datetime, until: datetime, grids: Sequence[str] | None
+    ) -> list[CheckinFact]:
+        """Check-ins due in [since, until) of active residents (of `grids`; None: all),
+        by resident and due time."""
+        ...
+
+    async def contact_facts(self, grids: Sequence[str] | None) -> list[ContactFact]:
+        """Every active resident (of `grids`; None: all) with their risk tier and
+        their last answer."""
+        ...
+
+    async def prompt_counts(self, since: datetime) -> list[PromptCounts]:
+        """Check-in prompts written since `since`, per platform."""
+        ...
+
+    async def platform_delivery(self, platform: str, since: datetime) -> PlatformDelivery: ...
 
 
 class Store(Protocol):

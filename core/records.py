@@ -32,6 +32,8 @@ class Person:
     deputy: PersonId | None = None
     # A family contact's relation to their resident (CSV `relation`: 女儿, son …).
     relation: str = ""
+    # high, key or general ("" is general): see core.enums.Risk.
+    risk: str = ""
 
     @property
     def place(self) -> str:
@@ -147,6 +149,8 @@ class NewPerson:
     caller_name: str = ""
     deputy_name: str = ""
     relation: str = ""
+    # high, key or general ("" is general): how long without human contact is flagged.
+    risk: str = ""
 
 
 @dataclass(frozen=True)

@@ -224,7 +224,9 @@ def parse_config(text: str, filename: str = "<config>") -> WorkflowConfig:
             message = error["msg"].removeprefix("Value error, ")
             ctx_error = (error.get("ctx") or {}).get("error")
             if isinstance(ctx_error, KeyPathError):
-                path = ctx_error.path
+                # A nested model's error names its path from that model down.
+                inner = ctx_error.path
+                path = inner if inner[: len(path)] == path else (*path, *inner)
                 message = str(ctx_error)
             if error["type"] == "extra_forbidden":
                 message = "unknown key"

@@ -26,7 +26,7 @@ from core.records import Absence, Timer
 from gateway import channels
 from gateway.clock import Clock
 from gateway.outbox import OutboxWorker
-from workflows import away, rounds, router
+from workflows import away, rounds, router, summary
 from workflows.actions import ActionSigner
 from workflows.checkin import RoundResult
 from workflows.context import Work
@@ -187,6 +187,7 @@ class Engine:
         async with self.store.transaction() as tx:
             work = self._work(tx)
             added = await rounds.ensure_round_timers(work)
+            await summary.ensure_summary_timers(work)
         self._after(work)
         return added
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from tqdm import tqdm
 
 from core.config import WorkflowConfig, check_timezone
-from core.enums import Role
+from core.enums import Risk, Role
 from core.ports import Store
 from core.records import NewPerson
 from gateway.platforms import csv_platforms
@@ -41,7 +41,9 @@ PERSON_COLUMNS = [
 COLUMNS = PERSON_COLUMNS + [p.name for p in csv_platforms()]
 # contact: chat (the default) or phone, how a resident is checked on; caller: who phones
 # them; deputy: who takes a responder's alerts while they are away.
-OPTIONAL_COLUMNS = ["family_of", "relation", "contact", "caller", "deputy"]
+# risk: high, key or general (empty keeps a person's tier; new people: general) — how
+# long a resident may go without human contact before the early warning flags it.
+OPTIONAL_COLUMNS = ["family_of", "relation", "contact", "caller", "deputy", "risk"]
 CONTACTS = ("chat", "phone")
 # Roles whose people may be a resident's caller.
 CALLER_ROLES = (Role.CALLER, Role.TEAM_MEMBER)
@@ -63,6 +65,7 @@ MAX_LENGTHS = {
     "contact": 8,
     "caller": 64,
     "deputy": 64,
+    "risk": 16,
 }
 
 
@@ -287,6 +290,13 @@ def parse_people_csv(
         if row.get("relation", "") and role != Role.FAMILY:
             errors.append(said("relation_not_family"))
         errors.extend(_care_problems(row, role, all_roles))
+        risk = row.get("risk", "").lower()
+        if risk and risk not in {r.value for r in Risk}:
+            errors.append(
+                said("bad_risk", value=_shown(risk), risks=", ".join(r.value for r in Risk))
+            )
+        elif risk and role != Role.RESIDENT:
+            errors.append(said("risk_not_resident"))
         for platform in csv_platforms():
             column = platform.name
             for value in _identities(row[column]):
@@ -330,6 +340,7 @@ def parse_people_csv(
                 contact=row.get("contact", ""),
                 caller_name=row.get("caller", ""),
                 deputy_name=row.get("deputy", ""),
+                risk=risk,
             )
         )
     if not rows and not problems:

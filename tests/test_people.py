@@ -30,12 +30,13 @@ async def test_a_clean_file_is_imported_and_exported_in_the_same_format(
         assert await import_people(store, config, GOOD, NOW) == 3
         exported = await export_people(store)
     lines = exported.splitlines()
-    assert lines[0] == HEADER.strip() + ",relation,contact,caller,deputy"
+    # The optional columns are always exported (an empty risk: general).
+    assert lines[0] == HEADER.strip() + ",relation,contact,caller,deputy,risk"
     assert (
-        "王秀英,resident,G1,3栋,zh,Asia/Shanghai,138011,3-402,daily,1011,'@wang:example.org,,,,,"
+        "王秀英,resident,G1,3栋,zh,Asia/Shanghai,138011,3-402,daily,1011,'@wang:example.org,,,,,,"
         in lines
     )
-    assert lines[-1].endswith(",王秀英,,,,")
+    assert lines[-1].endswith(",王秀英,,,,,")
     # The export imports again unchanged (an operator edits and re-imports).
     async with Store(tmp_path / "db.sqlite") as store:
         assert await import_people(store, config, exported, NOW) == 3
@@ -73,6 +74,34 @@ async def test_a_bad_file_imports_nothing_and_names_every_bad_line(
     ]:
         assert any(p.startswith(f"line {line}:") and words in p for p in found), (line, found)
     assert not any(p.startswith("line 2:") for p in found)
+
+
+async def test_a_risk_column_sets_each_residents_tier_and_a_wrong_one_names_its_line(
+    tmp_path: Path, config: WorkflowConfig
+) -> None:
+    header = HEADER.strip() + ",risk\n"
+    good = header + (
+        "李建国,grid_leader,G1,,zh,,,,,1001,,,\n"
+        "王秀英,resident,G1,,zh,,,,,1011,,,HIGH\n"
+        "陈德福,resident,G1,,zh,,,,,,,,key\n"
+        "刘桂兰,resident,G1,,zh,,,,,,,,\n"
+    )
+    bad = header + (
+        "李建国,grid_leader,G1,,zh,,,,,1001,,,high\n"  # 2: only residents have a tier
+        "王秀英,resident,G1,,zh,,,,,1011,,,urgent\n"  # 3: not a tier
+    )
+    async with Store(tmp_path / "db.sqlite") as store:
+        with pytest.raises(PeopleFileError) as caught:
+            await import_people(store, config, bad, NOW)
+        found = [str(p) for p in caught.value.problems]
+        assert any(p.startswith("line 2:") and "risk is only for resident" in p for p in found)
+        assert any(p.startswith("line 3:") and "risk 'urgent'" in p for p in found), found
+        assert await import_people(store, config, good, NOW) == 4
+        async with store.transaction() as tx:
+            tiers = {p.name: p.risk for p in await tx.people()}
+        exported = await export_people(store)
+    assert tiers == {"李建国": "", "王秀英": "high", "陈德福": "key", "刘桂兰": ""}
+    assert "陈德福,resident,G1,,zh,Asia/Shanghai,,,daily,,,,key" in exported.splitlines()
 
 
 async def test_an_identity_held_by_someone_in_the_database_is_refused(

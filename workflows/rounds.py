@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from core.config import Plan, QuietHours
 from core.enums import TimerKind
 from core.records import Timer
-from workflows import calls, checkin
+from workflows import calls, checkin, outage
 from workflows.context import Work
 from workflows.routes import Routes
 from workflows.timefmt import local
@@ -146,6 +146,7 @@ async def _on_round_due(work: Work, timer: Timer) -> None:
     result = await open_round(
         work, plan_name, timezone, timer.due_at, skip_asked_since=timer.due_at
     )
+    await outage.watch_round(work, work.now, result.opened)
     await work.tx.audit(work.now, "round.opened", timer.arg, None, str(result.opened))
     log.info("round %s opened: %d check-ins", timer.arg, result.opened)
     # Several rounds missed while the gateway was down collapse into this one.
@@ -203,6 +204,7 @@ async def start_round(
             skip_asked_since=previous_round(plan, timezone, work.now),
             emergency=emergency,
         )
+        await outage.watch_round(work, work.now, result.opened)
         opened += result.opened
         skipped += result.skipped
     await work.tx.audit(
@@ -253,5 +255,6 @@ async def _on_manual_round_due(work: Work, timer: Timer) -> None:
         skip_asked_since=previous_round(plan, timezone, work.now),
         emergency=emergency,
     )
+    await outage.watch_round(work, work.now, result.opened)
     await work.tx.audit(work.now, "round.opened", timer.arg, None, str(result.opened))
     log.info("round %s (started by hand) opened: %d check-ins", timer.arg, result.opened)

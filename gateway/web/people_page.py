@@ -174,6 +174,7 @@ async def _values_of(tx: Tx, person: Person) -> dict[str, str]:
         phone=person.phone,
         address=person.address,
         plan=person.plan,
+        risk=person.risk,
     )
     # Every column of the people file, so that saving the form keeps what it does not
     # change (a caller or a deputy left out would be unset).

@@ -28,6 +28,7 @@ from store.postgres.needs import NeedsRepo
 from store.postgres.people import PeopleRepo
 from store.postgres.records import SchemaTooNew, StoreOpenError, ts
 from store.postgres.users import UsersRepo
+from store.postgres.watch import WatchRepo
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class PgTx(
     UsersRepo,
     ConsoleRepo,
     AwayRepo,
+    WatchRepo,
 ):
     """Everything the gateway reads or writes, inside one transaction."""
 

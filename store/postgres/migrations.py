@@ -349,6 +349,13 @@ V9_FAMILY_RELATION = """
 ALTER TABLE people ADD COLUMN relation TEXT NOT NULL DEFAULT '';
 """
 
+# Each resident's risk tier (high, key, general; '' is general) for the early-warning
+# rule on human contact; the summary finds a late answer through its check-in's alert.
+V10_RISK = """
+ALTER TABLE people ADD COLUMN risk TEXT NOT NULL DEFAULT '';
+CREATE INDEX alerts_checkin ON alerts(checkin_id);
+"""
+
 # Each entry upgrades from version N to N+1, in step with the SQLite list.
 MIGRATIONS: list[str] = [
     SCHEMA_V1,
@@ -360,6 +367,7 @@ MIGRATIONS: list[str] = [
     V7_WAKE_OTHERS,
     V8_AWAY_AND_CALLS,
     V9_FAMILY_RELATION,
+    V10_RISK,
 ]
 
 LATEST = len(MIGRATIONS)

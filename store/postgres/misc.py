@@ -21,6 +21,18 @@ class MiscRepo(Repo):
             (key, value),
         )
 
+    async def kv_advance(self, key: str, value: str) -> bool:
+        # A second instance writing the same value waits for the first to commit, then
+        # finds the value no longer smaller and changes nothing.
+        return (
+            await self._run(
+                "INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) "
+                "DO UPDATE SET value = excluded.value WHERE kv.value < excluded.value",
+                (key, value),
+            )
+            > 0
+        )
+
     async def audit(
         self,
         now: datetime,

@@ -13,7 +13,7 @@ from store.postgres.records import Invite, NewPerson, from_ts, ts
 
 _PERSON_COLUMNS = (
     "id, name, role, grid, building, language, timezone, phone, address, plan, family_of, active, "
-    "contact, caller_id, deputy_id, relation"
+    "contact, caller_id, deputy_id, relation, risk"
 )
 
 
@@ -35,6 +35,7 @@ def _person(row: Row) -> Person:
         caller=None if row["caller_id"] is None else PersonId(row["caller_id"]),
         deputy=None if row["deputy_id"] is None else PersonId(row["deputy_id"]),
         relation=row["relation"],
+        risk=row["risk"],
     )
 
 
@@ -107,14 +108,17 @@ class PeopleRepo(Repo):
         """Insert or update by name; family links are resolved after every row exists."""
         await self._many(
             "INSERT INTO people (name, role, grid, building, language, timezone, phone, "
-            "address, plan, contact, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) "
+            "address, plan, contact, risk, created_at) "
+            "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) "
             "ON CONFLICT (name) DO UPDATE SET role = excluded.role, grid = excluded.grid, "
             "building = excluded.building, language = excluded.language, "
             "timezone = excluded.timezone, phone = excluded.phone, "
             "address = excluded.address, plan = excluded.plan, "
             # A row without a contact keeps the one the person has (perhaps switched to
             # phone because chat messages stopped reaching them).
-            "contact = CASE WHEN $12 = '' THEN people.contact ELSE excluded.contact END",
+            "contact = CASE WHEN $13 = '' THEN people.contact ELSE excluded.contact END, "
+            # Nor does a row without a risk tier lose the one the person has.
+            "risk = CASE WHEN excluded.risk = '' THEN people.risk ELSE excluded.risk END",
             [
                 (
                     p.name,
@@ -127,6 +131,7 @@ class PeopleRepo(Repo):
                     p.address,
                     p.plan,
                     p.contact or "chat",
+                    p.risk,
                     ts(now),
                     p.contact,
                 )
@@ -324,7 +329,7 @@ class PeopleRepo(Repo):
     async def export_rows(self) -> list[dict[str, Any]]:
         rows = await self._all(
             "SELECT p.name, p.role, p.grid, p.building, p.language, p.timezone, p.phone, "
-            "p.address, p.plan, f.name AS family_of, p.relation, p.contact, "
+            "p.address, p.plan, f.name AS family_of, p.relation, p.contact, p.risk, "
             "(SELECT c.name FROM people c WHERE c.id = p.caller_id) AS caller, "
             "(SELECT d.name FROM people d WHERE d.id = p.deputy_id) AS deputy, "
             "(SELECT string_agg(i.address, ' ' ORDER BY i.created_at, i.address) "

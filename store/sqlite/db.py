@@ -26,6 +26,7 @@ from store.sqlite.misc import MiscRepo
 from store.sqlite.needs import NeedsRepo
 from store.sqlite.people import PeopleRepo
 from store.sqlite.users import UsersRepo
+from store.sqlite.watch import WatchRepo
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class Tx(
     UsersRepo,
     ConsoleRepo,
     AwayRepo,
+    WatchRepo,
 ):
     """Everything the gateway reads or writes, inside one transaction."""
 

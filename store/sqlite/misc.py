@@ -20,6 +20,15 @@ class MiscRepo(Repo):
             (key, value),
         )
 
+    async def kv_advance(self, key: str, value: str) -> bool:
+        # (The cursor's rowcount: `_run` answers lastrowid for an INSERT.)
+        cursor = self.db.execute(
+            "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) "
+            "DO UPDATE SET value = excluded.value WHERE kv.value < excluded.value",
+            (key, value),
+        )
+        return cursor.rowcount > 0
+
     async def audit(
         self,
         now: datetime,

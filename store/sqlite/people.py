@@ -13,7 +13,7 @@ from store.sqlite.base import Repo, from_ts, in_list, ts
 
 _PERSON_COLUMNS = (
     "id, name, role, grid, building, language, timezone, phone, address, plan, family_of, active, "
-    "contact, caller_id, deputy_id, relation"
+    "contact, caller_id, deputy_id, relation, risk"
 )
 
 
@@ -35,6 +35,7 @@ def _person(row: sqlite3.Row) -> Person:
         caller=None if row["caller_id"] is None else PersonId(row["caller_id"]),
         deputy=None if row["deputy_id"] is None else PersonId(row["deputy_id"]),
         relation=row["relation"],
+        risk=row["risk"],
     )
 
 
@@ -89,14 +90,16 @@ class PeopleRepo(Repo):
         """Insert or update by name; family links are resolved after every row exists."""
         await self._many(
             "INSERT INTO people (name, role, grid, building, language, timezone, phone, "
-            "address, plan, contact, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+            "address, plan, contact, risk, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT(name) DO UPDATE SET role=excluded.role, grid=excluded.grid, "
             "building=excluded.building, language=excluded.language, "
             "timezone=excluded.timezone, phone=excluded.phone, address=excluded.address, "
             "plan=excluded.plan, "
             # A row without a contact keeps the one the person has (perhaps switched to
             # phone because chat messages stopped reaching them).
-            "contact = CASE WHEN ? = '' THEN people.contact ELSE excluded.contact END",
+            "contact = CASE WHEN ? = '' THEN people.contact ELSE excluded.contact END, "
+            # Nor does a row without a risk tier lose the one the person has.
+            "risk = CASE WHEN excluded.risk = '' THEN people.risk ELSE excluded.risk END",
             [
                 (
                     p.name,
@@ -109,6 +112,7 @@ class PeopleRepo(Repo):
                     p.address,
                     p.plan,
                     p.contact or "chat",
+                    p.risk,
                     ts(now),
                     p.contact,
                 )
@@ -334,7 +338,7 @@ class PeopleRepo(Repo):
     async def export_rows(self) -> list[dict[str, Any]]:
         rows = await self._all(
             "SELECT p.name, p.role, p.grid, p.building, p.language, p.timezone, p.phone, "
-            "p.address, p.plan, f.name AS family_of, p.relation, p.contact, "
+            "p.address, p.plan, f.name AS family_of, p.relation, p.contact, p.risk, "
             "(SELECT c.name FROM people c WHERE c.id = p.caller_id) AS caller, "
             "(SELECT d.name FROM people d WHERE d.id = p.deputy_id) AS deputy, "
             "(SELECT group_concat(address, ' ') FROM identities i "

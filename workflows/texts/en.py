@@ -49,7 +49,7 @@ TEXTS: dict[str, str] = {
     "invite_invalid": "This invitation code is not valid, already used or expired. Please ask the community office for a new one.",
     "not_enrolled": "Hello! Please register first with the invitation link or code from the community office.",
     "help_resident": 'Every day I check on you: tap "I\'m fine" or send any message. If you need help, send "help" or tap "I need help". For medicine, groceries and the like send /need medicine TEXT. Send /stop to stop the daily check-in. Going away or into hospital? Send /away 5d REASON, and /back when you are back.',
-    "help_responder": "Commands: /alerts lists open alerts; /ack NUMBER acknowledges; /resolve NUMBER OUTCOME closes (ok, visited, hospital, unreachable, or a few words). Needs: /need NAME KIND TEXT records one; /claim NUMBER; /done NUMBER. Visits: /visited NAME ok or /visited NAME concern NOTE. Away: /away 3d REASON (for a resident: /away NAME 5d hospital), /back when back.",
+    "help_responder": "Commands: /alerts lists open alerts; /ack NUMBER acknowledges; /resolve NUMBER OUTCOME closes (ok, visited, hospital, unreachable, or a few words). Needs: /need NAME KIND TEXT records one; /claim NUMBER; /done NUMBER. Visits: /visited NAME ok or /visited NAME concern NOTE. Away: /away 3d REASON (for a resident: /away NAME 5d hospital), /back when back. /summary: today's summary.",
     "stopped": "OK, no more daily check-ins. You can still write at any time if you need help. Send /start to resume.",
     "restarted": "OK, daily check-ins are back on.",
     "stop_notice": "ℹ️ {name} ({place}) has stopped the daily check-in.",
@@ -477,6 +477,8 @@ UI.update(
         "csv_problem_family_without_resident": "a family row needs family_of (the resident's name)",
         "csv_problem_family_of_not_resident": "family_of {name} is not a resident in this file or the database",
         "csv_problem_family_of_not_family": "family_of is only for family rows",
+        "csv_problem_bad_risk": "risk {value} is not one of {risks}",
+        "csv_problem_risk_not_resident": "risk is only for resident rows",
         "csv_problem_relation_not_family": "relation is only for family rows",
         # `reason` is the chat platform's own (adapters/*/platform.py identity_from_csv).
         "csv_problem_bad_identity": "{column} {value} is {reason}",
@@ -606,5 +608,48 @@ UI.update(
         "csv_problem_deputy_for_resident": "deputy is only for responders (who covers while they are away)",
         "csv_problem_deputy_self": "deputy is the person themselves",
         "csv_problem_deputy_not_responder": "deputy {name} is not a responder in this file or the database",
+    }
+)
+
+# The daily summary, early-warning flags and the outage guard.
+TEXTS.update(
+    {
+        "summary_title": "📋 Today's summary ({day})",
+        "summary_grid": "[{grid}] {total} check-ins: answered {answered} · late {late} · missed {missed} · help {help} · waiting {waiting}",
+        "summary_late_names": "  Late: {names}",
+        "summary_missed_names": "  Missed: {names}",
+        "summary_help_names": "  Help: {names}",
+        "summary_waiting_names": "  Waiting: {names}",
+        "summary_alerts": "  Open alerts: {alerts}",
+        "summary_alert_item": "#{alert} {name} {reason} ({state})",
+        "summary_alert_acked": "being handled",
+        "summary_needs": "  Needs: {count} open, {overdue} of them older than {hours} h: {needs}",
+        "summary_away": "  Away: {names}",
+        "summary_away_item": "{name} (until {until}, {reason})",
+        "summary_flags": "  🔎 Early warning: {flags}",
+        "summary_all_answered": "[{grid}] all {count} answered ✅",
+        "summary_no_checkins": "[{grid}] no check-ins today, nothing to report.",
+        "summary_quiet_grids": "{grids}: all answered, nothing to report ({count} check-ins) ✅",
+        "summary_outage_open": "⚠️ {platform} unreachable since {since}: {count} residents not reached; their reply windows are extended and they will be asked again once it is back.",
+        "summary_outage_ended": "⚠️ {platform} was unreachable {since}–{until}: {count} residents not reached in time; they were asked again once it was back.",
+        "summary_more": "and {count} more",
+        "summary_sep": ", ",
+        "summary_not_for_you": "The daily summary is for grid leaders, care leads and operators.",
+        "flag_missed": "{name}: {count} missed check-ins in {days} days",
+        "flag_late": "{name}: {count} late answers in {days} days",
+        "flag_drift": "{name}: the last {count} answers came more than {days} h from their usual time",
+        "flag_no_contact": "{name}: no human contact for {count} days (at most {days})",
+        "outage_started": "⚠️ {platform} unreachable: {count} residents not reached. Their reply windows are extended and they will be asked again once it is back; nobody is paged for each of them meanwhile.",
+        "outage_ended": "✅ {platform} is back (out since {since}). {count} residents asked again.",
+    }
+)
+
+UI.update(
+    {
+        "risk": "Risk",
+        "risk_high": "high",
+        "risk_key": "key",
+        "risk_general": "general",
+        "early_warning": "Early warning",
     }
 )

@@ -49,7 +49,7 @@ TEXTS: dict[str, str] = {
     "invite_invalid": "这个邀请码无效、已经用过或已过期。请向社区工作人员要一个新的。",
     "not_enrolled": "您好！请先用社区发给您的邀请链接或邀请码登记。",
     "help_resident": "每天我会问候您一次，点“我很好”或随便回一句话就行。需要帮助时发“救命”或点“需要帮助”。缺药、缺菜等需要时发 /need 药 说明（或 /need 买菜 说明）。发 /stop 可以停止每日问候。外出或住院时发 /away 5d 原因，回来发 /back。",
-    "help_responder": "命令：/alerts 查看提醒；/ack 编号 确认；/resolve 编号 结果 关闭（结果：ok、visited、hospital、unreachable 或一句话）。需求：/need 姓名 类别 说明 代为登记；/claim 编号 认领；/done 编号 办好。探访：/visited 姓名 ok 或 /visited 姓名 concern 情况。外出：/away 3d 原因（替居民：/away 姓名 5d 住院），回来 /back。",
+    "help_responder": "命令：/alerts 查看提醒；/ack 编号 确认；/resolve 编号 结果 关闭（结果：ok、visited、hospital、unreachable 或一句话）。需求：/need 姓名 类别 说明 代为登记；/claim 编号 认领；/done 编号 办好。探访：/visited 姓名 ok 或 /visited 姓名 concern 情况。外出：/away 3d 原因（替居民：/away 姓名 5d 住院），回来 /back。/summary 今日小结。",
     "stopped": "好的，以后不再每天问候您。需要帮助时仍可随时发消息。想恢复时发 /start。",
     "restarted": "好的，每日问候已恢复。",
     "stop_notice": "ℹ️ {name}（{place}）已停止每日问候。",
@@ -474,6 +474,8 @@ UI.update(
         "csv_problem_family_without_resident": "家属（family）这一行要在 family_of 里填居民的姓名",
         "csv_problem_family_of_not_resident": "family_of 填的 {name} 不是这个文件或数据库里的居民",
         "csv_problem_family_of_not_family": "只有家属（family）这一行才填 family_of",
+        "csv_problem_bad_risk": "风险等级 {value} 不对，应是其中之一：{risks}",
+        "csv_problem_risk_not_resident": "只有居民（resident）这一行才填 risk",
         "csv_problem_relation_not_family": "只有家属（family）这一行才填 relation（与居民的关系）",
         "csv_problem_bad_identity": "{column} 列的 {value} 格式不对（{reason}）",
         "csv_problem_bad_identity_telegram": "{column} 列的 {value} 不是 Telegram 的 chat id（应是数字，例如 123456789，最多 16 位）",
@@ -604,5 +606,48 @@ UI.update(
         "csv_problem_deputy_for_resident": "deputy 只用于工作人员（其外出时由谁代为处理）",
         "csv_problem_deputy_self": "deputy 不能是本人",
         "csv_problem_deputy_not_responder": "deputy {name} 在本文件和数据库中都不是工作人员",
+    }
+)
+
+# The daily summary, early-warning flags and the outage guard.
+TEXTS.update(
+    {
+        "summary_title": "📋 今日小结（{day}）",
+        "summary_grid": "【{grid}】共 {total} 次问候：已回复 {answered} · 迟回复 {late} · 未回复 {missed} · 求助 {help} · 待回复 {waiting}",
+        "summary_late_names": "  迟回复：{names}",
+        "summary_missed_names": "  未回复：{names}",
+        "summary_help_names": "  求助：{names}",
+        "summary_waiting_names": "  待回复：{names}",
+        "summary_alerts": "  未关闭的提醒：{alerts}",
+        "summary_alert_item": "#{alert} {name} {reason}（{state}）",
+        "summary_alert_acked": "处理中",
+        "summary_needs": "  需求：{count} 件未办完，其中 {overdue} 件超过 {hours} 小时：{needs}",
+        "summary_away": "  外出：{names}",
+        "summary_away_item": "{name}（至 {until}，{reason}）",
+        "summary_flags": "  🔎 早期预警：{flags}",
+        "summary_all_answered": "【{grid}】全部 {count} 人已回复 ✅",
+        "summary_no_checkins": "【{grid}】今天没有问候，也没有要处理的事。",
+        "summary_quiet_grids": "{grids}：全部已回复，没有要处理的事（共 {count} 次问候）✅",
+        "summary_outage_open": "⚠️ {platform} 从 {since} 起联系不上，{count} 位居民没收到问候；他们的回复时限已延长，恢复后会重新问候。",
+        "summary_outage_ended": "⚠️ {platform} 在 {since}–{until} 联系不上，{count} 位居民没按时收到问候；恢复后已重新问候。",
+        "summary_more": "等另外 {count} 项",
+        "summary_sep": "、",
+        "summary_not_for_you": "今日小结只发给网格长、关爱组负责人和社区工作人员。",
+        "flag_missed": "{name} {days} 天内 {count} 次未回复",
+        "flag_late": "{name} {days} 天内 {count} 次迟回复",
+        "flag_drift": "{name} 最近 {count} 次回复都比平时早或晚 {days} 小时以上",
+        "flag_no_contact": "{name} 已 {count} 天没有人联系（不应超过 {days} 天）",
+        "outage_started": "⚠️ {platform} 联系不上：{count} 位居民没收到问候。他们的回复时限已延长，恢复后会重新问候；这期间不会为他们逐一发提醒。",
+        "outage_ended": "✅ {platform} 已恢复（{since} 起中断）。已重新问候 {count} 位居民。",
+    }
+)
+
+UI.update(
+    {
+        "risk": "风险等级",
+        "risk_high": "高",
+        "risk_key": "重点",
+        "risk_general": "一般",
+        "early_warning": "早期预警",
     }
 )
