@@ -369,7 +369,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     async def go() -> str:
         store = await _with_store(settings)
         try:
-            status = await today(store, SystemClock().now(), config.timezone)
+            status = await today(store, SystemClock().now(), config.timezone, config)
         finally:
             await store.close()
         if args.json:

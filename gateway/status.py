@@ -6,8 +6,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from core.config import WorkflowConfig
 from core.ports import Store, Tx
 from gateway.platforms import PLATFORMS
+from workflows import early_warning, outage
+from workflows.early_warning import Flag
+from workflows.texts import Texts
 
 COLUMNS = ("pending", "answered", "reminded", "alerted", "help")
 
@@ -45,6 +49,10 @@ class Status:
     # Grids whose alerts would find no grid leader to tell.
     grids_without_leader: list[str] = field(default_factory=list)
     away: list[Away] = field(default_factory=list)
+    # Early-warning flags (with the workflow file's rules), by grid and name.
+    early_warning: list[Flag] = field(default_factory=list)
+    # Platforms out today (the outage guard), one line each.
+    outages: list[str] = field(default_factory=list)
 
 
 def day_bounds(now: datetime, timezone: str) -> tuple[datetime, datetime, str]:
@@ -53,8 +61,14 @@ def day_bounds(now: datetime, timezone: str) -> tuple[datetime, datetime, str]:
     return start, start + timedelta(days=1), start.date().isoformat()
 
 
-async def today(store: Store, now: datetime, timezone: str) -> Status:
+async def today(
+    store: Store, now: datetime, timezone: str, config: WorkflowConfig | None = None
+) -> Status:
+    """Today's numbers; with the workflow file, also its early-warning flags and the
+    day's platform outages."""
     start, end, label = day_bounds(now, timezone)
+    flags: list[Flag] = []
+    outages: list[str] = []
     async with store.transaction() as tx:
         rows = await tx.day_counts(start, end)
         open_alerts = await tx.open_alert_count()
@@ -76,6 +90,9 @@ async def today(store: Store, now: datetime, timezone: str) -> Status:
                 )
         state = _TxState(tx)
         notes = [note for p in PLATFORMS for note in await p.status_notes(state)]
+        if config is not None:
+            flags = await early_warning.flags(tx, config.early_warning, now, None)
+            outages = [_outage(o, timezone) for o in await outage.during(tx, start, end)]
     grids = [
         GridDay(
             grid=str(r["grid"]) or "-",
@@ -84,7 +101,26 @@ async def today(store: Store, now: datetime, timezone: str) -> Status:
         )
         for r in rows
     ]
-    return Status(label, grids, open_alerts, sum(depth.values()), notes, leaderless, away)
+    return Status(
+        label,
+        grids,
+        open_alerts,
+        sum(depth.values()),
+        notes,
+        leaderless,
+        away,
+        early_warning=flags,
+        outages=outages,
+    )
+
+
+def _outage(out: outage.Outage, timezone: str) -> str:
+    since = out.since.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
+    until = out.ended.astimezone(ZoneInfo(timezone)).strftime("%H:%M") if out.ended else "still out"
+    return (
+        f"{outage.platform_label(out.platform)} out {since}–{until}: "
+        f"{out.not_reached} residents not reached in that round"
+    )
 
 
 class _TxState:
@@ -133,6 +169,12 @@ def render_table(status: Status) -> str:
             "its alerts go straight to the next step"
         )
     lines.extend(f"warning: {note}" for note in status.platform_notes)
+    lines.extend(f"outage: {line}" for line in status.outages)
+    texts = Texts()
+    for flag in status.early_warning:
+        lines.append(
+            f"early warning [{flag.grid or '-'}]: {early_warning.describe(texts, 'en', flag)}"
+        )
     return "\n".join(lines)
 
 

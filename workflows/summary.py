@@ -31,6 +31,7 @@ from workflows import care_facts, early_warning, outage
 from workflows.context import Work
 from workflows.messaging import to_person
 from workflows.routes import Audience, Routes, reply, reply_text
+from workflows.texts import Texts
 from workflows.timefmt import hm, local
 
 log = logging.getLogger(__name__)
@@ -200,7 +201,7 @@ async def text_for(work: Work, person: Person, at: datetime) -> str:
             )
         )
     for out in await outage.during(tx, start, end):
-        lines.append(_outage_line(work, person, out))
+        lines.append(outage_line(work.texts, person.language, out, person.timezone))
     return "\n".join(lines)
 
 
@@ -314,17 +315,15 @@ def _alert_part(work: Work, lang: str, alert: Alert, resident: Person) -> str:
     )
 
 
-def _outage_line(work: Work, person: Person, out: outage.Outage) -> str:
+def outage_line(texts: Texts, language: str, out: outage.Outage, timezone: str) -> str:
     fields = {
         "platform": outage.platform_label(out.platform),
-        "since": hm(out.since, person.timezone),
+        "since": hm(out.since, timezone),
         "count": out.not_reached,
     }
     if out.ended is None:
-        return work.texts.render(person.language, "summary_outage_open", **fields)
-    return work.texts.render(
-        person.language, "summary_outage_ended", until=hm(out.ended, person.timezone), **fields
-    )
+        return texts.render(language, "summary_outage_open", **fields)
+    return texts.render(language, "summary_outage_ended", until=hm(out.ended, timezone), **fields)
 
 
 def _names(work: Work, lang: str, names: Sequence[str]) -> str:

@@ -17,12 +17,16 @@ from datetime import datetime
 from aiohttp import web
 
 from core.console import ResidentRow
-from gateway.status import COLUMNS, today
+from gateway.engine import Engine
+from gateway.status import COLUMNS, day_bounds, today
 from gateway.web.deps import DEPS
 from gateway.web.principal import Principal, principal
 from gateway.web.render import Labels, ago, labels, page, when
 from gateway.web.security import BadRequest
+from workflows import outage
+from workflows.early_warning import describe
 from workflows.rounds import next_round
+from workflows.summary import outage_line
 from workflows.texts import ui
 from workflows.timefmt import day_hm
 
@@ -153,7 +157,7 @@ async def dashboard(request: web.Request) -> web.Response:
     filters = Filters.read(request.query, who)
     engine = request.app[DEPS].engine
     rows = await rows_for(request, who, t)
-    status = await today(engine.store, engine.clock.now(), engine.config.timezone)
+    status = await today(engine.store, engine.clock.now(), engine.config.timezone, engine.config)
     grids = [g for g in status.grids if who.sees(g.grid if g.grid != "-" else "")]
     shown = [row for row in rows if filters.admits(row)]
     open_alerts = sum(1 for row in rows if row.alert_id is not None)
@@ -169,6 +173,13 @@ async def dashboard(request: web.Request) -> web.Response:
         "open_alerts": open_alerts,
         "outbox": status.outbox_pending,
         "leaderless": [g for g in status.grids_without_leader if who.sees(g)],
+        # Quiet flags, never a page (workflows/early_warning.py), in the reader's language.
+        "early_warning": [
+            describe(engine.texts, who.language, f)
+            for f in status.early_warning
+            if who.sees(f.grid)
+        ],
+        "outages": await _outages(engine, who.language),
         "notice": request.query.get("notice", "")[:300],
         "problems": PROBLEMS,
     }
@@ -179,6 +190,14 @@ async def dashboard(request: web.Request) -> web.Response:
     )
     template = "today_live.html" if part else "today.html"
     return page(request, template, context)
+
+
+async def _outages(engine: Engine, language: str) -> list[str]:
+    """Platforms out today (the outage guard), as the daily summary words them."""
+    start, end, _ = day_bounds(engine.clock.now(), engine.config.timezone)
+    async with engine.store.read() as tx:
+        found = await outage.during(tx, start, end)
+    return [outage_line(engine.texts, language, o, engine.config.timezone) for o in found]
 
 
 async def start_round(request: web.Request) -> web.Response:
