@@ -64,7 +64,9 @@ def test_two_missed_checkins_within_seven_days_are_flagged() -> None:
     week[5] = checkin(5, "unreachable", answered=None)
     assert rules_of(week) == [Rule.MISSED]
     # Eight days ago is outside the week; a miss answered late is a late answer.
-    assert rules_of([checkin(1, "missed", answered=None), checkin(8, "missed", answered=None)]) == []
+    assert (
+        rules_of([checkin(1, "missed", answered=None), checkin(8, "missed", answered=None)]) == []
+    )
     assert Rule.MISSED not in rules_of(
         [checkin(1, "missed", answered=None), checkin(2, "missed", answered="11:00", late=True)]
     )
@@ -96,8 +98,7 @@ def test_drift_is_measured_around_the_clock() -> None:
 
 def test_each_rule_follows_the_workflow_file_and_can_be_turned_off() -> None:
     config = parse_config(
-        builtin_config_text()
-        + "early_warning:\n"
+        builtin_config_text() + "early_warning:\n"
         "  missed: {count: 3, within: 7d}\n"
         "  late: off\n"
         "  drift: {more_than: 1h, days_in_a_row: 2, median_of: 10d}\n"
@@ -110,9 +111,7 @@ def test_each_rule_follows_the_workflow_file_and_can_be_turned_off() -> None:
     late = [checkin(d, "missed", answered="10:30", late=True) for d in (1, 2, 4)]
     assert Rule.LATE not in rules_of(late, rules)
     usual = [checkin(d, answered="09:05") for d in range(2, 9)]
-    assert rules_of(usual + [checkin(d, answered="10:20") for d in range(2)], rules) == [
-        Rule.DRIFT
-    ]
+    assert rules_of(usual + [checkin(d, answered="10:20") for d in range(2)], rules) == [Rule.DRIFT]
 
 
 def resident(person: int, risk: str, enrolled_days_ago: int, answered_days_ago: int | None):
