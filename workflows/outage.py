@@ -15,13 +15,14 @@ While a platform is out:
   "unreachable" alert;
 - every `check_every` it is looked at again; with nothing queued to show whether it
   works, one held resident is asked again as a probe.
-It is back once something was delivered there since the last look and nothing is
-retrying: each held resident is asked again with a full reply window, and the
+It is back once the probe arrived (with check-ins held), or else once something was
+delivered there since the last look and nothing is retrying: each held resident is asked again with a full reply window, and the
 operators and care leads are told. A hold lasting `max_hold` escalates as before.
 
-A prompt refused while the round's platform has delivered nothing yet is held the same
-way until the round is judged; if it was no outage after all, such holds escalate then
-(a few minutes late) as they would have at once.
+A prompt refused while the round is still going out, with `threshold` of the prompts
+tried so far failing, is held the same way until the round is judged: the first
+refusals of an outage must not page before the share is known. If it was no outage
+after all, such holds escalate then (a few minutes late) as they would have at once.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class Outage:
     # When it was last looked at; `ended` once the platform works again.
     checked: datetime
     ended: datetime | None = None
+    # The held check-in asked again to learn whether the platform works (0: none yet).
+    probe: int = 0
 
     @property
     def open(self) -> bool:
@@ -83,6 +86,7 @@ async def outages(tx: Tx) -> dict[str, Outage]:
             not_reached=int(item["not_reached"]),
             checked=datetime.fromisoformat(item["checked"]),
             ended=datetime.fromisoformat(item["ended"]) if item.get("ended") else None,
+            probe=int(item.get("probe", 0)),
         )
     return found
 
@@ -110,10 +114,15 @@ def platform_label(platform: str) -> str:
     return platform[:1].upper() + platform[1:]
 
 
-def is_out(counts: PromptCounts, guard: OutageGuard) -> bool:
+def is_out(counts: PromptCounts, guard: OutageGuard, *, judged: bool = False) -> bool:
+    """At least `threshold` of the prompts failing — or, when the round is judged
+    (`check_after` since it opened), some failing and none delivered. Before that, one
+    refused prompt among none delivered yet may be just the first send that ended."""
     if counts.total < guard.min_prompts or counts.failing == 0:
         return False
-    return counts.failing >= guard.threshold * counts.total or counts.delivered == 0
+    if counts.failing >= guard.threshold * counts.total:
+        return True
+    return judged and counts.delivered == 0
 
 
 async def during(tx: Tx, start: datetime, end: datetime) -> list[Outage]:
@@ -162,8 +171,9 @@ async def hold_if_out(work: Work, row: OutboxRow, error: str) -> bool:
             return False
         if is_out(counts, guard):
             await _declare(work, row.platform, counts)
-        elif counts.delivered == 0:
-            # Nothing of this round has arrived there yet: wait for the judgement.
+        elif _looks_out_so_far(counts, guard):
+            # The round is still going out and failing as an outage would: hold this
+            # one until the round is judged.
             await _add_check(
                 work, found.sent_at + guard.check_after, _ROUND + found.sent_at.isoformat()
             )
@@ -171,6 +181,11 @@ async def hold_if_out(work: Work, row: OutboxRow, error: str) -> bool:
             return False
     await _hold(work, found, row.platform, guard, error)
     return True
+
+
+def _looks_out_so_far(counts: PromptCounts, guard: OutageGuard) -> bool:
+    attempted = counts.delivered + counts.failing
+    return attempted < counts.total and counts.failing >= guard.threshold * attempted
 
 
 async def _hold(work: Work, held: Checkin, platform: str, guard: OutageGuard, error: str) -> None:
@@ -240,7 +255,7 @@ async def _judge_round(work: Work, guard: OutageGuard, opened_at: datetime) -> N
         current = known.get(counts.platform)
         if current is not None and current.open:
             continue
-        if is_out(counts, guard):
+        if is_out(counts, guard, judged=True):
             await _declare(work, counts.platform, counts)
         else:
             # Held while undecided, and no outage after all: they escalate now.
@@ -251,18 +266,30 @@ async def _watch(work: Work, guard: OutageGuard, platform: str) -> None:
     current = (await outages(work.tx)).get(platform)
     if current is None or not current.open:
         return
+    holds = [t for t in await work.tx.timers_of_kind(TIMER_HOLD) if t.arg == platform]
     seen = await work.tx.platform_delivery(platform, current.checked)
-    if seen.delivered_since and not seen.retrying:
+    probe = current.probe
+    if holds:
+        # Check-ins are held: it works again when one of them can be reached (other
+        # chats there may work all along, when only a share of the round failed).
+        if probe and await work.tx.prompt_delivered_at(CheckinId(probe)) is not None:
+            await _recover(work, current)
+            return
+        if not seen.pending:
+            # Nothing queued there: ask one held resident again, as a probe.
+            probe = 0
+            for hold in holds:
+                held = await work.tx.checkin(hold.ref)
+                if held is not None and held.state in OPEN_CHECKIN_STATES:
+                    await _ask_again(work, held)
+                    probe = held.id
+                    break
+    elif seen.delivered_since and not seen.retrying:
         await _recover(work, current)
         return
-    if not seen.pending:
-        # Nothing queued there would show that it works again: ask one held resident.
-        holds = [t for t in await work.tx.timers_of_kind(TIMER_HOLD) if t.arg == platform]
-        for hold in holds[:1]:
-            probe = await work.tx.checkin(hold.ref)
-            if probe is not None and probe.state in OPEN_CHECKIN_STATES:
-                await _ask_again(work, probe)
-    await _save(work.tx, Outage(platform, current.since, current.not_reached, work.now))
+    await _save(
+        work.tx, Outage(platform, current.since, current.not_reached, work.now, probe=probe)
+    )
     await _add_check(work, work.now + guard.check_every, _WATCH + platform)
 
 
