@@ -48,7 +48,9 @@ from gateway.clock import FakeClock
 from gateway.engine import Engine
 from gateway.outbox import FETCH
 from store.sqlite import Store
+from workflows import early_warning
 from workflows.actions import ActionKind
+from workflows.early_warning import Rule
 
 PLATFORM = "sim"
 START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
@@ -313,6 +315,8 @@ class _Tally:
     calls_unanswered: int = 0
     calls_help: int = 0
     away_days: float = 0.0
+    # Early-warning flags standing at the end, by rule.
+    flags: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: _Tally) -> None:
         for name in (
@@ -332,6 +336,8 @@ class _Tally:
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.acks += other.acks
+        for rule, count in other.flags.items():
+            self.flags[rule] = self.flags.get(rule, 0) + count
 
 
 def split_street(params: SimulationParams, jobs: int) -> list[tuple[int, int]]:
@@ -420,7 +426,7 @@ async def _run_block(
             await engine.start_receiving()
             try:
                 await _walk_days(store, engine, population, clock, params.days, on_day)
-                return await _tally(store, population, START + timedelta(days=params.days))
+                return await _tally(store, population, config, START + timedelta(days=params.days))
             finally:
                 await engine.stop()
         finally:
@@ -492,13 +498,16 @@ async def _go_away(store: Store, engine: Engine, population: SimulatedPopulation
             await engine.set_away(resident.name, f"{length}d", "simulated")
 
 
-async def _tally(store: Store, population: SimulatedPopulation, end: datetime) -> _Tally:
+async def _tally(
+    store: Store, population: SimulatedPopulation, config: WorkflowConfig, end: datetime
+) -> _Tally:
     async with store.read() as tx:
         outcomes = await tx.checkin_outcomes()
         acks = await tx.ack_delays()
         alerts = await tx.recent_alerts(limit=10_000_000)
         calls = await tx.call_outcome_counts(START, end)
         absences = await tx.absences_between(START, end)
+        flags = await early_warning.flags(tx, config.early_warning, end, None)
     away_seconds = sum(
         (min(a.ended_at or a.until, a.until, end) - max(a.starts_at, START)).total_seconds()
         for a in absences
@@ -518,6 +527,7 @@ async def _tally(store: Store, population: SimulatedPopulation, end: datetime) -
         calls_unanswered=calls.get("no_answer", 0),
         calls_help=calls.get("help", 0),
         away_days=away_seconds / 86400,
+        flags={rule.value: sum(1 for f in flags if f.rule is rule) for rule in Rule},
     )
 
 
@@ -700,6 +710,7 @@ def _report(params: SimulationParams, tally: _Tally, wall: float) -> dict[str, A
         "calls_unanswered": tally.calls_unanswered,
         "calls_needing_help": tally.calls_help,
         "away_days": round(tally.away_days, 1),
+        "early_warning_flags": {rule.value: tally.flags.get(rule.value, 0) for rule in Rule},
         "wall_seconds": round(wall, 2),
     }
 
@@ -727,5 +738,7 @@ def render_report(report: dict[str, Any]) -> str:
             f"    calls unanswered:         {report['calls_unanswered']}",
             f"    reached, needing help:    {report['calls_needing_help']}",
             f"  resident days away:         {report['away_days']}",
+            "  early-warning flags (end):  "
+            + ", ".join(f"{k} {v}" for k, v in report["early_warning_flags"].items()),
         ]
     )

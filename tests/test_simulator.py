@@ -39,6 +39,20 @@ async def test_it_reports_the_same_whether_the_street_runs_in_one_process_or_sev
     }
 
 
+async def test_it_reports_the_early_warning_flags_standing_at_the_end(
+    config: WorkflowConfig,
+) -> None:
+    params = SimulationParams(residents=80, days=8, answer_rate=0.6, seed=3)
+    report = await simulate(config, params, jobs=1)
+    flags = report["early_warning_flags"]
+    assert set(flags) == {"missed", "late", "drift", "no_contact"}
+    # Answering three days in five, many miss two in a week; nobody goes 90 days unseen.
+    assert flags["missed"] > 0 and flags["no_contact"] == 0
+    assert f"missed {flags['missed']}, late {flags['late']}" in simulate_module.render_report(
+        report
+    )
+
+
 def test_it_splits_a_street_into_blocks_of_whole_grids() -> None:
     params = SimulationParams(residents=1000, residents_per_grid=40)
     blocks = split_street(params, 3)

@@ -90,13 +90,19 @@ async def _summary_due(work: Work, timer: Timer) -> None:
     # The day it is for is the day it was due: one caught up after a night's restart
     # still reports that day.
     day = local(timer.due_at, timezone).date()
-    sent = 0
-    for person in await _recipients(work):
-        if person.timezone != timezone:
-            continue
-        if await work.tx.kv_advance(f"summary.sent:{person.id}", day.isoformat()):
-            await send(work, person, timer.due_at)
-            sent += 1
+    recipients = [
+        person
+        for person in await _recipients(work)
+        if person.timezone == timezone
+        and await work.tx.kv_advance(f"summary.sent:{person.id}", day.isoformat())
+    ]
+    sent = len(recipients)
+    if recipients:
+        start, end = day_of(timer.due_at, timezone)
+        everything = await _gather(work, None, start, end)
+        for person in recipients:
+            text = _render(work, person, everything)
+            await to_person(work, person, text, priority=Priority.REPLY)
     await work.tx.audit(work.now, "summary.sent", timezone, None, f"{day} to {sent}")
     log.info("daily summary for %s (%s): %d sent", timezone, day, sent)
     # The next one — unless another is waiting already (two instances added one each).
@@ -114,10 +120,6 @@ async def _summary_command(
         await reply(work, event, person, "summary_not_for_you")
         return
     await reply_text(work, event, person, await text_for(work, person, work.now))
-
-
-async def send(work: Work, person: Person, at: datetime) -> None:
-    await to_person(work, person, await text_for(work, person, at), priority=Priority.REPLY)
 
 
 # -- what it says ---------------------------------------------------------------------
@@ -152,14 +154,25 @@ def _kind(fact: CheckinFact) -> str:
 KINDS = ("answered", "late", "missed", "help", "waiting")
 
 
-async def text_for(work: Work, person: Person, at: datetime) -> str:
-    """The summary of `person`'s grids (every grid for someone without one) for the
-    day `at` falls on in their timezone, as it stands now."""
-    tx, lang = work.tx, person.language
-    zone = ZoneInfo(person.timezone)
+def day_of(at: datetime, timezone: str) -> tuple[datetime, datetime]:
+    """The local day `at` falls on in `timezone`: [start, end)."""
+    zone = ZoneInfo(timezone)
     start = datetime.combine(at.astimezone(zone).date(), time(0), tzinfo=zone)
-    end = start + timedelta(days=1)
-    scope: Sequence[str] | None = [person.grid] if person.grid else None
+    return start, start + timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class _Day:
+    start: datetime
+    end: datetime
+    grids: dict[str, _Grid]
+    outages: list[outage.Outage]
+
+
+async def _gather(work: Work, scope: Sequence[str] | None, start: datetime, end: datetime) -> _Day:
+    """Everything the summaries of `scope` (None: every grid) say, read once: a
+    timezone's summaries share one reading."""
+    tx = work.tx
     grids: dict[str, _Grid] = {}
 
     def grid(name: str) -> _Grid:
@@ -169,7 +182,8 @@ async def text_for(work: Work, person: Person, at: datetime) -> str:
         grid(name)
     for fact in await tx.checkin_facts(start, end, scope):
         grid(fact.grid).checkins.append(fact)
-    for alert in await tx.unresolved_alerts(person.grid or None):
+    only = None if scope is None else scope[0]
+    for alert in await tx.unresolved_alerts(only):
         resident = await tx.person(alert.person_id)
         if resident is not None:
             grid(resident.grid).alerts.append((alert, resident))
@@ -181,10 +195,28 @@ async def text_for(work: Work, person: Person, at: datetime) -> str:
         grid(stay.grid).away.append(stay)
     for flag in await early_warning.flags(tx, work.config.early_warning, work.now, scope):
         grid(flag.grid).flags.append(flag)
+    return _Day(start, end, grids, await outage.during(tx, start, end))
 
-    lines = [work.texts.render(lang, "summary_title", day=start.strftime("%m-%d"))]
+
+def _scope(person: Person) -> list[str] | None:
+    return [person.grid] if person.grid else None
+
+
+async def text_for(work: Work, person: Person, at: datetime) -> str:
+    """The summary of `person`'s grids (every grid for someone without one) for the
+    day `at` falls on in their timezone, as it stands now."""
+    start, end = day_of(at, person.timezone)
+    return _render(work, person, await _gather(work, _scope(person), start, end))
+
+
+def _render(work: Work, person: Person, day: _Day) -> str:
+    lang = person.language
+    scope = _scope(person)
+    names = sorted(day.grids) if scope is None else scope
+    grids = [day.grids.get(name) or _Grid(name) for name in names]
+    lines = [work.texts.render(lang, "summary_title", day=day.start.strftime("%m-%d"))]
     quiet: list[_Grid] = []
-    for item in sorted(grids.values(), key=lambda g: g.name):
+    for item in grids:
         if item.quiet:
             quiet.append(item)
         else:
@@ -200,7 +232,7 @@ async def text_for(work: Work, person: Person, at: datetime) -> str:
                 count=sum(len(g.checkins) for g in quiet),
             )
         )
-    for out in await outage.during(tx, start, end):
+    for out in day.outages:
         lines.append(outage_line(work.texts, person.language, out, person.timezone))
     return "\n".join(lines)
 
