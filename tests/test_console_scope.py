@@ -147,3 +147,23 @@ async def test_a_page_that_goes_away_ends_its_stream_without_an_error(
         await asyncio.sleep(0.5)
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [], [r.getMessage() for r in errors]
+
+
+async def test_early_warning_flags_show_on_today_for_the_grids_an_account_covers(
+    console: Console,
+) -> None:
+    # 陈德福 (G1) and Zhao Other (G2) miss two mornings running; 王秀英 answers.
+    for _ in range(2):
+        console.clock.set(console.clock.now() + timedelta(minutes=30))  # the 09:00 round
+        await console.settle()
+        await console.say("王秀英", "好")
+        console.clock.set(console.clock.now() + timedelta(hours=23, minutes=30))
+        await console.settle()
+    li, other, ops = [await logged_in(console, n) for n in ("li", "other", "ops")]
+    mine = (await li.get("/")).text
+    assert "早期预警" in mine and "陈德福 7 天内 2 次未回复" in mine
+    assert "Zhao Other" not in mine and "王秀英 7 天内" not in mine
+    theirs = (await other.get("/")).text
+    assert "Zhao Other: 2 missed check-ins in 7 days" in theirs and "陈德福" not in theirs
+    everyone = (await ops.get("/", **{"HX-Request": "true"})).text
+    assert "陈德福 7 天内 2 次未回复" in everyone and "Zhao Other 7 天内 2 次未回复" in everyone
