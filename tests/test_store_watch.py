@@ -3,7 +3,12 @@ same tests against SQLite and PostgreSQL (fixtures from tests/test_store_contrac
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
 from core.records import AlertReason, CheckinState
+from store.postgres import PgStore
 from tests.test_store_contract import MIN, T0, AnyStore, add_people, db, message, person, store
 
 __all__ = ["db", "store"]  # the fixtures, used by name
@@ -126,3 +131,29 @@ async def test_prompt_counts_and_platform_delivery_describe_a_round(store: AnySt
         assert later.delivered_since == 0
         other = await tx.platform_delivery("matrix", T0)
         assert (other.delivered_since, other.retrying, other.pending) == (0, 0, 1)
+
+
+@pytest.mark.postgres
+async def test_two_instances_advancing_the_same_day_at_once_only_one_sends(
+    postgres_url: str,
+) -> None:
+    first, second = PgStore(postgres_url), PgStore(postgres_url)
+    await asyncio.gather(first.open(), second.open())
+    try:
+        async with first.transaction() as a:
+            assert await a.kv_advance("summary.sent:7", "2026-11-23")
+            # The other instance writes the same day while this one has not committed:
+            # it waits, then finds the day written and changes nothing.
+            waiting = asyncio.create_task(_advance(second, "summary.sent:7", "2026-11-23"))
+            await asyncio.sleep(0.2)
+            assert not waiting.done()
+        assert await asyncio.wait_for(waiting, 5) is False
+        async with first.read() as tx:
+            assert await tx.kv_get("summary.sent:7") == "2026-11-23"
+    finally:
+        await asyncio.gather(first.close(), second.close())
+
+
+async def _advance(store: PgStore, key: str, value: str) -> bool:
+    async with store.transaction() as tx:
+        return await tx.kv_advance(key, value)
