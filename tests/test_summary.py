@@ -78,7 +78,7 @@ async def test_grid_leaders_and_care_leads_get_one_summary_at_eight_in_the_eveni
     assert await summaries(h, "Leader Li") == []
     await until(h, EVENING)
     (text,) = await summaries(h, "Leader Li")
-    assert "[G1] 3 check-ins: answered 1 · late 0 · missed 1 · help 1 · waiting 0" in text
+    assert "[G1] check-ins 3: answered 1 · late 0 · missed 1 · help 1 · waiting 0" in text
     assert "Missed: Chen" in text and "Help: Zhao" in text
     assert "Wang" not in text  # simply fine: not named
     assert "Open alerts: #" in text
@@ -170,20 +170,25 @@ async def test_summary_on_demand_and_only_for_those_who_lead(h: Harness) -> None
     assert await summaries(h, "Chen") == []
 
 
-async def test_the_summary_time_is_read_from_the_workflow_file(db_path: Path) -> None:
+async def test_the_summary_time_is_read_from_the_workflow_file(h: Harness, db_path: Path) -> None:
+    # The gateway restarts with a workflow file that moves the summary to 18:30.
+    await h.engine.stop()
     config = parse_config(
         builtin_config_text().replace('summary_time: "20:00"', "summary_time: 18:30")
     )
-    clock = FakeClock(START)
-    async with Store(db_path) as store:
-        await make_community(store, config, clock.now(), PEOPLE)
-        harness = Harness(store, clock, config, RecordingAdapter())
-        await harness.start()
-        await until(harness, datetime(2026, 11, 23, 10, 29, tzinfo=UTC))
-        assert await summaries(harness, "Leader Li") == []
-        await until(harness, datetime(2026, 11, 23, 10, 30, tzinfo=UTC))
-        assert len(await summaries(harness, "Leader Li")) == 1
-        await harness.engine.stop()
+    h.config = config
+    h.engine = Engine(h.store, h.clock, config, {"test": h.adapter})
+    await h.start()
+    async with h.store.read() as tx:
+        due = sorted(t.due_at for t in await tx.timers_of_kind(TimerKind.SUMMARY))
+    assert due == [
+        datetime(2026, 11, 23, 10, 30, tzinfo=UTC),  # 18:30 in Shanghai
+        datetime(2026, 11, 23, 18, 30, tzinfo=UTC),  # 18:30 in London
+    ]
+    await until(h, datetime(2026, 11, 23, 10, 29, tzinfo=UTC))
+    assert await summaries(h, "Leader Li") == []
+    await until(h, datetime(2026, 11, 23, 10, 30, tzinfo=UTC))
+    assert len(await summaries(h, "Leader Li")) == 1
 
 
 async def test_open_and_overdue_needs_are_listed(h: Harness) -> None:
@@ -194,3 +199,25 @@ async def test_open_and_overdue_needs_are_listed(h: Harness) -> None:
     text = (await summaries(h, "Leader Li"))[-1]
     assert "Needs: 2 open, 1 of them older than 48 h:" in text
     assert "Wang medicine⏰" in text and "Chen groceries" in text and "groceries⏰" not in text
+
+
+async def test_someone_covering_a_whole_street_reads_thirty_grids_and_a_count(
+    db_path: Path, config: WorkflowConfig
+) -> None:
+    header = PEOPLE.splitlines(keepends=True)[0]
+    rows = "Lead All,care_lead,,,en,,,,,,,\n" + "".join(
+        f"Leader {g},grid_leader,S{g:02d},,en,,,,,,,\nResident {g},resident,S{g:02d},,en,,,,,,,\n"
+        for g in range(33)
+    )
+    clock = FakeClock(START)
+    async with Store(db_path) as store:
+        await make_community(store, config, clock.now(), header + rows)
+        street = Harness(store, clock, config, RecordingAdapter())
+        await street.start()
+        await until(street, EVENING)  # nobody answered, anywhere
+        (everything,) = await summaries(street, "Lead All")
+        assert "[S29]" in everything and "[S30]" not in everything
+        assert everything.endswith("3 more grids have something to report: see the web console.")
+        (own,) = await summaries(street, "Leader 31")
+        assert "[S31] check-ins 1:" in own and "Missed: Resident 31" in own
+        await street.engine.stop()

@@ -16,8 +16,9 @@ While a platform is out:
 - every `check_every` it is looked at again; with nothing queued to show whether it
   works, one held resident is asked again as a probe.
 It is back once the probe arrived (with check-ins held), or else once something was
-delivered there since the last look and nothing is retrying: each held resident is asked again with a full reply window, and the
-operators and care leads are told. A hold lasting `max_hold` escalates as before.
+delivered there since the last look and nothing is retrying: each held resident is
+asked again with a full reply window, and the operators and care leads are told. A
+hold lasting `max_hold` escalates as before.
 
 A prompt refused while the round is still going out, with `threshold` of the prompts
 tried so far failing, is held the same way until the round is judged: the first

@@ -40,8 +40,10 @@ TIMER_SUMMARY = TimerKind.SUMMARY
 RECIPIENTS = (Role.GRID_LEADER, Role.CARE_LEAD)
 # Who may ask for one with /summary.
 ASKERS = frozenset({Role.GRID_LEADER, Role.CARE_LEAD, Role.OPERATOR})
-# At most this many names on one line; the rest are counted.
+# At most this many names on one line, and grids in one message; the rest are counted
+# (someone who covers a whole street reads the rest on the console).
 NAMES = 12
+GRIDS = 30
 
 routes = Routes()
 
@@ -69,7 +71,13 @@ async def _recipients(work: Work) -> list[Person]:
 async def ensure_summary_timers(work: Work) -> int:
     """A summary timer for every timezone that has a grid leader or care lead. Runs
     at start-up and every few minutes (new people)."""
-    existing = {t.arg for t in await work.tx.timers_of_kind(TIMER_SUMMARY)}
+    timers = await work.tx.timers_of_kind(TIMER_SUMMARY)
+    at = work.config.summary_time
+    if any(local(t.due_at, t.arg).time() != at for t in timers):
+        # `summary_time` changed since these were set: set them again.
+        await work.tx.cancel_timers(0, (TIMER_SUMMARY,))
+        timers = []
+    existing = {t.arg for t in timers}
     added = 0
     for timezone in sorted({p.timezone for p in await _recipients(work)} - existing):
         await work.tx.add_timer(
@@ -216,11 +224,17 @@ def _render(work: Work, person: Person, day: _Day) -> str:
     grids = [day.grids.get(name) or _Grid(name) for name in names]
     lines = [work.texts.render(lang, "summary_title", day=day.start.strftime("%m-%d"))]
     quiet: list[_Grid] = []
+    busy = 0
     for item in grids:
         if item.quiet:
             quiet.append(item)
-        else:
+        elif busy < GRIDS:
             lines += _grid_lines(work, person, item)
+            busy += 1
+        else:
+            busy += 1
+    if busy > GRIDS:
+        lines.append(work.texts.render(lang, "summary_more_grids", count=busy - GRIDS))
     if len(quiet) == 1 and len(grids) == 1:
         lines.append(_all_answered(work, lang, quiet[0]))
     elif quiet:

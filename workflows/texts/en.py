@@ -615,7 +615,7 @@ UI.update(
 TEXTS.update(
     {
         "summary_title": "📋 Today's summary ({day})",
-        "summary_grid": "[{grid}] {total} check-ins: answered {answered} · late {late} · missed {missed} · help {help} · waiting {waiting}",
+        "summary_grid": "[{grid}] check-ins {total}: answered {answered} · late {late} · missed {missed} · help {help} · waiting {waiting}",
         "summary_late_names": "  Late: {names}",
         "summary_missed_names": "  Missed: {names}",
         "summary_help_names": "  Help: {names}",
@@ -632,6 +632,7 @@ TEXTS.update(
         "summary_quiet_grids": "{grids}: all answered, nothing to report ({count} check-ins) ✅",
         "summary_outage_open": "⚠️ {platform} unreachable since {since}: {count} residents not reached; their reply windows are extended and they will be asked again once it is back.",
         "summary_outage_ended": "⚠️ {platform} was unreachable {since}–{until}: {count} residents not reached in time; they were asked again once it was back.",
+        "summary_more_grids": "{count} more grids have something to report: see the web console.",
         "summary_more": "and {count} more",
         "summary_sep": ", ",
         "summary_not_for_you": "The daily summary is for grid leaders, care leads and operators.",

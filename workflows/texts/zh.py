@@ -630,6 +630,7 @@ TEXTS.update(
         "summary_quiet_grids": "{grids}：全部已回复，没有要处理的事（共 {count} 次问候）✅",
         "summary_outage_open": "⚠️ {platform} 从 {since} 起联系不上，{count} 位居民没收到问候；他们的回复时限已延长，恢复后会重新问候。",
         "summary_outage_ended": "⚠️ {platform} 在 {since}–{until} 联系不上，{count} 位居民没按时收到问候；恢复后已重新问候。",
+        "summary_more_grids": "还有 {count} 个网格有情况，请在网页控制台查看。",
         "summary_more": "等另外 {count} 项",
         "summary_sep": "、",
         "summary_not_for_you": "今日小结只发给网格长、关爱组负责人和社区工作人员。",
