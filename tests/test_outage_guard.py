@@ -119,7 +119,9 @@ async def test_a_platform_refusing_a_whole_round_is_one_alert_not_a_page_per_res
 ) -> None:
     s, ids = street
     s.break_residents(RESIDENTS, ids, "chat not found")
-    await s.advance(30 * MIN)  # the 09:00 round: every prompt refused
+    await s.advance(30 * MIN)  # the 09:00 round: every prompt refused, each one held
+    assert await s.inbox("Lead Zhang") == [] and await s.inbox("Leader Li") == []
+    await s.advance(5 * MIN)  # 09:05: the round is judged
     # One message to the care lead and the operator (in their languages); the grid
     # leader is paged for nobody.
     (told,) = texts(await s.inbox("Lead Zhang"))

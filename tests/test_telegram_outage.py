@@ -89,7 +89,7 @@ async def test_telegram_down_for_a_round_is_one_alert_and_the_windows_wait_for_i
     told = [m.text for m in server.messages(CARE_LEAD)]
     assert len(told) == 2
     assert told[0].startswith("⚠️ Telegram unreachable: 4 residents not reached")
-    assert told[1] == "✅ Telegram is back (out since 09:05). 4 residents asked again."
+    assert told[1] == "✅ Telegram is back (out since 09:00). 4 residents asked again."
     assert server.messages(LEADER) == []
     assert await line.count("SELECT count(*) FROM timers WHERE kind = 'outage_hold'") == 0
 

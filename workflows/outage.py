@@ -1,8 +1,8 @@
 """The outage guard: when a chat platform fails a round, one alert — not a page per
 resident — and the affected check-ins wait for the platform to come back.
 
-A round's prompts on a platform are judged `check_after` its opening (and at each
-prompt refused for good): the platform is out when at least `threshold` of them are
+A round's prompts on a platform are judged `check_after` its opening (and at a prompt
+refused for good after that): the platform is out when at least `threshold` of them are
 failing (refused for good, or retrying after a failure), or when some fail and none
 has arrived. A round with fewer than `min_prompts` prompts there is never judged.
 
@@ -20,10 +20,12 @@ delivered there since the last look and nothing is retrying: each held resident 
 asked again with a full reply window, and the operators and care leads are told. A
 hold lasting `max_hold` escalates as before.
 
-A prompt refused while the round is still going out, with `threshold` of the prompts
-tried so far failing, is held the same way until the round is judged: the first
-refusals of an outage must not page before the share is known. If it was no outage
-after all, such holds escalate then (a few minutes late) as they would have at once.
+A prompt refused before its round is judged is held the same way until then: the first
+refusals of an outage must not page before the share is known, and nothing is counted
+per refusal (a round of 100,000 refused would be counted 100,000 times). If it was no
+outage after all, such holds escalate then — a few minutes late — as they would have
+at once. Only a round's prompts are judged: reminders refused later in the window
+escalate one by one, as before.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core.commands import Priority
 from core.config import OutageGuard
@@ -115,15 +117,12 @@ def platform_label(platform: str) -> str:
     return platform[:1].upper() + platform[1:]
 
 
-def is_out(counts: PromptCounts, guard: OutageGuard, *, judged: bool = False) -> bool:
-    """At least `threshold` of the prompts failing — or, when the round is judged
-    (`check_after` since it opened), some failing and none delivered. Before that, one
-    refused prompt among none delivered yet may be just the first send that ended."""
+def is_out(counts: PromptCounts, guard: OutageGuard) -> bool:
+    """At least `threshold` of the prompts failing, or some failing and none delivered
+    (judged `check_after` the round opened: by then a working platform delivered some)."""
     if counts.total < guard.min_prompts or counts.failing == 0:
         return False
-    if counts.failing >= guard.threshold * counts.total:
-        return True
-    return judged and counts.delivered == 0
+    return counts.failing >= guard.threshold * counts.total or counts.delivered == 0
 
 
 async def during(tx: Tx, start: datetime, end: datetime) -> list[Outage]:
@@ -147,7 +146,7 @@ async def watch_round(work: Work, opened_at: datetime, prompts: int) -> None:
 
 
 async def _add_check(work: Work, at: datetime, arg: str) -> None:
-    if any(t.arg == arg for t in await work.tx.timers_of_kind(TIMER_CHECK)):
+    if any(t.arg == arg for t in await work.tx.timers_of(0, TIMER_CHECK)):
         return
     await work.tx.add_timer(at, TIMER_CHECK, 0, arg, work.now)
     work.timers_added = True
@@ -163,30 +162,29 @@ async def hold_if_out(work: Work, row: OutboxRow, error: str) -> bool:
     if found is None or found.state not in OPEN_CHECKIN_STATES:
         return False
     current = (await outages(work.tx)).get(row.platform)
-    if current is None or not current.open:
+    if (current is None or not current.open) and not await _judgement_pending(work, found.sent_at):
+        # Refused after its round was judged (or in a round too small to be): counted
+        # now, which is rare — during a round's first minutes nothing is counted.
         counts = next(
             (c for c in await work.tx.prompt_counts(found.sent_at) if c.platform == row.platform),
             None,
         )
-        if counts is None or counts.total < guard.min_prompts:
+        if counts is None or not is_out(counts, guard):
             return False
-        if is_out(counts, guard):
-            await _declare(work, row.platform, counts)
-        elif _looks_out_so_far(counts, guard):
-            # The round is still going out and failing as an outage would: hold this
-            # one until the round is judged.
-            await _add_check(
-                work, found.sent_at + guard.check_after, _ROUND + found.sent_at.isoformat()
-            )
-        else:
-            return False
+        await _declare(work, row.platform, counts, found.sent_at)
     await _hold(work, found, row.platform, guard, error)
     return True
 
 
-def _looks_out_so_far(counts: PromptCounts, guard: OutageGuard) -> bool:
-    attempted = counts.delivered + counts.failing
-    return attempted < counts.total and counts.failing >= guard.threshold * attempted
+async def _judgement_pending(work: Work, sent_at: datetime) -> bool:
+    """Whether the round this check-in belongs to is still to be judged."""
+    for check in await work.tx.timers_of(0, TIMER_CHECK):
+        if check.arg.startswith(_ROUND):
+            opened = datetime.fromisoformat(check.arg.removeprefix(_ROUND))
+            # (Times read back from the store may differ in the last microsecond.)
+            if abs(opened - sent_at) < timedelta(seconds=1):
+                return True
+    return False
 
 
 async def _hold(work: Work, held: Checkin, platform: str, guard: OutageGuard, error: str) -> None:
@@ -198,10 +196,11 @@ async def _hold(work: Work, held: Checkin, platform: str, guard: OutageGuard, er
     await work.tx.audit(work.now, "checkin.held", f"checkin:{held.id}", None, error)
 
 
-async def _declare(work: Work, platform: str, counts: PromptCounts) -> None:
+async def _declare(work: Work, platform: str, counts: PromptCounts, since: datetime) -> None:
+    """Out since `since`: the opening of the round whose prompts failed."""
     guard = work.config.outage_guard
     assert guard is not None
-    outage = Outage(platform, work.now, counts.total - counts.delivered, work.now)
+    outage = Outage(platform, since, counts.total - counts.delivered, work.now)
     await _save(work.tx, outage)
     await work.tx.audit(
         work.now,
@@ -256,8 +255,8 @@ async def _judge_round(work: Work, guard: OutageGuard, opened_at: datetime) -> N
         current = known.get(counts.platform)
         if current is not None and current.open:
             continue
-        if is_out(counts, guard, judged=True):
-            await _declare(work, counts.platform, counts)
+        if is_out(counts, guard):
+            await _declare(work, counts.platform, counts, opened_at)
         else:
             # Held while undecided, and no outage after all: they escalate now.
             await _release_as_unreachable(work, counts.platform)
