@@ -238,3 +238,20 @@ def test_every_console_label_is_in_both_languages() -> None:
     # Chinese words for a platform's own reason; English shows the platform's reason.
     extra = set(zh.UI) - set(en.UI)
     assert all(key.startswith("csv_problem_bad_identity_") for key in extra), extra
+
+
+async def test_a_residents_risk_tier_is_set_and_kept_on_the_page(console: Console) -> None:
+    ops = await as_user(console, "ops")
+    wang = await console.person("王秀英")
+    assert wang.risk == ""
+    form = (await ops.get(f"/people/{wang.id}/edit")).text
+    assert '<select name="risk">' in form
+    saved = await ops.post(f"/people/{wang.id}/edit", person_form(name="王秀英", risk="high"))
+    assert saved.status == 303
+    assert (await console.person("王秀英")).risk == "high"
+    form = (await ops.get(f"/people/{wang.id}/edit")).text
+    assert '<option value="high" selected>' in form
+    assert "<dt>风险等级</dt><dd>高</dd>" in (await ops.get(f"/people/{wang.id}")).text
+    wrong = await ops.post(f"/people/{wang.id}/edit", person_form(name="王秀英", risk="urgent"))
+    assert wrong.status == 400 and "risk &#39;urgent&#39; is not one of" in wrong.text
+    assert (await console.person("王秀英")).risk == "high"
