@@ -114,6 +114,24 @@ async def today(
     )
 
 
+class FlagCache:
+    """Early-warning flags change by the day, not by the second: the console reads them
+    again at most every `every` (of the gateway's clock), not at each refresh of the
+    Today page (every answer refreshes it)."""
+
+    def __init__(self, every: timedelta = timedelta(minutes=15)) -> None:
+        self.every = every
+        self._at: datetime | None = None
+        self._flags: list[Flag] = []
+
+    async def get(self, store: Store, config: WorkflowConfig, now: datetime) -> list[Flag]:
+        if self._at is None or not self._at <= now < self._at + self.every:
+            async with store.read() as tx:
+                self._flags = await early_warning.flags(tx, config.early_warning, now, None)
+            self._at = now
+        return self._flags
+
+
 def _outage(out: outage.Outage, timezone: str) -> str:
     since = out.since.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
     until = out.ended.astimezone(ZoneInfo(timezone)).strftime("%H:%M") if out.ended else "still out"

@@ -14,7 +14,7 @@ from core.ids import CheckinId, PersonId
 from core.watch import CheckinFact, ContactFact
 from gateway.clock import FakeClock
 from gateway.config import builtin_config_text, parse_config
-from gateway.status import render_table, today
+from gateway.status import FlagCache, render_table, today
 from store.sqlite import Store
 from tests.conftest import START, Harness, make_community
 from tests.fakes import RecordingAdapter
@@ -197,3 +197,19 @@ async def test_flags_reach_the_summary_and_status_but_never_page_anyone(h: Harne
         ("Chen", Rule.MISSED),
         ("Wang", Rule.NO_CONTACT),
     }
+
+
+async def test_the_console_reads_the_flags_again_only_every_quarter_hour(h: Harness) -> None:
+    cache = FlagCache()
+    now = h.clock.now()
+    assert await cache.get(h.store, h.config, now) == []
+    # Chen misses two mornings; a page refreshed within the quarter hour shows the flags
+    # read before, a later one reads them again.
+    for _ in range(2):
+        await h.advance(timedelta(minutes=30))
+        await h.advance(timedelta(hours=1, minutes=1))
+        h.clock.set(h.clock.now() + timedelta(hours=22, minutes=29))
+        await h.settle()
+    assert await cache.get(h.store, h.config, now + timedelta(minutes=14)) == []
+    later = await cache.get(h.store, h.config, h.clock.now())
+    assert ("Chen", Rule.MISSED) in {(f.name, f.rule) for f in later}

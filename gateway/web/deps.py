@@ -13,6 +13,7 @@ from aiohttp import web
 from adapters.local import LocalChatAdapter
 from gateway.engine import Engine
 from gateway.settings import Settings
+from gateway.status import FlagCache
 from gateway.web.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class Console:
     # own routes (a webhook checks its own secret).
     public: set[str] = field(default_factory=set)
     public_prefixes: tuple[str, ...] = ("/healthz", "/metrics", "/ping/", "/static/")
+    early_warning: FlagCache = field(default_factory=FlagCache)
 
 
 CONSOLE: web.AppKey[Console] = web.AppKey("console", Console)

@@ -19,7 +19,7 @@ from aiohttp import web
 from core.console import ResidentRow
 from gateway.engine import Engine
 from gateway.status import COLUMNS, day_bounds, today
-from gateway.web.deps import DEPS
+from gateway.web.deps import CONSOLE, DEPS
 from gateway.web.principal import Principal, principal
 from gateway.web.render import Labels, ago, labels, page, when
 from gateway.web.security import BadRequest
@@ -157,7 +157,10 @@ async def dashboard(request: web.Request) -> web.Response:
     filters = Filters.read(request.query, who)
     engine = request.app[DEPS].engine
     rows = await rows_for(request, who, t)
-    status = await today(engine.store, engine.clock.now(), engine.config.timezone, engine.config)
+    status = await today(engine.store, engine.clock.now(), engine.config.timezone)
+    flags = await request.app[CONSOLE].early_warning.get(
+        engine.store, engine.config, engine.clock.now()
+    )
     grids = [g for g in status.grids if who.sees(g.grid if g.grid != "-" else "")]
     shown = [row for row in rows if filters.admits(row)]
     open_alerts = sum(1 for row in rows if row.alert_id is not None)
@@ -175,9 +178,7 @@ async def dashboard(request: web.Request) -> web.Response:
         "leaderless": [g for g in status.grids_without_leader if who.sees(g)],
         # Quiet flags, never a page (workflows/early_warning.py), in the reader's language.
         "early_warning": [
-            describe(engine.texts, who.language, f)
-            for f in status.early_warning
-            if who.sees(f.grid)
+            describe(engine.texts, who.language, f) for f in flags if who.sees(f.grid)
         ],
         "outages": await _outages(engine, who.language),
         "notice": request.query.get("notice", "")[:300],
