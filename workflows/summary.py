@@ -71,7 +71,7 @@ async def _recipients(work: Work) -> list[Person]:
 async def ensure_summary_timers(work: Work) -> int:
     """A summary timer for every timezone that has a grid leader or care lead. Runs
     at start-up and every few minutes (new people)."""
-    timers = await work.tx.timers_of_kind(TIMER_SUMMARY)
+    timers = await work.tx.timers_of(0, TIMER_SUMMARY)
     at = work.config.summary_time
     if any(local(t.due_at, t.arg).time() != at for t in timers):
         # `summary_time` changed since these were set: set them again.
@@ -114,7 +114,7 @@ async def _summary_due(work: Work, timer: Timer) -> None:
     await work.tx.audit(work.now, "summary.sent", timezone, None, f"{day} to {sent}")
     log.info("daily summary for %s (%s): %d sent", timezone, day, sent)
     # The next one — unless another is waiting already (two instances added one each).
-    if not any(t.arg == timezone for t in await work.tx.timers_of_kind(TIMER_SUMMARY)):
+    if not any(t.arg == timezone for t in await work.tx.timers_of(0, TIMER_SUMMARY)):
         due = next_summary_at(work.config.summary_time, timezone, max(work.now, timer.due_at))
         await work.tx.add_timer(due, TIMER_SUMMARY, 0, timezone, work.now)
         work.timers_added = True
