@@ -109,8 +109,9 @@ async def _summary_due(work: Work, timer: Timer) -> None:
         start, end = day_of(timer.due_at, timezone)
         everything = await _gather(work, None, start, end)
         for person in recipients:
+            # Routine: never ahead of an alert or of an answer to someone who wrote.
             text = _render(work, person, everything)
-            await to_person(work, person, text, priority=Priority.REPLY)
+            await to_person(work, person, text, priority=Priority.ROUTINE)
     await work.tx.audit(work.now, "summary.sent", timezone, None, f"{day} to {sent}")
     log.info("daily summary for %s (%s): %d sent", timezone, day, sent)
     # The next one — unless another is waiting already (two instances added one each).
