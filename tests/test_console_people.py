@@ -253,5 +253,5 @@ async def test_a_residents_risk_tier_is_set_and_kept_on_the_page(console: Consol
     assert '<option value="high" selected>' in form
     assert "<dt>风险等级</dt><dd>高</dd>" in (await ops.get(f"/people/{wang.id}")).text
     wrong = await ops.post(f"/people/{wang.id}/edit", person_form(name="王秀英", risk="urgent"))
-    assert wrong.status == 400 and "risk &#39;urgent&#39; is not one of" in wrong.text
+    assert wrong.status == 400 and "风险等级 &#39;urgent&#39; 不对" in wrong.text
     assert (await console.person("王秀英")).risk == "high"
