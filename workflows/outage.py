@@ -43,7 +43,7 @@ from core.outbox import OutboxRow
 from core.ports import Tx
 from core.records import OPEN_CHECKIN_STATES, Checkin, Person, Timer
 from core.watch import PromptCounts
-from workflows import checkin
+from workflows import calls, checkin
 from workflows.context import Work
 from workflows.messaging import to_person
 from workflows.routes import Routes
@@ -150,6 +150,13 @@ async def _add_check(work: Work, at: datetime, arg: str) -> None:
         return
     await work.tx.add_timer(at, TIMER_CHECK, 0, arg, work.now)
     work.timers_added = True
+
+
+async def on_prompt_undeliverable(work: Work, row: OutboxRow, error: str) -> None:
+    """A prompt (or reminder) was refused for good: its check-in is held while its
+    platform is out (or its round not yet judged), else it escalates as unreachable."""
+    if not await hold_if_out(work, row, error):
+        await calls.on_prompt_undeliverable(work, CheckinId(row.ref), error)
 
 
 async def hold_if_out(work: Work, row: OutboxRow, error: str) -> bool:
@@ -348,7 +355,7 @@ async def _release_as_unreachable(work: Work, platform: str) -> None:
     for hold in await work.tx.timers_of_kind(TIMER_HOLD):
         if hold.arg == platform:
             await work.tx.cancel_timers(hold.ref, (TIMER_HOLD,))
-            await checkin.on_prompt_undeliverable(
+            await calls.on_prompt_undeliverable(
                 work, CheckinId(hold.ref), f"{platform_label(platform)}: undeliverable"
             )
 
@@ -356,6 +363,6 @@ async def _release_as_unreachable(work: Work, platform: str) -> None:
 @routes.timer(TIMER_HOLD)
 async def _hold_over(work: Work, timer: Timer) -> None:
     """Held for `max_hold` and the platform is still out: escalate as unreachable."""
-    await checkin.on_prompt_undeliverable(
+    await calls.on_prompt_undeliverable(
         work, CheckinId(timer.ref), f"{platform_label(timer.arg)}: out since the round"
     )

@@ -317,8 +317,6 @@ async def on_delivered(work: Work, row: OutboxRow) -> None:
 async def on_delivery_failed(work: Work, row: OutboxRow, error: str) -> None:
     await work.tx.audit(work.now, "delivery.failed", f"outbox:{row.id}", row.person_id, error)
     if row.purpose in (checkin.PURPOSE_PROMPT, checkin.PURPOSE_REMINDER):
-        # A platform failing a whole round holds its check-ins instead of paging for each.
-        if not await outage.hold_if_out(work, row, error):
-            await calls.on_prompt_undeliverable(work, row.ref, error)
+        await outage.on_prompt_undeliverable(work, row, error)
     elif row.purpose == escalation.PURPOSE_ALERT:
         await escalation.on_copy_undeliverable(work, row, error)
