@@ -87,6 +87,7 @@ async def test_grid_leaders_and_care_leads_get_one_summary_at_eight_in_the_eveni
     # The care lead serves every grid: both, in Chinese; G2's Sun missed too.
     (zh,) = await summaries(h, "Lead Zhang")
     assert "【G1】" in zh and "【G2】" in zh and "未回复：Sun" in zh
+    assert "【G3】今天没有问候，也没有要处理的事。" in zh  # London's grid had no round yet
     # G2's leader sees only G2.
     (other,) = await summaries(h, "Leader Other")
     assert "[G2]" in other and "[G1]" not in other

@@ -239,14 +239,21 @@ def _render(work: Work, person: Person, day: _Day) -> str:
     if len(quiet) == 1 and len(grids) == 1:
         lines.append(_all_answered(work, lang, quiet[0]))
     elif quiet:
-        lines.append(
-            work.texts.render(
-                lang,
-                "summary_quiet_grids",
-                grids=_names(work, lang, [g.name or "-" for g in quiet]),
-                count=sum(len(g.checkins) for g in quiet),
+        answered = [g for g in quiet if g.checkins]
+        if answered:
+            lines.append(
+                work.texts.render(
+                    lang,
+                    "summary_quiet_grids",
+                    grids=_names(work, lang, [g.name or "-" for g in answered]),
+                    count=sum(len(g.checkins) for g in answered),
+                )
             )
-        )
+        idle = [g.name or "-" for g in quiet if not g.checkins]
+        if idle:
+            lines.append(
+                work.texts.render(lang, "summary_no_checkins", grid=_names(work, lang, idle))
+            )
     for out in day.outages:
         lines.append(outage_line(work.texts, person.language, out, person.timezone))
     return "\n".join(lines)
@@ -357,7 +364,10 @@ def _alert_part(work: Work, lang: str, alert: Alert, resident: Person) -> str:
         "summary_alert_item",
         alert=alert.id,
         name=resident.name,
-        reason=work.texts.render(lang, f"reason_{alert.reason.value}"),
+        # A silence alert the resident then called for help on is read as a call for help.
+        reason=work.texts.render(
+            lang, "reason_help" if alert.urgent else f"reason_{alert.reason.value}"
+        ),
         state=state,
     )
 
