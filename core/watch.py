@@ -24,6 +24,8 @@ class CheckinFact:
     answered_at: datetime | None
     # After the window closed: the resident's answer called off the silence alert.
     late_at: datetime | None
+    # How it was answered: "button", "text", … or by proxy ("call", "visit").
+    answer: str = ""
 
     @property
     def answer_at(self) -> datetime | None:

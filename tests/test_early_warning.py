@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from gateway.status import FlagCache, render_table, today
 from store.sqlite import Store
 from tests.conftest import START, Harness, make_community
 from tests.fakes import RecordingAdapter
+from workflows import care_facts
 from workflows.early_warning import Rule, evaluate_checkins, evaluate_contact
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # 20:00 in Shanghai
@@ -213,3 +215,50 @@ async def test_the_console_reads_the_flags_again_only_every_quarter_hour(h: Harn
     assert await cache.get(h.store, h.config, now + timedelta(minutes=14)) == []
     later = await cache.get(h.store, h.config, h.clock.now())
     assert ("Chen", Rule.MISSED) in {(f.name, f.rule) for f in later}
+
+
+def test_answers_by_proxy_say_nothing_of_the_residents_own_time() -> None:
+    usual = [checkin(d, answered="09:05") for d in range(3, 14)]
+    # A caller reached her at 14:00 on three days: those are the caller's times.
+    called = [dataclasses.replace(checkin(d, answered="14:00"), answer="call") for d in range(3)]
+    assert rules_of(usual + called) == []
+    assert rules_of(usual + [checkin(d, answered="14:00") for d in range(3)]) == [Rule.DRIFT]
+
+
+async def test_a_visit_is_human_contact_and_a_hospital_stay_makes_a_resident_high_risk(
+    h: Harness,
+) -> None:
+    # Chen (general risk) and Wang (high) are left alone with the clock: no rounds
+    # matter here, only contact. Eight days on, Wang is flagged, Chen is not.
+    async def flagged() -> set[tuple[str, Rule]]:
+        found = await today(h.store, h.clock.now(), "Asia/Shanghai", h.config)
+        return {(f.name, f.rule) for f in found.early_warning if f.rule is Rule.NO_CONTACT}
+
+    h.clock.set(START + timedelta(days=8))
+    await h.settle()
+    assert await flagged() == {("Wang", Rule.NO_CONTACT)}
+    # The grid leader visits Wang: that is human contact.
+    await h.say("Leader Li", "/visited Wang ok")
+    assert await flagged() == set()
+    # Chen (general risk: 90 days) goes into hospital for ten days and comes back.
+    await h.engine.set_away("Chen", "10d", "住院")
+    h.clock.set(h.clock.now() + timedelta(days=10, hours=1))
+    await h.settle()
+    assert await back_from_hospital(h, "Chen")
+    # For a week after a hospital stay she counts as high risk: 18 days without human
+    # contact is a flag now (the visit was to Wang, not to her) …
+    assert ("Chen", Rule.NO_CONTACT) in await flagged()
+    # … and a week later she is general again.
+    h.clock.set(h.clock.now() + timedelta(days=7))
+    await h.settle()
+    assert not await back_from_hospital(h, "Chen")
+    assert ("Chen", Rule.NO_CONTACT) not in await flagged()
+
+
+async def back_from_hospital(h: Harness, name: str) -> bool:
+    person = await h.person(name)
+    async with h.store.read() as tx:
+        back = await care_facts.back_from_hospital(
+            tx, h.clock.now() - timedelta(days=7), h.clock.now() + timedelta(seconds=1)
+        )
+    return person.id in back

@@ -33,6 +33,14 @@ async def test_it_keeps_each_residents_risk_tier(store: AnyStore) -> None:
         assert chen is not None and chen.risk == ""
         rows = {r["name"]: r["risk"] for r in await tx.export_rows()}
     assert rows == {"Wang": "high", "Chen": ""}
+    # A row without a tier keeps the one the person has; a tier given replaces it.
+    await add_people(store, person("Wang"), person("Chen", risk="key"))
+    async with store.read() as tx:
+        assert {p.name: p.risk for p in await tx.people()} == {"Wang": "high", "Chen": "key"}
+    await add_people(store, person("Wang", risk="general"))
+    async with store.read() as tx:
+        wang = await tx.person_by_name("Wang")
+        assert wang is not None and wang.risk == "general"
 
 
 async def test_checkin_facts_tell_answered_missed_and_late_per_grid(store: AnyStore) -> None:

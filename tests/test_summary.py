@@ -222,3 +222,18 @@ async def test_someone_covering_a_whole_street_reads_thirty_grids_and_a_count(
         (own,) = await summaries(street, "Leader 31")
         assert "[S31] check-ins 1:" in own and "Missed: Resident 31" in own
         await street.engine.stop()
+
+
+async def test_who_is_away_is_in_the_summary_and_their_closed_checkin_is_not_a_miss(
+    h: Harness,
+) -> None:
+    await h.advance(30 * MIN)  # the 09:00 round: Wang, Chen and Zhao are asked
+    await h.engine.set_away("Wang", "5d", "住院")  # her open check-in closes as away
+    await answer(h, "Chen")
+    await answer(h, "Zhao")
+    await until(h, EVENING)
+    (text,) = await summaries(h, "Leader Li")
+    assert "[G1] check-ins 2: answered 2 · late 0 · missed 0" in text
+    assert "Away: Wang (until 11-28, 住院)" in text
+    (zh,) = await summaries(h, "Lead Zhang")
+    assert "外出：Wang（至 11-28，住院）" in zh

@@ -8,6 +8,7 @@ The rules, with their defaults from community-care practice:
 - `drift`: the answer came more than 2 h away from the resident's own usual time of
   day (the median of their answers over 14 days) on each of their 3 latest answered
   check-ins — and those 14 days hold at least 3 more answers to know "usual" from;
+  answers by proxy (a call, a visit) are not the resident's and are left out;
 - `no_contact`: no human contact for longer than the resident's risk tier allows
   (`high` 7 days, `key` 30, `general` 90; `high` for 7 days after a hospital stay).
 """
@@ -25,6 +26,7 @@ from core.config import EarlyWarning
 from core.enums import Risk
 from core.ids import PersonId
 from core.ports import Tx
+from core.records import PROXY_ANSWERS
 from core.watch import CheckinFact, ContactFact
 from workflows import care_facts
 from workflows.texts import Texts
@@ -122,10 +124,13 @@ def _drifting(rules: EarlyWarning, now: datetime, checkins: Sequence[CheckinFact
     drift = rules.drift
     assert drift is not None
     since = now - drift.median_of
+    # The resident's own answers: a caller's or a visitor's time says nothing of theirs.
     minutes = [
         _minute_of_day(answer, c.timezone)
         for c in checkins
-        if c.due_at >= since and (answer := c.answer_at) is not None
+        if c.due_at >= since
+        and (answer := c.answer_at) is not None
+        and c.answer not in PROXY_ANSWERS
     ]
     if len(minutes) < drift.days_in_a_row + BASELINE_ANSWERS:
         return False

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from core.commands import Priority
 from core.enums import NeedState, Role, TimerKind
 from core.events import MessageReceived
-from core.records import Alert, AlertState, Need, Person, Timer
+from core.records import Alert, AlertState, CheckinState, Need, Person, Timer
 from core.watch import CheckinFact
 from workflows import care_facts, early_warning, outage
 from workflows.context import Work
@@ -190,7 +190,10 @@ async def _gather(work: Work, scope: Sequence[str] | None, start: datetime, end:
     for name in scope if scope is not None else await tx.grids():
         grid(name)
     for fact in await tx.checkin_facts(start, end, scope):
-        grid(fact.grid).checkins.append(fact)
+        # Closed because the resident went away: no answer was expected (they are
+        # listed as away while they are).
+        if fact.state != CheckinState.AWAY:
+            grid(fact.grid).checkins.append(fact)
     only = None if scope is None else scope[0]
     for alert in await tx.unresolved_alerts(only):
         resident = await tx.person(alert.person_id)

@@ -30,7 +30,7 @@ class WatchRepo(Repo):
         only, params = _grid_filter(grids, "p.grid")
         rows = await self._all(
             "SELECT c.id, c.person_id, p.name, p.grid, p.timezone, c.due_at, c.deadline, "
-            "c.state, c.answered_at, "
+            "c.state, c.answered_at, c.answer, "
             "(SELECT max(a.resolved_at) FROM alerts a WHERE a.checkin_id = c.id "
             " AND a.outcome = 'late_answer') AS late_at "
             "FROM checkins c JOIN people p ON p.id = c.person_id "
@@ -111,4 +111,5 @@ def _checkin_fact(r: sqlite3.Row) -> CheckinFact:
         state=r["state"],
         answered_at=opt_ts(r["answered_at"]),
         late_at=opt_ts(r["late_at"]),
+        answer=r["answer"],
     )
