@@ -242,7 +242,8 @@ async def test_the_people_export_has_names_family_and_addresses(store: AnyStore)
     ]
     assert set(rows[0]) == {
         "name", "role", "grid", "building", "language", "timezone", "phone", "address",
-        "plan", "family_of", "relation", "contact", "caller", "deputy", "risk", "telegram", "matrix",
+        "plan", "family_of", "relation", "contact", "caller", "deputy", "risk", "telegram",
+        "matrix",
     }  # fmt: skip
 
 
