@@ -310,7 +310,8 @@ async def test_an_alert_names_a_family_contacts_relation_from_the_people_file(
     page = (await alerts_to(harness, "Leader Li", "Wang"))[-1]
     assert "Son Wang 1390021; Mei Wang (daughter) 1390022" in page.text
     exported = await export_people(harness.store)
-    assert "Mei Wang,family,,,zh,Asia/Shanghai,1390022,,,,,Wang,daughter,,,\n" in exported
+    # (then contact, caller, deputy and risk, all empty)
+    assert "Mei Wang,family,,,zh,Asia/Shanghai,1390022,,,,,Wang,daughter,,,,\n" in exported
 
 
 async def test_a_relation_is_refused_on_anyone_but_family(harness: Harness) -> None:
