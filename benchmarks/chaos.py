@@ -454,11 +454,14 @@ async def drive(
 
 
 def unsettled(db: Path) -> str:
-    """What is left to do ("" when nothing): deadlines ahead (but the next round),
+    """What is left to do ("" when nothing): deadlines ahead (but standing timers),
     unhandled updates, messages to send."""
     timers, inbox, outbox, wait = read_db(
         db,
-        "SELECT (SELECT count(*) FROM timers WHERE kind != 'round'), "
+        # Standing timers are never done: the next round, the day's summary, and the
+        # outage guard's look at a round's deliveries a few minutes after it opened.
+        "SELECT (SELECT count(*) FROM timers "
+        "WHERE kind NOT IN ('round', 'summary', 'outage_check')), "
         "(SELECT count(*) FROM inbox WHERE handled_at IS NULL), "
         "(SELECT count(*) FROM outbox WHERE state = 'pending'), "
         "(SELECT max(not_before) FROM outbox WHERE state = 'pending')",
