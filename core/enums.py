@@ -50,6 +50,7 @@ class TimerKind(enum.StrEnum):
     SUMMARY = "summary"  # the day's summary for the grid leaders and care leads of a timezone
     OUTAGE_CHECK = "outage_check"  # judge a round's deliveries per platform; watch an outage
     OUTAGE_HOLD = "outage_hold"  # a check-in waiting for its platform to come back
+    RETENTION = "retention"  # the daily job that reduces and deletes what has expired
 
 
 class Risk(enum.StrEnum):
@@ -71,6 +72,11 @@ class Purpose(enum.StrEnum):
     CALL = "call"  # a phone-call task for a caller
     CONCERN = "concern"
     EDIT = "edit"
+    # A resident's address and phone sent privately to whoever took their need or alert
+    # from a group; edited away once it is closed.
+    REVEAL_NEED = "reveal_need"
+    REVEAL_ALERT = "reveal_alert"
+    CONSENT = "consent"  # "shall you receive X's alerts?" to a family contact or volunteer
     NONE = ""
 
 
@@ -86,3 +92,13 @@ class NeedState(enum.StrEnum):
     CLAIMED = "claimed"
     DONE = "done"
     CANCELLED = "cancelled"
+
+
+class ConsentDecision(enum.StrEnum):
+    """What a consent row records (the latest row per person and subject counts)."""
+
+    GIVEN = "given"  # a resident's /start, a contact's "yes"
+    REFUSED = "refused"  # a contact's "no"
+    ASKED = "asked"  # a contact was asked and has not answered
+    WITHDRAWN = "withdrawn"  # /stop
+    FORGOTTEN = "forgotten"  # the person's data was erased

@@ -26,6 +26,7 @@ from core.records import (
     Checkin,
     CheckinState,
     ContactKind,
+    Consent,
     DeadLetter,
     HumanContact,
     Identity,
@@ -355,6 +356,33 @@ class Tx(Protocol):
         ...
 
     async def open_alert_count(self) -> int: ...
+    async def kv_claim(self, key: str, old: str | None, new: str) -> bool:
+        """Set `key` to `new` only if it still holds `old` (None: unset); exactly one of
+        two instances doing the same at once gets True."""
+        ...
+
+    # -- privacy: consent, retention, a person's data, erasure -----------------
+
+    async def add_consent(
+        self,
+        person_id: int,
+        about: int,
+        decision: str,
+        version: str,
+        now: datetime,
+        detail: str = "",
+    ) -> None: ...
+    async def consent_decision(self, person_id: int, about: int) -> str | None: ...
+    async def consents_of(self, person_id: int) -> list[Consent]: ...
+    async def apply_retention(
+        self,
+        texts_since: datetime,
+        texts_before: datetime,
+        records_before: datetime,
+        audit_before: datetime,
+    ) -> dict[str, int]: ...
+    async def person_data(self, person_id: int) -> dict[str, list[dict[str, Any]]]: ...
+    async def forget_person(self, person_id: int, now: datetime) -> dict[str, int]: ...
 
     # -- inbox and outbox ----------------------------------------------------
 

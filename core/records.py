@@ -275,3 +275,17 @@ class CallAttempt:
     at: datetime
     outcome: CallOutcome
     note: str = ""
+
+
+@dataclass(frozen=True)
+class Consent:
+    """One decision a person made: a resident agreeing at enrollment (`about` 0, with
+    the version of the text they were shown), or a family contact or volunteer saying
+    yes or no to hearing about one resident (`about`: the resident; 0: their grid)."""
+
+    person_id: PersonId
+    about: int
+    decision: str
+    version: str
+    at: datetime
+    detail: str

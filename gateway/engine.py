@@ -26,7 +26,7 @@ from core.records import Absence, Timer
 from gateway import channels
 from gateway.clock import Clock
 from gateway.outbox import OutboxWorker
-from workflows import away, rounds, router, summary
+from workflows import away, privacy, rounds, router, summary
 from workflows.actions import ActionSigner
 from workflows.checkin import RoundResult
 from workflows.context import Work
@@ -184,10 +184,13 @@ class Engine:
         self._after(work)
 
     async def ensure_rounds(self) -> int:
+        """Every plan's round timer, and the daily retention job's (run at start-up and
+        every few minutes, so a timer that went missing comes back)."""
         async with self.store.transaction() as tx:
             work = self._work(tx)
             added = await rounds.ensure_round_timers(work)
             await summary.ensure_summary_timers(work)
+            await privacy.ensure_retention_timer(work)
         self._after(work)
         return added
 

@@ -90,14 +90,23 @@ class Harness:
 
 
 async def make_community(
-    store: Store, config: WorkflowConfig, now: datetime, csv_text: str = COMMUNITY_CSV
+    store: Store,
+    config: WorkflowConfig,
+    now: datetime,
+    csv_text: str = COMMUNITY_CSV,
+    *,
+    contacts_agreed: bool = True,
 ) -> None:
+    """Import and bind everyone to the fake platform. Family contacts and volunteers
+    have said yes to hearing about residents unless `contacts_agreed` is False."""
     await import_people(store, config, csv_text, now)
     async with store.transaction() as tx:
         for person in await tx.people():
             await tx.bind_identity(
                 person.id, "test", str(person.id), chat_ref("test", person.id), now
             )
+            if contacts_agreed and person.role in ("family", "team_member"):
+                await tx.add_consent(person.id, person.family_of or 0, "given", "test", now)
 
 
 @pytest.fixture

@@ -42,16 +42,23 @@ async def test_a_residents_need_goes_to_the_team_that_handles_its_kind(
     h, team = team_harness
     await h.say("Wang", "/need 买菜 米和油没有了")
     (posted,) = team.to(TEAM_CHAT)
-    assert "需求 #1" in posted.text and "米和油没有了" in posted.text and "1380011" in posted.text
+    assert "需求 #1" in posted.text and "米和油没有了" in posted.text and "Wang（B3）" in posted.text
+    # The group is told the need, the first name and the building: no phone, no address.
+    assert "1380011" not in posted.text and "B3-402" not in posted.text
     assert "已转给supplies" in (await h.last("Wang")).text
     # A team member taps "I'll do it" in the group; every copy shows who took it.
     await h.adapter.press(await h.user("Lead Zhang"), posted.buttons[0][0].token)
     await h.settle()
     edited = team.to(TEAM_CHAT)[-1]
-    assert edited.edit_of and "Lead Zhang 已认领" in edited.text
+    assert edited.edit_of and "Lead Zhang 已认领" in edited.text and "1380011" not in edited.text
+    # Who took it learns the rest in their own chat.
+    (revealed,) = [d for d in await h.inbox("Lead Zhang") if "B3-402" in d.text]
+    assert "1380011" in revealed.text
     await h.say("Lead Zhang", "/done 1")
     assert "已办好" in team.to(TEAM_CHAT)[-1].text
     assert "is done" in (await h.last("Lead Zhang")).text
+    (concealed,) = [d for d in await h.inbox("Lead Zhang") if d.edit_of == h.adapter.message_ids[revealed.outbox_id]]
+    assert "B3-402" not in concealed.text and "1380011" not in concealed.text
 
 
 async def test_a_responder_records_a_need_for_a_resident_and_residents_cannot_close_it(

@@ -31,6 +31,10 @@ class ActionKind(enum.StrEnum):
     CALL_OK = "cok"
     CALL_HELP = "chl"
     CALL_NO_ANSWER = "cna"
+    CONSENT_YES = "ay"
+    CONSENT_NO = "an"
+    FORGET_YES = "fy"
+    FORGET_NO = "fn"
 
 
 @dataclass(frozen=True)

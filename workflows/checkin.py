@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from core.commands import Button, Priority
 from core.config import Channel
-from core.enums import OutboxState, Purpose, Role, TimerKind
+from core.enums import ConsentDecision, OutboxState, Purpose, Role, TimerKind
 from core.events import ButtonPressed, MessageReceived
 from core.ids import CheckinId, PersonId, split_chat_ref
 from core.outbox import NewMessage
@@ -26,11 +26,11 @@ from core.records import (
     Person,
     Timer,
 )
-from workflows import escalation
+from workflows import escalation, privacy
 from workflows.actions import ActionKind, ActionToken
 from workflows.context import Work
 from workflows.messaging import answer_press, edit, to_person
-from workflows.routes import Audience, Routes, feedback, refuse, reply
+from workflows.routes import Audience, Routes, feedback, refuse, reply, reply_text
 from workflows.timefmt import hm, local
 
 log = logging.getLogger(__name__)
@@ -443,11 +443,16 @@ async def stop(work: Work, person: Person) -> None:
 routes = Routes()
 
 
-@routes.command("stop", audience=Audience.RESIDENTS)
+@routes.command("stop")
 async def _stop_command(
     work: Work, person: Person, event: MessageReceived, args: list[str]
 ) -> None:
+    if person.role != Role.RESIDENT:
+        # A family contact or volunteer takes back their yes; others are told whom to ask.
+        await reply_text(work, event, person, await privacy.withdraw(work, person))
+        return
     await stop(work, person)
+    await work.tx.add_consent(person.id, 0, ConsentDecision.WITHDRAWN, "", work.now, "/stop")
     await reply(work, event, person, "stopped")
 
 
@@ -457,6 +462,7 @@ async def _restart_command(
 ) -> None:
     await work.tx.set_active(person.id, True)
     await work.tx.audit(work.now, "person.restarted", f"person:{person.id}", person.id)
+    await privacy.record_resident_consent(work, person, "/start")
     await reply(work, event, person, "restarted")
 
 

@@ -9,6 +9,7 @@ from core.enums import Role
 from core.events import Sender
 from core.ids import ChatRef, PersonId
 from core.records import Person
+from workflows import privacy
 from workflows.context import Work
 from workflows.messaging import to_chat
 
@@ -76,6 +77,12 @@ async def redeem(work: Work, code: str, sender: Sender, chat: ChatRef, is_group:
         f"{sender.platform}:{sender.address}",
     )
     await to_chat(work, chat, welcome_text(work, person), priority=Priority.REPLY, person=person)
+    if person.role == Role.RESIDENT:
+        # Their /start, after the notice of what is kept and who sees it, is their consent.
+        await privacy.record_resident_consent(work, person, f"/start {sender.platform}")
+    elif person.role in privacy.CONSENT_ROLES and not await privacy.has_consented(work, person):
+        # The double opt-in: their own invitation, then "receive X's alerts?".
+        await privacy.ask_consent(work, person)
     return True
 
 
@@ -84,7 +91,11 @@ def welcome_text(work: Work, person: Person) -> str:
     if person.role == Role.RESIDENT:
         plan = work.config.plans.get(person.plan)
         when = describe_schedule(plan.schedule) if plan else ""
-        return work.texts.render(lang, "welcome_resident", name=person.name, when=when)
+        return (
+            work.texts.render(lang, "welcome_resident", name=person.name, when=when)
+            + "\n\n"
+            + privacy.privacy_notice(work, lang)
+        )
     role = work.texts.render(lang, f"role_{person.role}")
     return work.texts.render(lang, "welcome_responder", name=person.name, role=role)
 

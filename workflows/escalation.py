@@ -23,10 +23,10 @@ from core.commands import Button, Priority
 from core.config import EscalationPolicy
 from core.enums import OutboxState, Purpose, Role, TimerKind
 from core.events import ButtonPressed, MessageReceived
-from core.ids import AlertId, CheckinId, PersonId
+from core.ids import AlertId, ChatRef, CheckinId, PersonId
 from core.outbox import OutboxRow
 from core.records import Alert, AlertReason, AlertState, Notification, Person, Timer
-from workflows import cover
+from workflows import cover, privacy
 from workflows.actions import ActionKind, ActionToken
 from workflows.context import Work
 from workflows.messaging import answer_press, edit, to_person
@@ -169,7 +169,8 @@ async def _tell_resident_help_is_sought(work: Work, alert: Alert, resident: Pers
 
 
 async def recipients(work: Work, resident: Person, role: Role) -> list[Person]:
-    """The people of a step, with whoever is away replaced by who covers for them."""
+    """The people of a step, with whoever is away replaced by who covers for them; a
+    family contact or volunteer only once they said yes (one never asked is asked now)."""
     people, _ = await _recipients(work, resident, role)
     return people
 
@@ -181,7 +182,8 @@ async def _recipients(
         people = await work.tx.family_of(resident.id)
     else:
         people = await work.tx.responders(resident.grid, role.value)
-    return await cover.covered(work, people, resident.grid)
+    people, covering = await cover.covered(work, people, resident.grid)
+    return await privacy.consenting(work, people), covering
 
 
 async def reachable(work: Work, person: Person) -> bool:
@@ -673,8 +675,9 @@ def may_act_for(resident: Person, person: Person) -> bool:
             return False
 
 
-async def acknowledge(work: Work, alert: Alert, by: Person) -> str:
-    """Returns the text to show the person who acted."""
+async def acknowledge(work: Work, alert: Alert, by: Person, *, from_group: bool = False) -> str:
+    """Returns the text to show the person who acted. Taken from a group chat, the
+    resident's address and phone go to them privately (and are removed on resolve)."""
     lang = by.language
     if alert.state is AlertState.RESOLVED:
         return work.texts.render(lang, "already_resolved", alert=alert.id)
@@ -687,6 +690,17 @@ async def acknowledge(work: Work, alert: Alert, by: Person) -> str:
     await work.tx.audit(work.now, "alert.acknowledged", f"alert:{alert.id}", by.id)
     log.info("alert %s acknowledged by person %s", alert.id, by.id)
     await refresh_copies(work, alert.id)
+    if from_group:
+        resident = await work.tx.person(alert.person_id)
+        if resident is not None:
+            await privacy.reveal(
+                work,
+                by,
+                resident,
+                purpose=Purpose.REVEAL_ALERT,
+                ref=alert.id,
+                why=f"acknowledged alert #{alert.id} from a group chat",
+            )
     return work.texts.render(lang, "acked", alert=alert.id)
 
 
@@ -700,9 +714,21 @@ async def resolve(work: Work, alert: Alert, by: Person, outcome: str) -> str:
     await work.tx.audit(work.now, "alert.resolved", f"alert:{alert.id}", by.id, outcome)
     log.info("alert %s resolved by person %s", alert.id, by.id)
     await refresh_copies(work, alert.id)
+    await _conceal(work, alert)
     return work.texts.render(
         lang, "resolved", alert=alert.id, outcome=outcome_label(work, lang, outcome)
     )
+
+
+async def _conceal(work: Work, alert: Alert) -> None:
+    resident = await work.tx.person(alert.person_id)
+    if resident is not None:
+        await privacy.conceal(work, Purpose.REVEAL_ALERT, alert.id, resident)
+
+
+async def in_group(work: Work, person: Person, chat: ChatRef) -> bool:
+    """Whether `chat` is not one of the person's own chats (a team's group, say)."""
+    return all(i.chat != chat for i in await work.tx.identities_of(person.id))
 
 
 async def add_note(work: Work, alert: Alert, by: Person, text: str) -> str:
@@ -758,6 +784,7 @@ async def call_off_silence_alert(
     await work.tx.audit(work.now, "alert.stand_down", f"alert:{alert.id}", resident.id)
     log.info("alert %s called off: person %s answered late", alert.id, resident.id)
     await refresh_copies(work, alert.id)
+    await _conceal(work, alert)
     for person, _ in await _live_copies(work, alert):
         if outcome == LATE_ANSWER:
             text = work.texts.render(
@@ -796,7 +823,9 @@ async def alert_of_message(work: Work, platform: str, chat: str, message_id: str
     return await work.tx.alert(row.ref)
 
 
-async def list_open(work: Work, person: Person) -> str:
+async def list_open(work: Work, person: Person, *, group: bool = False) -> str:
+    """The open alerts this person may act on; in a group chat by first name and
+    building only."""
     lang = person.language
     alerts = await work.tx.unresolved_alerts(None if person.grid == "" else person.grid)
     lines = []
@@ -810,17 +839,28 @@ async def list_open(work: Work, person: Person) -> str:
             )
         else:
             state = work.texts.render(lang, "state_open")
-        lines.append(
-            work.texts.render(
+        reason = work.texts.render(lang, f"reason_{alert.reason.value}")
+        if group:
+            line = privacy.for_group(
+                work,
+                lang,
+                "alerts_line_group",
+                resident,
+                alert=alert.id,
+                reason=reason,
+                state=state,
+            )
+        else:
+            line = work.texts.render(
                 lang,
                 "alerts_line",
                 alert=alert.id,
                 name=resident.name,
                 place=resident.place or "-",
-                reason=work.texts.render(lang, f"reason_{alert.reason.value}"),
+                reason=reason,
                 state=state,
             )
-        )
+        lines.append(line)
     if not lines:
         return work.texts.render(lang, "alerts_none")
     return "\n".join([work.texts.render(lang, "alerts_header"), *lines])
@@ -851,14 +891,18 @@ async def _alert_arg(
 async def _alerts_command(
     work: Work, person: Person, event: MessageReceived, args: list[str]
 ) -> None:
-    await reply_text(work, event, person, await list_open(work, person))
+    group = event.is_group or await in_group(work, person, event.chat)
+    await reply_text(work, event, person, await list_open(work, person, group=group))
 
 
 @routes.command("ack", audience=Audience.RESPONDERS)
 async def _ack_command(work: Work, person: Person, event: MessageReceived, args: list[str]) -> None:
     alert = await _alert_arg(work, event, person, args, "usage_ack")
     if alert is not None:
-        await reply_text(work, event, person, await acknowledge(work, alert, person))
+        group = event.is_group or await in_group(work, person, event.chat)
+        await reply_text(
+            work, event, person, await acknowledge(work, alert, person, from_group=group)
+        )
 
 
 @routes.command("resolve", audience=Audience.RESPONDERS)
@@ -885,7 +929,8 @@ async def _alert_pressed(
         await refuse(work, event, person)
         return
     if action.kind is ActionKind.ALERT_ACK:
-        text = await acknowledge(work, alert, person)
+        group = await in_group(work, person, event.chat)
+        text = await acknowledge(work, alert, person, from_group=group)
     elif action.kind is ActionKind.ALERT_OUTCOME:
         text = await resolve(work, alert, person, action.arg)
     elif alert.state is AlertState.RESOLVED:

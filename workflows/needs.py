@@ -15,6 +15,7 @@ from core.enums import NeedState, Purpose, Role
 from core.events import ButtonPressed, MessageReceived
 from core.ids import ChatRef, PersonId, split_chat_ref
 from core.records import Need, Person
+from workflows import privacy
 from workflows.actions import ActionKind, ActionToken
 from workflows.context import Work
 from workflows.messaging import edit, to_chat, to_person
@@ -93,20 +94,30 @@ async def record(work: Work, by: Person, args: list[str], chat: ChatRef) -> None
     )
 
 
-async def need_text(work: Work, need: Need, resident: Person, language: str) -> str:
-    """A need as its posts show it (also posted to group channels by the gateway)."""
-    by = await work.tx.person(need.created_by) if need.created_by else None
-    text = work.texts.render(
-        language,
-        "need_posted",
-        need=need.id,
-        kind=work.texts.render(language, f"kind_{need.kind}"),
-        name=resident.name,
-        place=resident.place or "-",
-        phone=resident.phone or "-",
-        text=need.text,
-        by=by.name if by else "-",
-    )
+async def need_text(
+    work: Work, need: Need, resident: Person, language: str, *, group: bool = False
+) -> str:
+    """The need as posted: in full to a person's own chat; to a group (a team's chat, a
+    group channel the gateway posts to) by the resident's first name and building only
+    (need to know: whoever takes it is told the rest)."""
+    kind = work.texts.render(language, f"kind_{need.kind}")
+    if group:
+        text = privacy.for_group(
+            work, language, "need_posted_group", resident, need=need.id, kind=kind, text=need.text
+        )
+    else:
+        by = await work.tx.person(need.created_by) if need.created_by else None
+        text = work.texts.render(
+            language,
+            "need_posted",
+            need=need.id,
+            kind=kind,
+            name=resident.name,
+            place=resident.place or "-",
+            phone=resident.phone or "-",
+            text=need.text,
+            by=by.name if by else "-",
+        )
     if need.state == NeedState.OPEN:
         footer = work.texts.render(language, "need_footer_open")
     else:
@@ -149,7 +160,7 @@ async def _post(work: Work, need: Need, resident: Person, reader_language: str) 
         team = work.config.teams[need.team]
         chats.append(ChatRef(team.channel))
         chats.extend(await work.tx.team_chats(need.team))
-    text = await need_text(work, need, resident, language)
+    text = await need_text(work, need, resident, language, group=True)
     buttons = _buttons(work, need, language)
     chats = [c for c in dict.fromkeys(chats) if work.reachable(split_chat_ref(c)[0])]
     for chat in chats:
@@ -204,16 +215,30 @@ async def act(work: Work, need_id: int, person: Person, action: NeedState) -> st
     await work.tx.audit(work.now, f"need.{action}", f"need:{need.id}", person.id)
     updated = await work.tx.need(need.id)
     assert updated is not None
+    private_copy = False
     for row in await work.tx.outbox_for(PURPOSE_NEED, need.id):
+        # A group post has no person; a grid leader's own copy has.
         reader = await work.tx.person(row.person_id) if row.person_id else None
+        private_copy = private_copy or row.person_id == person.id
         language = reader.language if reader else resident.language
         await edit(
             work,
             row,
-            await need_text(work, updated, resident, language),
+            await need_text(work, updated, resident, language, group=reader is None),
             buttons=_buttons(work, updated, language),
             priority=Priority.ALERT,
         )
+    if action == NeedState.CLAIMED and not private_copy:
+        await privacy.reveal(
+            work,
+            person,
+            resident,
+            purpose=Purpose.REVEAL_NEED,
+            ref=need.id,
+            why=f"claimed need #{need.id}",
+        )
+    elif action != NeedState.CLAIMED:
+        await privacy.conceal(work, Purpose.REVEAL_NEED, need.id, resident)
     key = {NeedState.CLAIMED: "need_claimed", NeedState.DONE: "need_done"}.get(action, "need_done")
     return work.texts.render(lang, key, need=need.id)
 

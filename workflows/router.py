@@ -25,6 +25,7 @@ from workflows import (
     escalation,
     needs,
     outage,
+    privacy,
     rounds,
     said,
     signals,
@@ -54,6 +55,7 @@ ROUTES = Routes().include(
     signals.routes,
     outage.routes,
     summary.routes,
+    privacy.routes,
 )
 
 

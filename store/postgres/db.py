@@ -26,6 +26,7 @@ from store.postgres.migrations import LATEST, MIGRATIONS, VERSION_TABLE
 from store.postgres.misc import MiscRepo
 from store.postgres.needs import NeedsRepo
 from store.postgres.people import PeopleRepo
+from store.postgres.privacy import PrivacyRepo
 from store.postgres.records import SchemaTooNew, StoreOpenError, ts
 from store.postgres.users import UsersRepo
 from store.postgres.watch import WatchRepo
@@ -61,6 +62,7 @@ class PgTx(
     ConsoleRepo,
     AwayRepo,
     WatchRepo,
+    PrivacyRepo,
 ):
     """Everything the gateway reads or writes, inside one transaction."""
 

@@ -356,6 +356,25 @@ ALTER TABLE people ADD COLUMN risk TEXT NOT NULL DEFAULT '';
 CREATE INDEX alerts_checkin ON alerts(checkin_id);
 """
 
+# Consent, retention and erasure (SQLite's V11_PRIVACY).
+V11_PRIVACY = """
+CREATE TABLE consents (
+    id BIGSERIAL PRIMARY KEY,
+    person_id BIGINT NOT NULL REFERENCES people(id) DEFERRABLE,
+    about BIGINT NOT NULL DEFAULT 0,
+    decision TEXT NOT NULL,
+    version TEXT NOT NULL DEFAULT '',
+    at DOUBLE PRECISION NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX consents_person ON consents(person_id, about, id);
+ALTER TABLE messages ADD COLUMN reduced INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE people ADD COLUMN forgotten_at DOUBLE PRECISION;
+CREATE INDEX messages_at ON messages(at);
+CREATE INDEX audit_at ON audit(at);
+CREATE INDEX outbox_created ON outbox(created_at);
+"""
+
 # Each entry upgrades from version N to N+1, in step with the SQLite list.
 MIGRATIONS: list[str] = [
     SCHEMA_V1,
@@ -368,6 +387,7 @@ MIGRATIONS: list[str] = [
     V8_AWAY_AND_CALLS,
     V9_FAMILY_RELATION,
     V10_RISK,
+    V11_PRIVACY,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -25,6 +25,7 @@ from store.sqlite.migrations import LATEST, MIGRATIONS
 from store.sqlite.misc import MiscRepo
 from store.sqlite.needs import NeedsRepo
 from store.sqlite.people import PeopleRepo
+from store.sqlite.privacy import PrivacyRepo
 from store.sqlite.users import UsersRepo
 from store.sqlite.watch import WatchRepo
 
@@ -46,6 +47,7 @@ class Tx(
     ConsoleRepo,
     AwayRepo,
     WatchRepo,
+    PrivacyRepo,
 ):
     """Everything the gateway reads or writes, inside one transaction."""
 

@@ -340,6 +340,30 @@ ALTER TABLE people ADD COLUMN risk TEXT NOT NULL DEFAULT '';
 CREATE INDEX alerts_checkin ON alerts(checkin_id);
 """
 
+# Privacy: what each person agreed to (a resident's consent at enrollment, with the
+# version of the text they were shown; a family contact's or volunteer's yes or no to
+# hearing about one resident, `about`, 0 for "the residents of my grid"); message texts
+# reduced to their classification by retention (`reduced`); people erased on request
+# (`forgotten_at`: the row stays, anonymous, so counts still add up). The indexes on
+# times are for the daily retention job.
+V11_PRIVACY = """
+CREATE TABLE consents (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES people(id),
+    about INTEGER NOT NULL DEFAULT 0,
+    decision TEXT NOT NULL,
+    version TEXT NOT NULL DEFAULT '',
+    at REAL NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX consents_person ON consents(person_id, about, id);
+ALTER TABLE messages ADD COLUMN reduced INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE people ADD COLUMN forgotten_at REAL;
+CREATE INDEX messages_at ON messages(at);
+CREATE INDEX audit_at ON audit(at);
+CREATE INDEX outbox_created ON outbox(created_at);
+"""
+
 # Each entry upgrades from version N to N+1. Never edit a shipped step: add a new one.
 MIGRATIONS: list[str] = [
     SCHEMA_V1,
@@ -352,6 +376,7 @@ MIGRATIONS: list[str] = [
     V8_AWAY_AND_CALLS,
     V9_FAMILY_RELATION,
     V10_RISK,
+    V11_PRIVACY,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -654,3 +654,39 @@ UI.update(
         "early_warning": "Early warning",
     }
 )
+
+# Privacy: what is kept and who sees it, consent, need to know, erasure.
+TEXTS.update(
+    {
+        "privacy_notice": "What we keep: your name, address and phone, your answers to the daily check-in and the messages you send (after {days} days only what kind of message it was). Who sees it: your grid leader, the care lead, community staff, and family members who agreed to receive your alerts; a team's group chat sees only your first name, building and what is needed. Send /stop to stop the check-ins; send /forget to have your data deleted.",
+        "consent_ask_family": "Hello {name}! The community has listed you as a family contact of {resident}.\nReceive {resident}'s alerts?\nIf you agree, you will be told when {resident} does not answer the check-in or asks for help, with their address and phone. If not, you will receive nothing about {resident}.",
+        "consent_ask_team": "Hello {name}! The community has listed you as a volunteer of {grid}.\nReceive alerts and needs of {grid}'s residents?\nIf you agree, you will be told when a resident needs help, with their address and phone. If not, you will receive nothing about residents.",
+        "btn_consent_yes": "✅ Agree",
+        "btn_consent_no": "❌ Do not agree",
+        "consent_given": "Thank you, your agreement is recorded ({time}). Send /stop at any time to stop.",
+        "consent_refused": "Recorded: you will not receive {about}'s alerts. Ask community staff if you change your mind.",
+        "consent_refused_notice": "ℹ️ {name} does not agree to receive {about}'s alerts ({time}) and will receive nothing about them.",
+        "consent_withdrawn": "OK, you will no longer receive {about}'s alerts.",
+        "consent_withdrawn_notice": "ℹ️ {name} has stopped receiving {about}'s alerts ({time}).",
+        "consent_about_grid": "{grid} residents",
+        "stop_responder": "Your role was given by the community; to stop receiving alerts, ask community staff.",
+        "forget_confirm": "Delete everything kept about you here? Your name, address, phone and the messages you sent. Your grid leader is told first; afterwards there are no more check-ins, and it cannot be undone.",
+        "btn_forget_yes": "🗑 Delete",
+        "btn_forget_no": "↩ Cancel",
+        "forget_cancelled": "OK, nothing was deleted.",
+        "forget_open_alert": "Alert #{alert} about you is still open: your data can be deleted once it is closed.",
+        "forget_done": "Your data has been deleted. Thank you! Ask the community if you want to join again.",
+        "forget_notice": "ℹ️ {name} ({place}) asked for their personal data to be deleted; it is deleted now, and they are no longer checked on.",
+        "forget_responder": "To have your data deleted, ask community staff.",
+        "alerts_line_group": "#{alert} {name} ({building}) {reason}, {state}",
+        "need_posted_group": "📋 Need #{need}: {kind}\n{name} ({building})\n{text}",
+        "reveal_need": "🔒 Need #{need} is yours: {name}\nAddress: {address}\nPhone: {phone}\nFamily: {family}\nOnce the need is done or cancelled, the address and phone are removed from this message.",
+        "reveal_alert": "🔒 #{alert} is yours: {name}\nAddress: {address}\nPhone: {phone}\nFamily: {family}\nOnce the alert is closed, the address and phone are removed from this message.",
+        "concealed_need": "🔒 Need #{need} ({name}) is closed; address and phone removed.",
+        "concealed_alert": "🔒 #{alert} ({name}) is closed; address and phone removed.",
+    }
+)
+TEXTS["help_resident"] += " Send /forget to have everything kept about you deleted."
+TEXTS["help_responder"] += (
+    " /stop stops your alerts (family, volunteers); /forget tells how to have your data deleted."
+)

@@ -652,3 +652,37 @@ UI.update(
         "early_warning": "早期预警",
     }
 )
+
+# Privacy: what is kept and who sees it, consent, need to know, erasure.
+TEXTS.update(
+    {
+        "privacy_notice": "我们保存：您的姓名、住址、电话，每天问候的回复和您发来的消息（文字{days}天后只留下类别）。能看到的人：您的网格长、关爱组负责人、社区工作人员，以及您家里同意接收提醒的家属；发到团队群里的只有您的名字、楼栋和需要什么。不想再接收问候发 /stop；要删除您的资料发 /forget。",
+        "consent_ask_family": "{name}您好！社区把您登记为{resident}的家属联系人。\n接收{resident}的提醒？\n同意后，{resident}没有回复问候或求助时会通知您，并附上住址和电话。不同意就不会给您发任何关于{resident}的消息。",
+        "consent_ask_team": "{name}您好！社区把您登记为{grid}的志愿者。\n接收{grid}居民的提醒和需求？\n同意后，有居民需要帮助时会通知您，并附上住址和电话。不同意就不会给您发任何关于居民的消息。",
+        "btn_consent_yes": "✅ 同意",
+        "btn_consent_no": "❌ 不同意",
+        "consent_given": "好的，已记录您的同意（{time}）。随时发 /stop 可以停止接收。",
+        "consent_refused": "好的，已记录：您不接收{about}的提醒。改变主意请联系社区工作人员。",
+        "consent_refused_notice": "ℹ️ {name} 不同意接收{about}的提醒（{time}），不会收到任何相关消息。",
+        "consent_withdrawn": "好的，以后不再给您发{about}的提醒。",
+        "consent_withdrawn_notice": "ℹ️ {name} 已停止接收{about}的提醒（{time}）。",
+        "consent_about_grid": "{grid}居民",
+        "stop_responder": "您的岗位由社区安排；要停止接收提醒，请联系社区工作人员。",
+        "forget_confirm": "确定要删除您在这里的全部资料吗？包括姓名、住址、电话和您发过的消息。删除前会告诉您的网格长；删除后不再问候您，也不能恢复。",
+        "btn_forget_yes": "🗑 确定删除",
+        "btn_forget_no": "↩ 取消",
+        "forget_cancelled": "好的，什么都没有删除。",
+        "forget_open_alert": "您还有未关闭的提醒 #{alert}，等它处理完才能删除资料。",
+        "forget_done": "您的资料已经删除。谢谢您！以后需要时，可以请社区重新登记。",
+        "forget_notice": "ℹ️ {name}（{place}）要求删除个人资料，现在删除；以后不再问候。",
+        "forget_responder": "要删除您的资料，请联系社区工作人员。",
+        "alerts_line_group": "#{alert} {name}（{building}）{reason}，{state}",
+        "need_posted_group": "📋 需求 #{need}：{kind}\n{name}（{building}）\n{text}",
+        "reveal_need": "🔒 需求 #{need}由您认领：{name}\n住址：{address}\n电话：{phone}\n家属：{family}\n需求办好或取消后，这条消息里的住址和电话会被隐去。",
+        "reveal_alert": "🔒 #{alert}由您处理：{name}\n住址：{address}\n电话：{phone}\n家属：{family}\n提醒关闭后，这条消息里的住址和电话会被隐去。",
+        "concealed_need": "🔒 需求 #{need}（{name}）已结束，住址和电话已隐去。",
+        "concealed_alert": "🔒 #{alert}（{name}）已关闭，住址和电话已隐去。",
+    }
+)
+TEXTS["help_resident"] += "发 /forget 可以删除您在这里的全部资料。"
+TEXTS["help_responder"] += "发 /stop 停止接收（家属、志愿者）；发 /forget 了解如何删除您的资料。"
