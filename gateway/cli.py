@@ -347,6 +347,86 @@ def _invitation_sheet(args: argparse.Namespace, settings: Settings, config: Work
     return 0
 
 
+def cmd_people_export_data(args: argparse.Namespace) -> int:
+    from gateway.privacy_cli import UnknownPerson, person_data, write_private_json
+
+    settings = _settings()
+
+    async def run() -> dict[str, object]:
+        store = await _with_store(settings)
+        try:
+            return await person_data(store, args.name)
+        finally:
+            await store.close()
+
+    try:
+        data = asyncio.run(run())
+    except UnknownPerson as exc:
+        print(f"carecheck: {exc}", file=sys.stderr)
+        return 2
+    write_private_json(data, Path(args.output))
+    counts = ", ".join(
+        f"{len(v)} {k}" for k, v in data.items() if isinstance(v, list) and k != "profile"
+    )
+    print(f"wrote everything held about {args.name} to {args.output} (mode 0600): {counts}")
+    return 0
+
+
+def cmd_people_forget(args: argparse.Namespace) -> int:
+    from gateway.clock import SystemClock
+    from gateway.engine import Engine
+    from gateway.privacy_cli import UnknownPerson, forget
+
+    settings = _settings()
+    config, _ = _config(settings.config)
+
+    async def go() -> tuple[int | None, dict[str, int]]:
+        store = await _with_store(settings)
+        try:
+            engine = Engine(store, SystemClock(), config, {})
+            await engine.prepare()
+            result = await forget(engine, args.name, "operator (carecheck people forget)")
+            return result.open_alert, result.erased
+        finally:
+            await store.close()
+
+    try:
+        open_alert, erased = asyncio.run(go())
+    except UnknownPerson as exc:
+        print(f"carecheck: {exc}", file=sys.stderr)
+        return 2
+    if open_alert is not None:
+        print(
+            f"carecheck: {args.name} has an open alert (#{open_alert}): nothing erased; "
+            "close the alert first, then run this again",
+            file=sys.stderr,
+        )
+        return 2
+    done = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in erased.items())
+    print(
+        f"erased {args.name}'s personal data and messages ({done}); anonymous counts are kept; "
+        "the running gateway tells their grid leader within 30 s"
+    )
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from gateway.privacy_cli import UnknownPerson, render_reveals, reveals
+
+    settings = _settings()
+    config, _ = _config(settings.config)
+
+    async def go(store: Store) -> str:
+        return render_reveals(args.person, await reveals(store, args.person), config.timezone)
+
+    try:
+        print(asyncio.run(_using_store(settings, go)))
+    except UnknownPerson as exc:
+        print(f"carecheck: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_needs_export(args: argparse.Namespace) -> int:
     from gateway.needs_table import export_needs
 
@@ -553,6 +633,23 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("--sheet", help="write A4 pages of A6 cards (new codes): FILE.html")
     inv.set_defaults(func=cmd_people_invite)
     pings.register(people)
+
+    export_data = people.add_parser(
+        "export-data", help="everything held about one person, as JSON (written mode 0600)"
+    )
+    export_data.add_argument("name")
+    export_data.add_argument("-o", "--output", required=True, help="FILE.json to write")
+    export_data.set_defaults(func=cmd_people_export_data)
+    forget = people.add_parser(
+        "forget",
+        help="erase a person's personal data and messages (refused while an alert is open)",
+    )
+    forget.add_argument("name")
+    forget.set_defaults(func=cmd_people_forget)
+
+    audit = sub.add_parser("audit", help="who was shown a person's address and phone")
+    audit.add_argument("--person", required=True, help="the person's name")
+    audit.set_defaults(func=cmd_audit)
 
     sim = sub.add_parser("simulate", help="run the real workflows on a virtual clock")
     sim.add_argument("--residents", type=int, default=1000)

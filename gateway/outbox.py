@@ -34,6 +34,7 @@ BACKOFF_CAP = 600.0
 # the read, so a pass needs only a few rows for each send it can start.
 FETCH = 200
 ROWS_PER_FREE_SEND = 2
+IDLE_LOOK = 30.0
 # A safety net only: with every send slot taken, a finishing send wakes the worker.
 FULL_WAIT = 1.0
 
@@ -216,11 +217,13 @@ class OutboxWorker:
                     nxt = await tx.next_not_before(self.platform, self.clock.now())
                 if nxt is not None:
                     delay = self.clock.real_seconds(nxt - self.clock.now())
-            timeout = None if delay is None else max(delay, 0.001)
+            # Rows written by another process (`carecheck people forget` telling a grid
+            # leader) wake nobody: look again at least every IDLE_LOOK seconds.
+            timeout = IDLE_LOOK if delay is None else min(max(delay, 0.001), IDLE_LOOK)
             if self.store.shared:
                 # Other instances wake this one when they add messages (Store.watch);
                 # a look now and then covers a wake-up lost with a connection.
-                timeout = min(timeout or SHARED_LOOK, SHARED_LOOK)
+                timeout = min(timeout, SHARED_LOOK)
             with contextlib.suppress(TimeoutError):
                 # Not wait_for: on Python 3.11 it can swallow the cancellation of stop().
                 async with asyncio.timeout(timeout):

@@ -12,6 +12,7 @@ from gateway.platforms import PLATFORMS
 from workflows import early_warning, outage
 from workflows.early_warning import Flag
 from workflows.texts import Texts
+from workflows.privacy import last_retention
 
 COLUMNS = ("pending", "answered", "reminded", "alerted", "help")
 
@@ -53,6 +54,8 @@ class Status:
     early_warning: list[Flag] = field(default_factory=list)
     # Platforms out today (the outage guard), one line each.
     outages: list[str] = field(default_factory=list)
+    # What the daily retention job did last: when (ISO time) and its counts.
+    retention: dict[str, int | str] = field(default_factory=dict)
 
 
 def day_bounds(now: datetime, timezone: str) -> tuple[datetime, datetime, str]:
@@ -88,6 +91,7 @@ async def today(
                         absence.reason,
                     )
                 )
+        retention = last_retention(await tx.kv_get("retention.last"))
         state = _TxState(tx)
         notes = [note for p in PLATFORMS for note in await p.status_notes(state)]
         if config is not None:
@@ -101,6 +105,9 @@ async def today(
         )
         for r in rows
     ]
+    done: dict[str, int | str] = {}
+    if retention is not None:
+        done = {"at": retention[0].astimezone(ZoneInfo(timezone)).isoformat(), **retention[1]}
     return Status(
         label,
         grids,
@@ -111,6 +118,7 @@ async def today(
         away,
         early_warning=flags,
         outages=outages,
+        retention=done,
     )
 
 
@@ -193,7 +201,16 @@ def render_table(status: Status) -> str:
         lines.append(
             f"early warning [{flag.grid or '-'}]: {early_warning.describe(texts, 'en', flag)}"
         )
+    lines.append(_retention_line(status.retention))
     return "\n".join(lines)
+
+
+def _retention_line(done: dict[str, int | str]) -> str:
+    if not done:
+        return "retention: the daily job has not run yet"
+    at = str(done["at"])[:16].replace("T", " ")
+    counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in done.items() if k != "at")
+    return f"retention (last run {at}): {counts}"
 
 
 def _width(text: str) -> int:

@@ -25,6 +25,7 @@ from core.ids import PersonId
 from core.ports import Tx
 from core.records import Alert, AlertState, Person
 from gateway.web.deps import DEPS
+from gateway.web.person import audit_shown
 from gateway.web.principal import Principal, principal
 from gateway.web.render import Labels, labels, page, when
 from gateway.web.security import BadRequest
@@ -157,6 +158,7 @@ async def alert_page(request: web.Request) -> web.Response:
         lines = await timeline(tx, alert, resident, t)
         steps = await tx.timers_of(alert.id, TimerKind.ESCALATE)
         family = [p.name for p in await tx.family_of(resident.id)]
+    await audit_shown(request, who, resident, f"opened /alerts/{alert.id}")
     policy = engine.config.escalation_policies.get(alert.policy)
     total = len(policy.steps) * (policy.repeat + 1) if policy else 0
     next_step = None

@@ -23,6 +23,7 @@ from core.records import Person
 from gateway.web.deps import CONSOLE, DEPS
 from gateway.web.principal import Principal, principal
 from gateway.web.render import Labels, ago, labels, page, when
+from workflows import privacy
 from workflows.enrollment import describe_schedule
 
 DAYS = 30
@@ -93,6 +94,23 @@ def calendar(checkins: list[CheckinDay], today: date, timezone: str, t: Labels) 
     return cells
 
 
+async def audit_shown(request: web.Request, who: Principal, person: Person, why: str) -> None:
+    """The console showed this person's address or phone: one audit entry per page
+    opened (htmx refreshes of the same page are not new reveals)."""
+    if not (person.phone or person.address) or request.headers.get("HX-Request"):
+        return
+    engine = request.app[DEPS].engine
+    async with engine.store.transaction() as tx:
+        await privacy.audit_reveal(
+            tx,
+            engine.clock.now(),
+            person.id,
+            who.person.id if who.person else None,
+            f"address, phone (console: {who.name or '-'})",
+            why,
+        )
+
+
 async def person_page(request: web.Request) -> web.Response:
     who = principal(request)
     t = labels(request)
@@ -113,6 +131,7 @@ async def person_page(request: web.Request) -> web.Response:
         alert = await tx.unresolved_alert_of(person.id)
         heard = await tx.last_heard(person.id)
         left = person.id in await tx.deactivated_people()
+    await audit_shown(request, who, person, f"opened /people/{person.id}")
     plan = engine.config.plans.get(person.plan)
     running = set(engine.adapters)
     enrolled = [i for i in identities if i.platform in running]

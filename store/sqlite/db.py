@@ -128,6 +128,28 @@ def _open_problem(path: Path, exc: sqlite3.Error) -> str:
     return str(exc)
 
 
+def _create_owner_only(path: Path) -> None:
+    """A new database file is readable by its owner only (0600): it holds what a
+    community knows about its most fragile people. SQLite gives its -wal and -shm files
+    the database file's mode."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        pass  # a missing or read-only directory: the connect below says so
+
+
+def _owner_only(path: Path) -> None:
+    """Tighten a database made before (or by other tools) to 0600, with its -wal/-shm."""
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if file.exists() and file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+        except OSError as exc:
+            log.warning("cannot make %s readable by its owner only: %s", file, exc.strerror)
+
+
 class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -144,12 +166,14 @@ class Store:
         # would otherwise quietly start a second, empty database elsewhere.
         if not self.path.parent.is_dir():
             raise StoreOpenError(f"cannot open database {self.path}: the directory does not exist")
+        _create_owner_only(self.path)
         try:
             db = self._connect()
         except sqlite3.Error as exc:
             raise StoreOpenError(
                 f"cannot open database {self.path}: {_open_problem(self.path, exc)}"
             ) from None
+        _owner_only(self.path)
         conn = aiosqlite.Connection(lambda: db, 64)
         await conn  # starts aiosqlite's thread on the same connection
         self._db, self._conn = db, conn
