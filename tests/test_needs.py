@@ -42,7 +42,9 @@ async def test_a_residents_need_goes_to_the_team_that_handles_its_kind(
     h, team = team_harness
     await h.say("Wang", "/need 买菜 米和油没有了")
     (posted,) = team.to(TEAM_CHAT)
-    assert "需求 #1" in posted.text and "米和油没有了" in posted.text and "Wang（B3）" in posted.text
+    assert (
+        "需求 #1" in posted.text and "米和油没有了" in posted.text and "Wang（B3）" in posted.text
+    )
     # The group is told the need, the first name and the building: no phone, no address.
     assert "1380011" not in posted.text and "B3-402" not in posted.text
     assert "已转给supplies" in (await h.last("Wang")).text
@@ -57,7 +59,11 @@ async def test_a_residents_need_goes_to_the_team_that_handles_its_kind(
     await h.say("Lead Zhang", "/done 1")
     assert "已办好" in team.to(TEAM_CHAT)[-1].text
     assert "is done" in (await h.last("Lead Zhang")).text
-    (concealed,) = [d for d in await h.inbox("Lead Zhang") if d.edit_of == h.adapter.message_ids[revealed.outbox_id]]
+    (concealed,) = [
+        d
+        for d in await h.inbox("Lead Zhang")
+        if d.edit_of == h.adapter.message_ids[revealed.outbox_id]
+    ]
     assert "B3-402" not in concealed.text and "1380011" not in concealed.text
 
 

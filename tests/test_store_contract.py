@@ -1017,6 +1017,178 @@ async def test_a_stores_write_transactions_run_one_at_a_time(store: AnyStore) ->
     assert order == ["first done", "second in"]
 
 
+# -- privacy: consent, retention, a person's data, erasure ------------------------------
+
+
+async def test_the_latest_consent_decision_counts_and_every_one_is_kept(store: AnyStore) -> None:
+    ids = await add_people(
+        store, person("Wang"), person("Son", "family", grid="", family_of_name="Wang")
+    )
+    wang, son = ids["Wang"], ids["Son"]
+    async with store.transaction() as tx:
+        assert await tx.consent_decision(son, wang) is None
+        await tx.add_consent(son, wang, "asked", "", T0)
+        await tx.add_consent(son, wang, "given", "question-1", T0 + MIN, "button")
+        await tx.add_consent(son, 0, "refused", "", T0 + 2 * MIN)
+        await tx.add_consent(wang, 0, "given", "notice-abc", T0)
+        assert await tx.consent_decision(son, wang) == "given"
+        assert await tx.consent_decision(son, 0) == "refused"
+        rows = await tx.consents_of(son)
+        assert [(c.about, c.decision, c.version, c.at) for c in rows] == [
+            (wang, "asked", "", T0),
+            (wang, "given", "question-1", T0 + MIN),
+            (0, "refused", "", T0 + 2 * MIN),
+        ]
+        assert rows[1].detail == "button"
+
+
+async def test_a_key_is_claimed_by_one_of_two_who_expect_the_same_old_value(
+    store: AnyStore,
+) -> None:
+    async with store.transaction() as tx:
+        assert await tx.kv_claim("retention.day", None, "2026-11-23")
+        assert not await tx.kv_claim("retention.day", None, "2026-11-23")
+        assert not await tx.kv_claim("retention.day", "2026-11-22", "2026-11-24")
+        assert await tx.kv_claim("retention.day", "2026-11-23", "2026-11-24")
+        assert await tx.kv_get("retention.day") == "2026-11-24"
+
+
+async def _history(store: AnyStore) -> dict[str, int]:
+    """Wang's old, closed history and a newer open one; Li answers for Wang."""
+    ids = await add_people(
+        store,
+        person("Wang", phone="138", address="3栋402", building="3栋"),
+        person("Li", "grid_leader"),
+    )
+    wang, li = ids["Wang"], ids["Li"]
+    old, new = T0, T0 + timedelta(days=100)
+    async with store.transaction() as tx:
+        await tx.bind_identity(wang, "test", "w", ChatRef("test:w"), old)
+        checkins = await tx.open_checkins("daily", old, old, old + 60 * MIN, [wang])
+        await tx.set_checkin_state(
+            checkins[wang], CheckinState.HELP, only_if=[CheckinState.SENT], answer="胸口疼"
+        )
+        said = await tx.add_message(wang, old, "text", "胸口疼", "urgent")
+        alert = await tx.create_alert(
+            wang, checkins[wang], AlertReason.HELP, True, "standard", old, "胸口疼"
+        )
+        await tx.add_alert_note(alert, li, old + MIN, "我马上过去")
+        copy = await tx.enqueue(
+            "test", message("test:li", "王秀英 3栋402 138", purpose="alert", ref=alert), old
+        )
+        await tx.mark_sent(copy, "m1", old)
+        await tx.add_notification(alert, li, copy, 1, "grid_leader", old)
+        await tx.resolve_alert(alert, li, old + 5 * MIN, "visited")
+        need = await tx.create_need(wang, "medicine", "降压药没了", "medicine", wang, old)
+        await tx.close_need(need, li, old + MIN, "done")
+        await tx.audit(old, "reveal", f"person:{wang}", li, "address, phone | claimed need #1")
+        await tx.audit(old, "alert.opened.help", f"alert:{alert}", None, "胸口疼")
+        recent = await tx.add_message(wang, new, "text", "今天还好", "fine")
+        open_alert = await tx.create_alert(
+            wang, None, AlertReason.MISSED, False, "standard", new, ""
+        )
+    return {
+        "wang": wang,
+        "li": li,
+        "alert": alert,
+        "need": need,
+        "said": said,
+        "recent": recent,
+        "copy": copy,
+        "open_alert": open_alert,
+    }
+
+
+async def test_retention_reduces_old_texts_to_their_classification_and_keeps_open_things(
+    store: AnyStore,
+) -> None:
+    ids = await _history(store)
+    now = T0 + timedelta(days=101)
+    async with store.transaction() as tx:
+        done = await tx.apply_retention(
+            T0 - timedelta(days=1), now - timedelta(days=90), now - timedelta(days=730), T0
+        )
+        assert done["message_texts_reduced"] == 1 and done["sent_texts_blanked"] == 1
+        assert done["alerts_deleted"] == 0 and done["audit_deleted"] == 0
+        said = await tx.message(ids["said"])
+        assert said is not None and said.text == "urgent"
+        recent = await tx.message(ids["recent"])
+        assert recent is not None and recent.text == "今天还好"
+        assert await tx.alert_notes(AlertId(ids["alert"])) == []
+        old_alert = await tx.alert(ids["alert"])
+        assert old_alert is not None and old_alert.detail == "help"
+        need = await tx.need(ids["need"])
+        assert need is not None and need.text == "medicine"
+        copy = await tx.outbox_row(ids["copy"])
+        assert copy is not None and copy.payload["text"] == ""
+        # Run again the next day: nothing left to reduce.
+        again = await tx.apply_retention(
+            now - timedelta(days=90), now - timedelta(days=89), now - timedelta(days=730), T0
+        )
+        assert again["message_texts_reduced"] == 0
+
+
+async def test_retention_deletes_closed_records_older_than_the_limit_but_no_open_alert(
+    store: AnyStore,
+) -> None:
+    ids = await _history(store)
+    later = T0 + timedelta(days=800)
+    async with store.transaction() as tx:
+        done = await tx.apply_retention(
+            T0 - timedelta(days=1), later, later - timedelta(days=730), later
+        )
+        assert done["alerts_deleted"] == 1 and done["checkins_deleted"] == 1
+        assert done["needs_deleted"] == 1 and done["messages_deleted"] == 1
+        assert done["sent_deleted"] == 1 and done["audit_deleted"] == 2
+        assert await tx.alert(ids["alert"]) is None
+        assert await tx.need(ids["need"]) is None
+        assert await tx.alert(ids["open_alert"]) is not None  # open: kept whatever its age
+        assert await tx.message(ids["recent"]) is not None
+
+
+async def test_a_persons_data_holds_everything_kept_about_them(store: AnyStore) -> None:
+    ids = await _history(store)
+    async with store.transaction() as tx:
+        await tx.add_consent(ids["wang"], 0, "given", "notice-1", T0)
+        data = await tx.person_data(ids["wang"])
+    assert data["profile"][0]["name"] == "Wang" and data["profile"][0]["address"] == "3栋402"
+    assert data["profile"][0]["created_at"] == T0
+    assert [i["address"] for i in data["identities"]] == ["w"]
+    assert [c["version"] for c in data["consents"]] == ["notice-1"]
+    assert [c["answer"] for c in data["checkins"]] == ["胸口疼"]
+    assert [m["text"] for m in data["messages"]] == ["胸口疼", "今天还好"]
+    assert len(data["alerts"]) == 2 and data["alert_notes"][0]["text"] == "我马上过去"
+    assert [n["text"] for n in data["needs"]] == ["降压药没了"]
+    assert [r["detail"] for r in data["reveals"]] == ["address, phone | claimed need #1"]
+
+
+async def test_forgetting_a_person_erases_what_identifies_them_and_keeps_the_counts(
+    store: AnyStore,
+) -> None:
+    ids = await _history(store)
+    wang = ids["wang"]
+    async with store.transaction() as tx:
+        await tx.resolve_alert(ids["open_alert"], ids["li"], T0 + timedelta(days=100), "ok")
+        done = await tx.forget_person(wang, T0 + timedelta(days=101))
+        assert done["messages_deleted"] == 2 and done["identities_deleted"] == 1
+        assert done["sent_texts_blanked"] == 1 and done["people_erased"] == 1
+        assert await tx.person_by_name("Wang") is None
+        gone = await tx.person(wang)
+        assert gone is not None and gone.name == f"forgotten-{wang}"
+        assert (gone.phone, gone.address, gone.building, gone.active) == ("", "", "", False)
+        assert await tx.identity("test", "w") is None
+        assert await tx.messages_of(wang) == []
+        assert await tx.alert_notes(AlertId(ids["alert"])) == []
+        kept = await tx.alert(ids["alert"])
+        assert kept is not None and kept.detail == "" and kept.outcome == "visited"
+        need = await tx.need(ids["need"])
+        assert need is not None and need.text == "" and need.state == "done"
+        assert ("alert.opened.help", "") in await tx.audit_of(f"alert:{ids['alert']}")
+        copy = await tx.outbox_row(ids["copy"])
+        assert copy is not None and "3栋402" not in copy.payload_json
+        assert await tx.checkin_state_counts() == {"help": 1}
+
+
 # -- PostgreSQL only --------------------------------------------------------------------
 
 
@@ -1592,3 +1764,20 @@ async def test_a_named_lock_is_held_by_one_instance(db: str) -> None:
     finally:
         await first.close()
         await second.close()
+
+
+@pytest.mark.postgres
+async def test_two_instances_claiming_the_same_day_at_once_get_it_once(
+    two: tuple[PgStore, PgStore],
+) -> None:
+    """The daily retention job fires once even when both instances fire it together."""
+    both = asyncio.Barrier(2)
+
+    async def claim(store: PgStore) -> bool:
+        async with store.transaction() as tx:
+            await both.wait()
+            got = await tx.kv_claim("retention.day", None, "2026-11-23")
+            await asyncio.sleep(0.05)  # hold the transaction open while the other tries
+            return got
+
+    assert sorted(await asyncio.gather(*(claim(s) for s in two))) == [False, True]
