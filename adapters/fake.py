@@ -113,26 +113,31 @@ class FakeAdapter:
         kind: MessageKind = MessageKind.TEXT,
         event_id: str | None = None,
         reply_to: str = "",
+        group: str = "",
     ) -> bool:
+        """`user` writes in their own chat, or in the group chat `group` ("test:-500")."""
         return await self._inbox_receive(
             MessageReceived(
                 event_id=event_id or self._event_id(),
                 sender=self._sender(user),
-                chat=self.chat(user),
+                chat=ChatRef(group) if group else self.chat(user),
                 kind=kind,
                 text=text,
+                is_group=bool(group),
                 reply_to=reply_to,
             )
         )
 
-    async def press(self, user: str, token: str, *, callback_id: str = "cb") -> bool:
-        """A tap on a button. `callback_id` is what Telegram would want answered ("":
-        a platform that wants no answer)."""
+    async def press(
+        self, user: str, token: str, *, callback_id: str = "cb", group: str = ""
+    ) -> bool:
+        """A tap on a button (in the group chat `group`, if given). `callback_id` is
+        what Telegram would want answered ("": a platform that wants no answer)."""
         return await self._inbox_receive(
             ButtonPressed(
                 event_id=self._event_id(),
                 sender=self._sender(user),
-                chat=self.chat(user),
+                chat=ChatRef(group) if group else self.chat(user),
                 token=token,
                 callback_id=callback_id,
             )

@@ -690,7 +690,8 @@ async def acknowledge(work: Work, alert: Alert, by: Person, *, from_group: bool 
     await work.tx.audit(work.now, "alert.acknowledged", f"alert:{alert.id}", by.id)
     log.info("alert %s acknowledged by person %s", alert.id, by.id)
     await refresh_copies(work, alert.id)
-    if from_group:
+    # Someone sent a copy of their own already has the details.
+    if from_group and all(n.person_id != by.id for n in await work.tx.notifications(alert.id)):
         resident = await work.tx.person(alert.person_id)
         if resident is not None:
             await privacy.reveal(
