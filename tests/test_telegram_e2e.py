@@ -255,7 +255,13 @@ async def test_it_enrolls_a_person_by_deep_link_once(
         await line.settle()
         assert await line.bound_to(WANG) == "王秀英"
         welcome = line.text("zh", "welcome_resident", name="王秀英", when="09:00")
-        assert server.last_message(WANG).text == welcome
+        notice = line.text("zh", "privacy_notice", days=90)
+        # What is kept, who sees it and how to stop, said at once; /start is the consent.
+        assert server.last_message(WANG).text == welcome + "\n\n" + notice
+        wang = await line.person("王秀英")
+        async with line.store.read() as tx:
+            (consent,) = await tx.consents_of(wang.id)
+            assert consent.decision == "given" and consent.version.startswith("notice-")
 
         invalid = line.text("zh", "invite_invalid") + "\n" + line.text("en", "invite_invalid")
         server.send_start(STRANGER, code)  # the same card, scanned by somebody else
@@ -736,3 +742,46 @@ async def test_a_webhook_push_needs_the_right_secret(
         assert not server.calls_of("getUpdates")
     finally:
         await gateway.stop()
+
+
+# --- need to know ------------------------------------------------------------------
+
+VOLUNTEER = 9100004
+
+
+async def test_a_need_claimed_in_the_team_group_shows_the_address_only_privately_until_done(
+    server: TelegramTestServer, tmp_path: Path
+) -> None:
+    config = parse_config(
+        builtin_config_text().replace('"telegram:-1001234"', f'"telegram:{GROUP}"')
+    )
+    people = PEOPLE_CSV + f"Volunteer Ma,team_member,G1,,en,,1380004,,,{VOLUNTEER},\n"
+    line = await open_line(server, tmp_path / "c.db", FakeClock(START), config, people=people)
+    try:
+        server.send_text(WANG, "/need 买菜 米和油没有了")
+        await line.settle()
+        posted = server.last_message(GROUP)
+        # The group sees the need, a first name and the building: nothing more.
+        assert "王*英（B3）" in posted.text and "米和油没有了" in posted.text
+        assert "王秀英" not in posted.text and "1380011" not in posted.text
+        assert "B3-402" not in posted.text
+        line.press(VOLUNTEER, posted, posted.labels[0])  # 🙋 我来办, in the group
+        await line.settle()
+        assert "Volunteer Ma" in server.message(GROUP, posted.message_id).text
+        revealed = server.last_message(VOLUNTEER)
+        assert "B3-402" in revealed.text and "1380011" in revealed.text
+        async with line.store.read() as tx:
+            wang = await tx.person_by_name("王秀英")
+            assert wang is not None
+            (entry,) = [
+                e for e in await tx.audit_entries(f"person:{wang.id}") if e.kind == "reveal"
+            ]
+            assert "claimed need #1" in entry.detail
+        server.send_text(VOLUNTEER, "/done 1")
+        await line.settle()
+        # The very message that carried them is edited: the details are gone.
+        now = server.message(VOLUNTEER, revealed.message_id)
+        assert now.edits == 1 and "B3-402" not in now.text and "1380011" not in now.text
+        assert "Need #1" in now.text and "王*英" in now.text
+    finally:
+        await close_line(line)
