@@ -429,7 +429,8 @@ async def test_a_resident_links_herself_with_a_code_sent_in_a_direct_room_she_op
 
         assert await line.bound_to(wang.user_id) == ("王秀英", chat_ref("matrix", room_id))
         welcome = line.text("zh", "welcome_resident", name="王秀英", when="09:00")
-        assert (await wang.room(room_id)).bodies(bot_id) == [welcome]
+        notice = line.text("zh", "privacy_notice", days=90)
+        assert (await wang.room(room_id)).bodies(bot_id) == [welcome + "\n\n" + notice]
 
         # The same code again (a photo of the card), and a made-up one: refused plainly.
         invalid = line.text("zh", "invite_invalid") + "\n" + line.text("en", "invite_invalid")
@@ -1107,3 +1108,56 @@ async def test_a_burst_under_synapses_default_limits_is_paced_by_retry_after_and
         await close_line(line)
         for member in residents:
             await member.client.close()
+
+
+# ---------------------------------------------------------------- need to know
+
+
+async def test_a_need_taken_in_a_team_room_shows_the_address_only_privately_until_done(
+    server: Homeserver,
+    tmp_path: Path,
+    config: WorkflowConfig,
+    bot_id: str,
+    people: Callable[[str], Member],
+) -> None:
+    operator, ma, wang = people("operator"), people("ma"), people("wang")
+    csv = (
+        f"{HEADER}\nLeader Li,grid_leader,G1,B3,en,,1380001,,,,,\n"
+        f"Zhou,operator,,,en,,1380099,,,,{operator.user_id},\n"
+        f"Volunteer Ma,team_member,G1,,en,,1380004,,,,{ma.user_id},\n"
+        f"王秀英,resident,G1,B3,zh,,1380011,B3-402,,,{wang.user_id},\n"
+    )
+    clock = FakeClock(START)
+    line = await open_line(server, tmp_path / "c.db", clock, config, bot_id, people=csv)
+    try:
+        code = await create_invitation(line.store, clock, config, "", team="medicine")
+        team_room = await operator.open_room(bot_id, ma.user_id, direct=False, name="药品组")
+        assert await ma.accept_invite() == team_room
+        await line.settle(await operator.say(team_room, f"!link {code}"))
+
+        wang_room = await wang.open_room(bot_id)
+        await line.settle(await wang.say(wang_room, "/need 药 降压药没了"))
+        room = await operator.room(team_room)
+        posted = room.messages(bot_id)[-1]
+        body = _body(posted)
+        # The room sees the need, a first name and the building: nothing more.
+        assert "王*英（B3）" in body and "降压药没了" in body
+        assert "王秀英" not in body and "1380011" not in body and "B3-402" not in body
+
+        # Ma takes it with the 🙋 under the post: the details come to Ma alone.
+        await line.settle(await ma.react(team_room, posted["event_id"], "🙋"))
+        ma_dm = await line.dm_of(ma.user_id)
+        assert isinstance(await ma.client.join(ma_dm), JoinResponse)
+        [revealed] = (await ma.room(ma_dm)).messages(bot_id)
+        assert "B3-402" in _body(revealed) and "1380011" in _body(revealed)
+        assert "B3-402" not in (await operator.room(team_room)).shown(posted["event_id"])
+
+        # Done: the message that carried them is edited, and they are gone.
+        await line.settle(await ma.say(team_room, "!done 1"))
+        dm = await ma.room(ma_dm)
+        assert len(dm.edits(revealed["event_id"])) == 1
+        shown = dm.shown(revealed["event_id"])
+        assert "B3-402" not in shown and "1380011" not in shown and "Need #1" in shown
+        dm.assert_rich(bot_id)
+    finally:
+        await close_line(line)
