@@ -89,7 +89,7 @@ async def test_pausing_and_leaving_are_reversible_and_audited(console: Console) 
     await ops.post(f"/people/{wang.id}/deactivate", {"on": "0"})
     assert "王秀英" in (await ops.get("/")).text
     async with console.store.read() as tx:
-        kinds = [e.kind for e in await tx.audit_entries(f"person:{wang.id}")]
+        kinds = [e.kind for e in await tx.audit_entries(f"person:{wang.id}") if e.kind != "reveal"]
     assert kinds == [
         "person.paused",
         "person.unpaused",
@@ -111,3 +111,17 @@ async def test_a_person_of_another_grid_cannot_be_seen_or_changed(console: Conso
     assert (await watch.get(f"/people/{zhao.id}")).status == 200
     assert (await watch.post(f"/people/{zhao.id}/pause", {"on": "1"})).status == 403
     assert (await console.person("王秀英")).active and (await console.person("Zhao Other")).active
+
+
+async def test_opening_a_persons_page_is_written_to_the_audit_as_a_reveal(
+    console: Console,
+) -> None:
+    wang = await console.person("王秀英")
+    li = await as_user(console, "li")
+    assert (await li.get(f"/people/{wang.id}")).status == 200
+    async with console.store.read() as tx:
+        entries = [e for e in await tx.audit_entries(f"person:{wang.id}") if e.kind == "reveal"]
+    leader = await console.person("李网格")
+    assert [(e.actor, e.detail) for e in entries] == [
+        (leader.id, f"address, phone (console: li) | opened /people/{wang.id}")
+    ]
