@@ -219,6 +219,7 @@ class Observer:
         self.seen = 0
         self.sent_in_chat: dict[int, int] = {}
         self.by_chat: dict[int, Resident] = {r.chat: r for r in record.residents}
+        self.family_chats = {r.family_chat for r in record.residents if r.family_chat}
         self.responder_chat: dict[int, Responder] = {r.chat: r for r in record.responders}
         self.prompts: dict[tuple[int, int], Send] = {}
         self.chat_sends: dict[int, list[Send]] = {}
@@ -284,6 +285,9 @@ class Observer:
             elif kind == "reminder":
                 self.reminders[k] = self.reminders.get(k, 0) + 1
             return
+        if chat in self.family_chats and self.texts.consent_yes_label in send.markup:
+            self._agree(send, markup)
+            return
         responder = self.responder_chat.get(chat)
         copy = self.texts.alert_copy(send.text)
         if copy is not None:
@@ -301,6 +305,17 @@ class Observer:
         menu = self.texts.outcome_menu(send.text)
         if menu is not None:
             self.on_menu(send, menu)
+
+    def _agree(self, send: Send, markup: Any) -> None:
+        """A family contact says yes to hearing about their resident, at once."""
+        rows = markup.get("inline_keyboard", []) if isinstance(markup, dict) else []
+        if isinstance(markup, str):
+            rows = json.loads(markup).get("inline_keyboard", [])
+        for row in rows:
+            for button in row:
+                if button.get("text") == self.texts.consent_yes_label and send.message_id > 0:
+                    self.server.press(send.chat, send.message_id, str(button["callback_data"]))
+                    return
 
 
 # --- playing the people ----------------------------------------------------------

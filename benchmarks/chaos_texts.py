@@ -44,6 +44,8 @@ class Classifier:
         self.help_label = render("btn_help")
         self.ack_label = render("btn_ack")
         self.resolve_label = render("btn_resolve")
+        # A family contact is asked "接收R00001的提醒？" before anything about them.
+        self.consent_yes_label = render("btn_consent_yes")
         self._thanks = render("thanks")
         # On Matrix a message with choices lists them after a blank line.
         end = r"(?:\n\n.*)?\Z"

@@ -186,13 +186,15 @@ class Engine:
         self._after(work)
 
     async def ensure_rounds(self) -> int:
-        """Every plan's round timer, and the daily retention job's (run at start-up and
-        every few minutes, so a timer that went missing comes back)."""
+        """Every plan's round timer, and the daily retention job's; family contacts and
+        volunteers never asked are asked. Runs at start-up and every few minutes (so a
+        timer that went missing comes back, and people imported meanwhile are asked)."""
         async with self.store.transaction() as tx:
             work = self._work(tx)
             added = await rounds.ensure_round_timers(work)
             await summary.ensure_summary_timers(work)
             await privacy.ensure_retention_timer(work)
+            await privacy.ask_new_contacts(work)
         self._after(work)
         return added
 

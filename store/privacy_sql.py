@@ -117,6 +117,21 @@ class PrivacyQueries:
             for r in rows
         ]
 
+    async def contacts_never_asked(self, limit: int) -> list[int]:
+        """Family contacts and volunteers who can be reached (they have a chat) and have
+        never been asked whether they agree to hear about residents."""
+        rows = await self._all(
+            self._sql(
+                "SELECT p.id FROM people p WHERE p.role IN ('family', 'team_member') "
+                "AND p.active = 1 AND p.forgotten_at IS NULL "
+                "AND EXISTS (SELECT 1 FROM identities i WHERE i.person_id = p.id) "
+                "AND NOT EXISTS (SELECT 1 FROM consents c WHERE c.person_id = p.id) "
+                "ORDER BY p.id LIMIT ?"
+            ),
+            (limit,),
+        )
+        return [int(r["id"]) for r in rows]
+
     # -- a compare-and-set on the key-value table -----------------------------------
 
     async def kv_claim(self, key: str, old: str | None, new: str) -> bool:

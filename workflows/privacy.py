@@ -235,6 +235,22 @@ async def ask_consent(work: Work, person: Person) -> None:
         await work.tx.audit(work.now, "consent.asked", f"person:{person.id}", None, str(about))
 
 
+# Asked per pass of `ask_new_contacts`: a large import is asked over a few passes.
+ASK_PER_PASS = 500
+
+
+async def ask_new_contacts(work: Work) -> int:
+    """Family contacts and volunteers an operator added with a chat account (people
+    import) are asked at once, not only when the first alert would reach them."""
+    asked = 0
+    for person_id in await work.tx.contacts_never_asked(ASK_PER_PASS):
+        person = await work.tx.person(person_id)
+        if person is not None:
+            await ask_consent(work, person)
+            asked += 1
+    return asked
+
+
 async def _tell_operators(work: Work, person: Person, key: str, about_text: str) -> None:
     grid = person.grid
     if person.role == Role.FAMILY and person.family_of:
