@@ -126,6 +126,43 @@ async def _english_version(h: Harness) -> str:
     return await h.engine.act(step)
 
 
+async def test_a_contact_given_a_chat_in_the_people_file_is_asked_at_once(
+    unasked: Harness,
+) -> None:
+    h = unasked
+    await h.settle()
+    (question,) = await h.inbox("Son Wang")
+    assert "Receive 王秀英's alerts?" in question.text
+    (volunteer,) = await h.inbox("Volunteer Ma")
+    assert "Receive alerts and needs of G1's residents?" in volunteer.text
+    await h.advance(10 * MIN)  # asked once, not at every pass
+    assert len(await h.inbox("Son Wang")) == 1
+
+
+def test_a_group_sees_a_first_name_and_never_an_address_or_phone() -> None:
+    from workflows.privacy import first_name
+
+    assert [first_name(n) for n in ("王秀英", "李明", "欧阳秀英", "Wang Xiaoming", "Chen")] == [
+        "王*英",
+        "李*",
+        "欧**英",
+        "Wang",
+        "Chen",
+    ]
+
+
+async def test_a_group_text_cannot_be_given_a_phone(h: Harness) -> None:
+    from workflows import privacy
+
+    wang = await h.person("王秀英")
+
+    async def step(work: object) -> str:
+        return privacy.for_group(work, "zh", "need_posted_group", wang, phone="1")  # type: ignore[arg-type]
+
+    with pytest.raises(ValueError, match="phone may not be posted to a group"):
+        await h.engine.act(step)
+
+
 async def test_a_family_contact_receives_nothing_about_a_resident_until_they_accept(
     unasked: Harness,
 ) -> None:

@@ -1042,6 +1042,26 @@ async def test_the_latest_consent_decision_counts_and_every_one_is_kept(store: A
         assert rows[1].detail == "button"
 
 
+async def test_contacts_never_asked_are_those_with_a_chat_and_no_consent_row(
+    store: AnyStore,
+) -> None:
+    ids = await add_people(
+        store,
+        person("Wang"),
+        person("Son", "family", grid="", family_of_name="Wang"),
+        person("Daughter", "family", grid="", family_of_name="Wang"),
+        person("Ma", "team_member"),
+        person("Li", "grid_leader"),
+    )
+    async with store.transaction() as tx:
+        for name in ("Son", "Ma", "Li"):
+            await tx.bind_identity(ids[name], "test", name, ChatRef(f"test:{name}"), T0)
+        assert await tx.contacts_never_asked(10) == sorted([ids["Son"], ids["Ma"]])
+        assert len(await tx.contacts_never_asked(1)) == 1
+        await tx.add_consent(ids["Son"], ids["Wang"], "asked", "", T0)
+        assert await tx.contacts_never_asked(10) == [ids["Ma"]]
+
+
 async def test_a_key_is_claimed_by_one_of_two_who_expect_the_same_old_value(
     store: AnyStore,
 ) -> None:
