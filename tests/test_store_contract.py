@@ -1193,6 +1193,7 @@ async def test_forgetting_a_person_erases_what_identifies_them_and_keeps_the_cou
         assert done["messages_deleted"] == 2 and done["identities_deleted"] == 1
         assert done["sent_texts_blanked"] == 1 and done["people_erased"] == 1
         assert await tx.person_by_name("Wang") is None
+        assert [r["name"] for r in await tx.export_rows()] == ["Li"]  # not in the people file
         gone = await tx.person(wang)
         assert gone is not None and gone.name == f"forgotten-{wang}"
         assert (gone.phone, gone.address, gone.building, gone.active) == ("", "", "", False)

@@ -337,6 +337,7 @@ class PeopleRepo(Repo):
             "AS telegram, "
             "(SELECT string_agg(i.address, ' ' ORDER BY i.created_at, i.address) "
             " FROM identities i WHERE i.person_id = p.id AND i.platform = 'matrix') AS matrix "
-            "FROM people p LEFT JOIN people f ON f.id = p.family_of ORDER BY p.id"
+            "FROM people p LEFT JOIN people f ON f.id = p.family_of "
+            "WHERE p.forgotten_at IS NULL ORDER BY p.id"
         )
         return [dict(r.items()) for r in rows]

@@ -345,7 +345,8 @@ class PeopleRepo(Repo):
             " WHERE i.person_id = p.id AND i.platform = 'telegram') AS telegram, "
             "(SELECT group_concat(address, ' ') FROM identities i "
             " WHERE i.person_id = p.id AND i.platform = 'matrix') AS matrix "
-            "FROM people p LEFT JOIN people f ON f.id = p.family_of ORDER BY p.id"
+            "FROM people p LEFT JOIN people f ON f.id = p.family_of "
+            "WHERE p.forgotten_at IS NULL ORDER BY p.id"
         )
         return [dict(r) for r in rows]
 
