@@ -1148,7 +1148,9 @@ async def test_a_need_taken_in_a_team_room_shows_the_address_only_privately_unti
         await line.settle(await ma.react(team_room, posted["event_id"], "🙋"))
         ma_dm = await line.dm_of(ma.user_id)
         assert isinstance(await ma.client.join(ma_dm), JoinResponse)
-        [revealed] = (await ma.room(ma_dm)).messages(bot_id)
+        # Asked first (a volunteer from the people file), then told what they took.
+        question, revealed = (await ma.room(ma_dm)).messages(bot_id)
+        assert "Receive alerts and needs of G1's residents?" in _body(question)
         assert "B3-402" in _body(revealed) and "1380011" in _body(revealed)
         assert "B3-402" not in (await operator.room(team_room)).shown(posted["event_id"])
 
