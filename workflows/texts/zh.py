@@ -656,7 +656,7 @@ UI.update(
 # Privacy: what is kept and who sees it, consent, need to know, erasure.
 TEXTS.update(
     {
-        "privacy_notice": "我们保存：您的姓名、住址、电话，每天问候的回复和您发来的消息（文字{days}天后只留下类别）。能看到的人：您的网格长、关爱组负责人、社区工作人员，以及您家里同意接收提醒的家属；发到团队群里的只有您的名字、楼栋和需要什么。不想再接收问候发 /stop；要删除您的资料发 /forget。",
+        "privacy_notice": "我们保存：您的姓名、住址、电话，每天问候的回复和您发来的消息（文字{days}天后只留下类别）。能看到的人：您的网格长、关爱组负责人、社区工作人员，以及您家里同意接收提醒的家属；发到团队群里的只有您名字的一部分（如“王*英”）、楼栋和需要什么。不想再接收问候发 /stop；要删除您的资料发 /forget。",
         "consent_ask_family": "{name}您好！社区把您登记为{resident}的家属联系人。\n接收{resident}的提醒？\n同意后，{resident}没有回复问候或求助时会通知您，并附上住址和电话。不同意就不会给您发任何关于{resident}的消息。",
         "consent_ask_team": "{name}您好！社区把您登记为{grid}的志愿者。\n接收{grid}居民的提醒和需求？\n同意后，有居民需要帮助时会通知您，并附上住址和电话。不同意就不会给您发任何关于居民的消息。",
         "btn_consent_yes": "✅ 同意",
