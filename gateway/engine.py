@@ -12,10 +12,10 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from adapters.base import Adapter, AdapterContext, SendHealth
 from core.config import WorkflowConfig
@@ -32,8 +32,6 @@ from workflows.checkin import RoundResult
 from workflows.context import Work
 from workflows.intent import classify, help_words_with
 from workflows.texts import Texts
-
-T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -250,14 +248,6 @@ class Engine:
         self._after(work)
         return back
 
-    async def act(self, step: Callable[[Work], Awaitable[T]]) -> T:
-        """Run one workflow step in its own transaction (tools and the console), with
-        what follows a commit: workers woken, the console told."""
-        async with self.store.transaction() as tx:
-            work = self._work(tx)
-            result = await step(work)
-        self._after(work)
-        return result
 
     async def start_round_now(self, plan: str | None = None) -> int:
         return (await self.start_round(plan)).opened

@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 from core.ports import Store
 from gateway.engine import Engine
 from workflows import privacy
-from workflows.context import Work
 
 
 class UnknownPerson(Exception):
@@ -49,13 +48,11 @@ def _json_value(value: object) -> str:
 
 
 async def forget(engine: Engine, name: str, requested_by: str) -> privacy.Forgotten:
-    async def step(work: Work) -> privacy.Forgotten:
+    async with engine.work() as work:
         person = await work.tx.person_by_name(name)
         if person is None:
             raise UnknownPerson(f"no person named {name!r}")
         return await privacy.forget(work, person, requested_by)
-
-    return await engine.act(step)
 
 
 @dataclass(frozen=True)

@@ -120,10 +120,8 @@ async def test_a_residents_start_is_recorded_as_consent_with_the_version_of_the_
 async def _english_version(h: Harness) -> str:
     from workflows import privacy
 
-    async def step(work: object) -> str:
-        return privacy.notice_version(work, "en")  # type: ignore[arg-type]
-
-    return await h.engine.act(step)
+    async with h.engine.work() as work:
+        return privacy.notice_version(work, "en")
 
 
 async def test_a_contact_given_a_chat_in_the_people_file_is_asked_at_once(
@@ -156,11 +154,9 @@ async def test_a_group_text_cannot_be_given_a_phone(h: Harness) -> None:
 
     wang = await h.person("王秀英")
 
-    async def step(work: object) -> str:
-        return privacy.for_group(work, "zh", "need_posted_group", wang, phone="1")  # type: ignore[arg-type]
-
     with pytest.raises(ValueError, match="phone may not be posted to a group"):
-        await h.engine.act(step)
+        async with h.engine.work() as work:
+            privacy.for_group(work, "zh", "need_posted_group", wang, phone="1")
 
 
 async def test_a_family_contact_receives_nothing_about_a_resident_until_they_accept(

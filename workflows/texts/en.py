@@ -658,7 +658,7 @@ UI.update(
 # Privacy: what is kept and who sees it, consent, need to know, erasure.
 TEXTS.update(
     {
-        "privacy_notice": "What we keep: your name, address and phone, your answers to the daily check-in and the messages you send (after {days} days only what kind of message it was). Who sees it: your grid leader, the care lead, community staff, and family members who agreed to receive your alerts; a team's group chat sees only part of your name (like \"王*英\"), your building and what is needed. Send /stop to stop the check-ins; send /forget to have your data deleted.",
+        "privacy_notice": 'What we keep: your name, address and phone, your answers to the daily check-in and the messages you send (after {days} days only what kind of message it was). Who sees it: your grid leader, the care lead, community staff, and family members who agreed to receive your alerts; a team\'s group chat sees only part of your name (like "王*英"), your building and what is needed. Send /stop to stop the check-ins; send /forget to have your data deleted.',
         "consent_ask_family": "Hello {name}! The community has listed you as a family contact of {resident}.\nReceive {resident}'s alerts?\nIf you agree, you will be told when {resident} does not answer the check-in or asks for help, with their address and phone. If not, you will receive nothing about {resident}.",
         "consent_ask_team": "Hello {name}! The community has listed you as a volunteer of {grid}.\nReceive alerts and needs of {grid}'s residents?\nIf you agree, you will be told when a resident needs help, with their address and phone. If not, you will receive nothing about residents.",
         "btn_consent_yes": "✅ Agree",
