@@ -248,7 +248,6 @@ class Engine:
         self._after(work)
         return back
 
-
     async def start_round_now(self, plan: str | None = None) -> int:
         return (await self.start_round(plan)).opened
 
