@@ -118,11 +118,12 @@ class PrivacyQueries:
         ]
 
     async def contacts_never_asked(self, limit: int) -> list[int]:
-        """Family contacts and volunteers who can be reached (they have a chat) and have
-        never been asked whether they agree to hear about residents."""
+        """Family contacts and volunteers (team members, callers) who can be reached
+        (they have a chat) and have never been asked whether they agree to hear about
+        residents."""
         rows = await self._all(
             self._sql(
-                "SELECT p.id FROM people p WHERE p.role IN ('family', 'team_member') "
+                "SELECT p.id FROM people p WHERE p.role IN ('family', 'team_member', 'caller') "
                 "AND p.active = 1 AND p.forgotten_at IS NULL "
                 "AND EXISTS (SELECT 1 FROM identities i WHERE i.person_id = p.id) "
                 "AND NOT EXISTS (SELECT 1 FROM consents c WHERE c.person_id = p.id) "

@@ -70,6 +70,9 @@ async def care(tmp_path: Path, care_config: WorkflowConfig) -> AsyncIterator[Har
                 await tx.bind_identity(
                     person.id, "test", str(person.id), chat_ref("test", person.id), clock.now()
                 )
+            # Family, team members and callers said yes to hearing about residents.
+            if person.role in ("family", "team_member", "caller"):
+                await tx.add_consent(person.id, person.family_of or 0, "given", "test", clock.now())
     h = Harness(store, clock, care_config, RecordingAdapter())
     await h.start()
     yield h

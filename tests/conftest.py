@@ -105,7 +105,7 @@ async def make_community(
             await tx.bind_identity(
                 person.id, "test", str(person.id), chat_ref("test", person.id), now
             )
-            if contacts_agreed and person.role in ("family", "team_member"):
+            if contacts_agreed and person.role in ("family", "team_member", "caller"):
                 await tx.add_consent(person.id, person.family_of or 0, "given", "test", now)
 
 

@@ -45,6 +45,12 @@ async def line(tmp_path: Path, config: WorkflowConfig) -> AsyncIterator[Line]:
         opened = await open_line(
             server, tmp_path / "carecheck.db", FakeClock(START), config, people=CSV
         )
+        # A volunteer caller is asked first, and says yes, before any task reaches them.
+        await opened.settle()
+        question = opened.server.last_message(CALLER)
+        assert "接收G1居民的提醒和需求？" in question.text
+        opened.press(CALLER, question, "✅ 同意")
+        await opened.settle()
         yield opened
         await close_line(opened)
 

@@ -36,7 +36,7 @@ from core.records import (
     Person,
     Timer,
 )
-from workflows import checkin, cover, escalation
+from workflows import checkin, cover, escalation, privacy
 from workflows.actions import ActionKind, ActionToken
 from workflows.context import Work
 from workflows.messaging import edit, to_person
@@ -78,6 +78,8 @@ async def callers_for(work: Work, resident: Person) -> list[Person]:
         # Callers of the grid, and those without a grid (they serve every grid).
         chosen = await work.tx.responders(resident.grid, Role.CALLER.value)
     people, _ = await cover.covered(work, chosen, resident.grid)
+    # A volunteer phones residents (and learns their number) once they said yes.
+    people = await privacy.consenting(work, people)
     return [p for p in people if await escalation.reachable(work, p)]
 
 

@@ -38,8 +38,9 @@ from workflows.timefmt import hm
 
 log = logging.getLogger(__name__)
 
-# Roles that hear about residents only once they have said yes.
-CONSENT_ROLES = frozenset({Role.FAMILY, Role.TEAM_MEMBER})
+# Roles that hear about residents only once they have said yes: family, and the
+# volunteers an operator adds (team members, callers).
+CONSENT_ROLES = frozenset({Role.FAMILY, Role.TEAM_MEMBER, Role.CALLER})
 TIMER_RETENTION = TimerKind.RETENTION
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -211,7 +212,10 @@ async def ask_consent(work: Work, person: Person) -> None:
         )
     else:
         text = work.texts.render(
-            lang, "consent_ask_team", name=person.name, grid=person.grid or "-"
+            lang,
+            "consent_ask_team",
+            name=person.name,
+            grid=person.grid or work.texts.render(lang, "every_grid"),
         )
     buttons = (
         (

@@ -668,6 +668,7 @@ TEXTS.update(
         "consent_refused_notice": "ℹ️ {name} does not agree to receive {about}'s alerts ({time}) and will receive nothing about them.",
         "consent_withdrawn": "OK, you will no longer receive {about}'s alerts.",
         "consent_withdrawn_notice": "ℹ️ {name} has stopped receiving {about}'s alerts ({time}).",
+        "every_grid": "every grid",
         "consent_about_grid": "{grid} residents",
         "stop_responder": "Your role was given by the community; to stop receiving alerts, ask community staff.",
         "forget_confirm": "Delete everything kept about you here? Your name, address, phone and the messages you sent. Your grid leader is told first; afterwards there are no more check-ins, and it cannot be undone.",

@@ -666,6 +666,7 @@ TEXTS.update(
         "consent_refused_notice": "ℹ️ {name} 不同意接收{about}的提醒（{time}），不会收到任何相关消息。",
         "consent_withdrawn": "好的，以后不再给您发{about}的提醒。",
         "consent_withdrawn_notice": "ℹ️ {name} 已停止接收{about}的提醒（{time}）。",
+        "every_grid": "所有网格",
         "consent_about_grid": "{grid}居民",
         "stop_responder": "您的岗位由社区安排；要停止接收提醒，请联系社区工作人员。",
         "forget_confirm": "确定要删除您在这里的全部资料吗？包括姓名、住址、电话和您发过的消息。删除前会告诉您的网格长；删除后不再问候您，也不能恢复。",
