@@ -6,9 +6,11 @@ grid as it opens, is taken on and is closed — a WeCom robot, a webhook, a Tele
 The composition root does this, not a workflow: the workflows already write each of
 those moments to the audit log, inside the transaction that makes it happen. The
 store they are handed here notes those audit entries and, in the same transaction,
-queues a copy of the alert's or need's current text (without buttons: acting happens
-in the chats that have them, or on the console page the channel links to) for the
-grid's channel. A copy is therefore never lost nor sent for something rolled back.
+queues a copy of the alert's or need's current text as a group may see it (first
+name, building and what happened or is needed: workflows/privacy.py `for_group`),
+without buttons (acting happens in the chats that have them, or on the console page
+the channel links to), for the grid's channel. A copy is therefore never lost nor sent
+for something rolled back.
 
 A robot or webhook that refuses a post for good is told to the operators in chat
 (`tell_operators`): the group it was meant for hears nothing until someone acts.
@@ -105,7 +107,7 @@ class AnnouncingTx:
         resident = None if alert is None else await self._tx.person(alert.person_id)
         if alert is None or resident is None:
             return None
-        text = await escalation.alert_text(work, alert, resident, LANGUAGE)
+        text = await escalation.alert_text(work, alert, resident, LANGUAGE, group=True)
         facts = {
             "id": alert.id,
             "reason": alert.reason.value,
@@ -121,7 +123,7 @@ class AnnouncingTx:
         resident = None if need is None else await self._tx.person(need.person_id)
         if need is None or resident is None:
             return None
-        text = await needs.need_text(work, need, resident, LANGUAGE)
+        text = await needs.need_text(work, need, resident, LANGUAGE, group=True)
         facts = {
             "id": need.id,
             "kind": str(need.kind),

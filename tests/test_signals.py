@@ -123,6 +123,8 @@ async def home(tmp_path: Path) -> AsyncIterator[Home]:
                 await tx.bind_identity(
                     person.id, "test", str(person.id), chat_ref("test", person.id), clock.now()
                 )
+            if person.role == "caller":  # the volunteer caller said yes to phoning residents
+                await tx.add_consent(person.id, 0, "given", "test", clock.now())
     chat, ticks = RecordingAdapter(), Ticks()
     engine = Engine(store, clock, config, {"test": chat, "ping": PingAdapter(ticks)})
     await engine.prepare()
@@ -341,6 +343,9 @@ async def test_a_grids_channel_hears_of_its_alerts_as_they_open_and_close(
         (opened,) = robot.sent
         assert opened.chat == "wecom:robot-key-g1" and opened.buttons == ()
         assert "Zhou" in opened.text and opened.meta["event"] == "alert.opened"
+        # A group hears first name, building and what happened: no address, no phone.
+        assert "B5" in opened.text and "B5-101" not in opened.text
+        assert "1380013" not in opened.text
         assert opened.meta["alert"]["grid"] == "G1" and opened.purpose == "alert.opened"
         # A late ping calls the alert off: the channel hears that too.
         zhou = str(await person_id_of(store, "Zhou"))
@@ -355,6 +360,7 @@ async def test_a_grids_channel_hears_of_its_alerts_as_they_open_and_close(
         await engine.run_until_idle()
         need = robot.sent[-1]
         assert need.meta["event"] == "need.opened" and "降压药吃完了" in need.text
+        assert "1380011" not in need.text and "B3-402" not in need.text
         assert need.meta["need"]["kind"] == "medicine" and need.buttons == ()
     finally:
         await engine.stop()

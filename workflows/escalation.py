@@ -521,14 +521,16 @@ def _alert_buttons(work: Work, alert: Alert, person: Person) -> tuple[tuple[Butt
     return ((ack, resolve),)
 
 
-async def _footer(work: Work, alert: Alert, resident: Person, language: str) -> str:
+async def _footer(
+    work: Work, alert: Alert, resident: Person, language: str, *, group: bool = False
+) -> str:
     if alert.state is AlertState.OPEN:
         return work.texts.render(language, "alert_footer_open")
     if alert.outcome == LATE_ANSWER and alert.resolved_at is not None:
         return work.texts.render(
             language,
             "alert_footer_stand_down",
-            name=resident.name,
+            name=privacy.first_name(resident.name) if group else resident.name,
             time=hm(alert.resolved_at, resident.timezone),
         )
     if alert.state is AlertState.ACKNOWLEDGED and alert.acked_at is not None:
@@ -554,8 +556,23 @@ async def _name(work: Work, person_id: int | None) -> str:
     return person.name if person else "-"
 
 
-async def alert_text(work: Work, alert: Alert, resident: Person, language: str) -> str:
-    """An alert as its copies show it (also posted to group channels by the gateway)."""
+async def alert_text(
+    work: Work, alert: Alert, resident: Person, language: str, *, group: bool = False
+) -> str:
+    """An alert as its copies show it. Posted to a group (a grid's channel), it names the
+    resident by first name and building, and what happened, only: no address, phone,
+    family, or what they said (need to know)."""
+    if group:
+        body = privacy.for_group(
+            work,
+            language,
+            "alert_posted_group",
+            resident,
+            alert=alert.id,
+            reason=work.texts.render(language, f"reason_{alert.reason.value}"),
+            urgent="🆘 " if alert.urgent else "⚠️ ",
+        )
+        return body + "\n" + await _footer(work, alert, resident, language, group=True)
     body = await _alert_body(work, alert, resident, language)
     return body + "\n" + await _footer(work, alert, resident, language)
 

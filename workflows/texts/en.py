@@ -680,6 +680,7 @@ TEXTS.update(
         "forget_notice": "ℹ️ {name} ({place}) asked for their personal data to be deleted; it is deleted now, and they are no longer checked on.",
         "forget_responder": "To have your data deleted, ask community staff.",
         "alerts_line_group": "#{alert} {name} ({building}) {reason}, {state}",
+        "alert_posted_group": "{urgent}Alert #{alert}: {reason}\n{name} ({building})",
         "need_posted_group": "📋 Need #{need}: {kind}\n{name} ({building})\n{text}",
         "reveal_need": "🔒 Need #{need} is yours: {name}\nAddress: {address}\nPhone: {phone}\nFamily: {family}\nOnce the need is done or cancelled, the address and phone are removed from this message.",
         "reveal_alert": "🔒 #{alert} is yours: {name}\nAddress: {address}\nPhone: {phone}\nFamily: {family}\nOnce the alert is closed, the address and phone are removed from this message.",

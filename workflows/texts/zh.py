@@ -678,6 +678,7 @@ TEXTS.update(
         "forget_notice": "ℹ️ {name}（{place}）要求删除个人资料，现在删除；以后不再问候。",
         "forget_responder": "要删除您的资料，请联系社区工作人员。",
         "alerts_line_group": "#{alert} {name}（{building}）{reason}，{state}",
+        "alert_posted_group": "{urgent}提醒 #{alert}：{reason}\n{name}（{building}）",
         "need_posted_group": "📋 需求 #{need}：{kind}\n{name}（{building}）\n{text}",
         "reveal_need": "🔒 需求 #{need}由您认领：{name}\n住址：{address}\n电话：{phone}\n家属：{family}\n需求办好或取消后，这条消息里的住址和电话会被隐去。",
         "reveal_alert": "🔒 #{alert}由您处理：{name}\n住址：{address}\n电话：{phone}\n家属：{family}\n提醒关闭后，这条消息里的住址和电话会被隐去。",
