@@ -212,9 +212,11 @@ async def run(
                 )
                 if person.role == "resident":
                     resident_ids.append(person.id)
-                elif person.role == "family" and person.family_of is not None:
-                    # Families said yes to their resident's alerts, as in a real street.
-                    await tx.add_consent(person.id, person.family_of, "given", "bench", clock.now())
+                elif person.role in ("family", "caller"):
+                    # Families and callers said yes to hearing about their residents.
+                    await tx.add_consent(
+                        person.id, person.family_of or 0, "given", "bench", clock.now()
+                    )
     await engine.prepare()
     res.setup_s = time.perf_counter() - t0
 

@@ -422,10 +422,11 @@ async def _run_block(
                         chat_ref(PLATFORM, person.name),
                         clock.now(),
                     )
-                    # The simulated families said yes to their resident's alerts.
-                    if person.role == "family" and person.family_of is not None:
+                    # The simulated families and callers said yes to hearing about
+                    # their residents.
+                    if person.role in ("family", "caller"):
                         await tx.add_consent(
-                            person.id, person.family_of, "given", "simulated", clock.now()
+                            person.id, person.family_of or 0, "given", "simulated", clock.now()
                         )
             await engine.prepare()
             await engine.start_receiving()
