@@ -249,37 +249,6 @@ def _grid_register(value: Any) -> Any:
     return value
 
 
-def _clock_time(value: Any) -> time:
-    if isinstance(value, time):
-        return value
-    if not isinstance(value, str):
-        raise ValueError('must be a time of day such as "03:30"')
-    try:
-        return time.fromisoformat(value.strip())
-    except ValueError:
-        raise ValueError('must be a time of day such as "03:30" (24-hour HH:MM)') from None
-
-
-class Retention(_Model):
-    """How long what people wrote, and what happened, is kept (a daily job enforces it)."""
-
-    # Message texts (what residents wrote, notes, sent messages) are reduced to what
-    # they were taken to mean after this long.
-    message_texts: Duration = timedelta(days=90)
-    # Check-ins, alerts, needs, messages and sent messages, once closed, are deleted.
-    records: Duration = timedelta(days=730)
-    audit: Duration = timedelta(days=1095)
-    # When the daily job runs, in the workflow file's timezone.
-    run_at: Annotated[time, BeforeValidator(_clock_time)] = time(3, 30)
-
-    @field_validator("message_texts", "records", "audit")
-    @classmethod
-    def _at_least_a_day(cls, value: timedelta) -> timedelta:
-        if value < timedelta(days=1):
-            raise ValueError("must be at least 1d")
-        return value
-
-
 class Language(enum.StrEnum):
     ZH = "zh"
     EN = "en"
@@ -409,6 +378,26 @@ class OutageGuard(_Model):
             if getattr(self, name) < timedelta(minutes=1):
                 raise KeyPathError((name,), "must be at least 1m")
         return self
+
+
+class Retention(_Model):
+    """How long what people wrote, and what happened, is kept (a daily job enforces it)."""
+
+    # Message texts (what residents wrote, notes, sent messages) are reduced to what
+    # they were taken to mean after this long.
+    message_texts: Duration = timedelta(days=90)
+    # Check-ins, alerts, needs, messages and sent messages, once closed, are deleted.
+    records: Duration = timedelta(days=730)
+    audit: Duration = timedelta(days=1095)
+    # When the daily job runs, in the workflow file's timezone.
+    run_at: ClockTime = time(3, 30)
+
+    @field_validator("message_texts", "records", "audit")
+    @classmethod
+    def _at_least_a_day(cls, value: timedelta) -> timedelta:
+        if value < timedelta(days=1):
+            raise ValueError("must be at least 1d")
+        return value
 
 
 class WorkflowConfig(_Model):

@@ -11,8 +11,8 @@ from core.ports import Store, Tx
 from gateway.platforms import PLATFORMS
 from workflows import early_warning, outage
 from workflows.early_warning import Flag
-from workflows.texts import Texts
 from workflows.privacy import last_retention
+from workflows.texts import Texts
 
 COLUMNS = ("pending", "answered", "reminded", "alerted", "help")
 
