@@ -458,10 +458,11 @@ def unsettled(db: Path) -> str:
     unhandled updates, messages to send."""
     timers, inbox, outbox, wait = read_db(
         db,
-        # Standing timers are never done: the next round, the day's summary, and the
-        # outage guard's look at a round's deliveries a few minutes after it opened.
+        # Standing timers are never done: the next round, the day's summary, the
+        # outage guard's look at a round's deliveries a few minutes after it opened,
+        # and the daily retention job.
         "SELECT (SELECT count(*) FROM timers "
-        "WHERE kind NOT IN ('round', 'summary', 'outage_check')), "
+        "WHERE kind NOT IN ('round', 'summary', 'outage_check', 'retention')), "
         "(SELECT count(*) FROM inbox WHERE handled_at IS NULL), "
         "(SELECT count(*) FROM outbox WHERE state = 'pending'), "
         "(SELECT max(not_before) FROM outbox WHERE state = 'pending')",
