@@ -435,17 +435,7 @@ def readable(detail: str, render: Callable[..., str]) -> str:
 
 async def _details(work: Work, resident: Person, language: str) -> str:
     """What the person who goes needs without looking anything up."""
-    family = await work.tx.family_of(resident.id)
-    contacts = work.texts.render(language, "list_separator").join(
-        work.texts.render(
-            language,
-            "family_contact_relation" if p.relation else "family_contact",
-            name=p.name,
-            relation=p.relation,
-            phone=p.phone,
-        ).strip()
-        for p in family
-    )
+    contacts = await privacy.family_line(work, resident, language)
     heard = await work.tx.last_heard(resident.id)
     last = (
         work.texts.render(language, "never")

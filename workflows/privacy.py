@@ -78,9 +78,17 @@ def for_group(work: Work, language: str, key: str, resident: Person, **fields: o
 
 
 async def family_line(work: Work, resident: Person, language: str) -> str:
+    """The resident's family contacts: name, relation when known, phone."""
     family = await work.tx.family_of(resident.id)
     return work.texts.render(language, "list_separator").join(
-        f"{p.name} {p.phone}".strip() for p in family
+        work.texts.render(
+            language,
+            "family_contact_relation" if p.relation else "family_contact",
+            name=p.name,
+            relation=p.relation,
+            phone=p.phone,
+        ).strip()
+        for p in family
     )
 
 

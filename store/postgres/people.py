@@ -180,15 +180,23 @@ class PeopleRepo(Repo):
     async def grids_without_reachable_leader(self, platforms: Sequence[str] = ()) -> list[str]:
         """Grids with active residents but no active grid leader (of the grid, or of
         every grid) enrolled on a chat platform — on one of `platforms`, if given."""
-        rows = await self._all(
-            "SELECT DISTINCT r.grid FROM people r WHERE r.role = 'resident' AND r.active = 1 "
-            "AND NOT EXISTS (SELECT 1 FROM people l JOIN identities i ON i.person_id = l.id "
-            "WHERE l.role = 'grid_leader' AND l.active = 1 AND (l.grid = r.grid OR l.grid = '') "
-            "AND (cardinality($1::text[]) = 0 OR i.platform = ANY($1::text[]))) "
-            "ORDER BY r.grid",
-            (list(platforms),),
+        # Two small reads and a difference, as on SQLite: a NOT EXISTS correlated with
+        # each resident row took minutes for 100,000 residents.
+        led = {
+            str(r["grid"])
+            for r in await self._all(
+                "SELECT DISTINCT l.grid FROM people l JOIN identities i ON i.person_id = l.id "
+                "WHERE l.role = 'grid_leader' AND l.active = 1 "
+                "AND (cardinality($1::text[]) = 0 OR i.platform = ANY($1::text[]))",
+                (list(platforms),),
+            )
+        }
+        if "" in led:
+            return []
+        grids = await self._all(
+            "SELECT DISTINCT grid FROM people WHERE role = 'resident' AND active = 1 ORDER BY grid"
         )
-        return [str(r["grid"]) for r in rows]
+        return [str(r["grid"]) for r in grids if str(r["grid"]) not in led]
 
     async def round_keys(self) -> list[tuple[str, str]]:
         rows = await self._all(
