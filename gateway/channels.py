@@ -1,7 +1,8 @@
 """Outbound-only channels, as the composition root sees them.
 
 Grid channels (`grids.G.channel`): a group that hears of each alert and need in its
-grid as it opens, is taken on and is closed — a WeCom robot, a webhook, a Telegram group.
+grid as it opens, is taken on and is closed — a WeCom robot, a webhook, a Telegram group —
+and of the grid's day in numbers when the day's summary goes to the leaders.
 
 The composition root does this, not a workflow: the workflows already write each of
 those moments to the audit log, inside the transaction that makes it happen. The
@@ -29,7 +30,7 @@ from core.enums import Role
 from core.ids import split_chat_ref
 from core.outbox import NewMessage, OutboxRow
 from core.ports import Tx
-from workflows import escalation, needs
+from workflows import escalation, needs, summary
 from workflows.context import Work
 from workflows.messaging import to_person
 from workflows.texts import ui
@@ -46,6 +47,9 @@ ANNOUNCED = (
     ("need.cancelled", "need.cancelled"),
 )
 LANGUAGE = "zh"
+# The day's summary (workflows/summary.py audits it when sent) and its post's event.
+SUMMARY_SENT = "summary.sent"
+SUMMARY_EVENT = "summary.daily"
 
 
 def wants_channels(config: WorkflowConfig) -> bool:
@@ -77,6 +81,9 @@ class AnnouncingTx:
         self, now: Any, kind: str, subject: str = "", actor: int | None = None, detail: str = ""
     ) -> None:
         await self._tx.audit(now, kind, subject, actor, detail)
+        if kind == SUMMARY_SENT and self.work is not None:
+            await self._post_summaries(self.work, subject, now)
+            return
         event = next((e for prefix, e in ANNOUNCED if kind.startswith(prefix)), None)
         if event is None or self.work is None:
             return
@@ -101,6 +108,26 @@ class AnnouncingTx:
             meta={"event": event, what: facts},
         )
         await self._tx.enqueue(platform, message, now)
+
+    async def _post_summaries(self, work: Work, timezone: str, now: Any) -> None:
+        """The day's summary went to the leaders of `timezone`: each grid channel gets
+        its grid's numbers, once a day, on the workflow file's timezone."""
+        if timezone != self._config.timezone:
+            return
+        for grid, settings in self._config.grids.items():
+            if not settings.channel:
+                continue
+            platform, _ = split_chat_ref(settings.channel)
+            work.touched_platforms.add(platform)
+            text = await summary.group_text(work, grid, timezone, now, LANGUAGE)
+            message = NewMessage(
+                chat=cast(Any, settings.channel),
+                text=text,
+                priority=Priority.ROUTINE,
+                purpose=SUMMARY_EVENT,
+                meta={"event": SUMMARY_EVENT, "grid": grid},
+            )
+            await self._tx.enqueue(platform, message, now)
 
     async def _alert(self, work: Work, alert_id: int) -> tuple[str, str, dict[str, Any]] | None:
         alert = await self._tx.alert(alert_id)

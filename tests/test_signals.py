@@ -367,6 +367,43 @@ async def test_a_grids_channel_hears_of_its_alerts_as_they_open_and_close(
         await store.close()
 
 
+async def test_a_grids_channel_gets_the_days_numbers_with_the_summary_and_no_names(
+    tmp_path: Path,
+) -> None:
+    from adapters.fake import FakeAdapter
+
+    clock = FakeClock(START)  # 08:30 in Shanghai; the summary is at 20:00
+    config = parse_config(CONFIG + 'grids:\n  G1: {channel: "wecom:robot-key-g1"}\n')
+    store = Store(tmp_path / "grid.db")
+    await store.open()
+    await import_people(store, config, PEOPLE, clock.now())
+    async with store.transaction() as tx:
+        for person in await tx.people():
+            await tx.bind_identity(
+                person.id, "test", str(person.id), chat_ref("test", person.id), START
+            )
+    robot, chat = FakeAdapter(platform="wecom"), RecordingAdapter()
+    engine = Engine(store, clock, config, {"test": chat, "wecom": robot})
+    await engine.prepare()
+    await engine.start_receiving()
+    try:
+        await make_ping_url(store, config, "Zhou", rotate=False, now=clock.now())
+        clock.advance(12 * HOUR)  # 20:30: Zhou's sensor was silent, and the summary is due
+        await engine.run_until_idle()
+        (posted,) = [m for m in robot.sent if m.meta.get("event") == "summary.daily"]
+        assert posted.chat == "wecom:robot-key-g1" and posted.meta["grid"] == "G1"
+        assert "今日小结" in posted.text and "【G1】" in posted.text
+        assert "未关闭的提醒" in posted.text, posted.text
+        # The leaders' own summaries name people; the group's has numbers only.
+        for private in ("Zhou", "Wang", "B5", "1380013"):
+            assert private not in posted.text
+        leader = chat_ref("test", await person_id_of(store, "Leader Li"))
+        assert any("今日" in d.text or "summary" in d.text for d in chat.to(leader))
+    finally:
+        await engine.stop()
+        await store.close()
+
+
 async def test_audit_rows_written_together_are_announced_as_written_one_by_one(
     tmp_path: Path,
 ) -> None:

@@ -210,6 +210,32 @@ async def _gather(work: Work, scope: Sequence[str] | None, start: datetime, end:
     return _Day(start, end, grids, await outage.during(tx, start, end))
 
 
+async def group_text(work: Work, grid: str, timezone: str, at: datetime, language: str) -> str:
+    """One grid's day in numbers only, for the grid's group channel (a WeCom group, a
+    webhook): a group hears no resident's name or state (workflows/privacy.py); the
+    names are in the leaders' own summaries and on the console."""
+    start, end = day_of(at, timezone)
+    item = (await _gather(work, [grid], start, end)).grids.get(grid) or _Grid(grid)
+    counts = dict.fromkeys(KINDS, 0)
+    for fact in item.checkins:
+        counts[_kind(fact)] += 1
+    render = work.texts.render
+    return "\n".join(
+        [
+            render(language, "summary_title", day=start.strftime("%m-%d")),
+            render(language, "summary_grid", grid=grid or "-", total=len(item.checkins), **counts),
+            render(
+                language,
+                "summary_group_rest",
+                alerts=len(item.alerts),
+                needs=len(item.needs),
+                away=len(item.away),
+                flags=len(item.flags),
+            ),
+        ]
+    )
+
+
 def _scope(person: Person) -> list[str] | None:
     return [person.grid] if person.grid else None
 

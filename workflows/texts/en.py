@@ -615,6 +615,7 @@ UI.update(
 TEXTS.update(
     {
         "summary_title": "📋 Today's summary ({day})",
+        "summary_group_rest": "open alerts {alerts} · open needs {needs} · away {away} · early warnings {flags} (names on the console)",
         "summary_grid": "[{grid}] check-ins {total}: answered {answered} · late {late} · missed {missed} · help {help} · waiting {waiting}",
         "summary_late_names": "  Late: {names}",
         "summary_missed_names": "  Missed: {names}",

@@ -613,6 +613,7 @@ UI.update(
 TEXTS.update(
     {
         "summary_title": "📋 今日小结（{day}）",
+        "summary_group_rest": "未关闭的提醒 {alerts} 条 · 进行中的需求 {needs} 项 · 外出 {away} 人 · 预警 {flags} 条（名单请在控制台查看）",
         "summary_grid": "【{grid}】共 {total} 次问候：已回复 {answered} · 迟回复 {late} · 未回复 {missed} · 求助 {help} · 待回复 {waiting}",
         "summary_late_names": "  迟回复：{names}",
         "summary_missed_names": "  未回复：{names}",
