@@ -10,46 +10,22 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from core.config import WorkflowConfig
 from core.console import WebRole
 from core.ports import Store
 from gateway import pings, users_cli
-from gateway.config import ConfigError, load_config
+from gateway.command_base import config_or_exit, open_store, settings_or_exit
 from gateway.database import create_store, describe
 from gateway.platforms import chat_platform_names
 from gateway.settings import Settings
 
 
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        # Name the setting, never echo its value (it may be a secret).
-        problems = "; ".join(
-            f"CARECHECK_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
-        raise SystemExit(f"carecheck: bad setting: {problems}") from None
-
-
-def _config(path: Path) -> tuple[WorkflowConfig, str]:
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        print(f"carecheck: the workflow file has {len(exc.problems)} problem(s):", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
 def cmd_config_check(args: argparse.Namespace) -> int:
-    path = Path(args.file) if args.file else _settings().config
+    path = Path(args.file) if args.file else settings_or_exit().config
     if not path.exists():
         print(f"carecheck: {path}: no such file", file=sys.stderr)
         return 2
-    config, source = _config(path)
+    config, source = config_or_exit(path)
     print(
         f"{source}: OK — {len(config.plans)} plan(s), {len(config.escalation_policies)} "
         f"escalation polic{'y' if len(config.escalation_policies) == 1 else 'ies'}, "
@@ -111,25 +87,13 @@ async def _run(settings: Settings, config: WorkflowConfig, source: str) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = _settings()
-    config, source = _config(settings.config)  # a bad file stops here, before the database
+    settings = settings_or_exit()
+    config, source = config_or_exit(settings.config)  # a bad file stops here, before the database
     return asyncio.run(_run(settings, config, source))
 
 
-async def _with_store(settings: Settings) -> Store:
-    from core.ports import StoreOpenError
-
-    store = create_store(settings.db)
-    try:
-        await store.open()
-    except StoreOpenError as exc:
-        print(f"carecheck: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    return store
-
-
 async def _using_store(settings: Settings, work: Callable[[Store], Awaitable[str]]) -> str:
-    store = await _with_store(settings)
+    store = await open_store(settings)
     try:
         return await work(store)
     finally:
@@ -151,8 +115,8 @@ def cmd_people_import(args: argparse.Namespace) -> int:
     from gateway.people import PeopleFileError, file_problem, import_people
     from gateway.textfiles import TextFileError
 
-    settings = _settings()
-    config, _ = _config(settings.config)
+    settings = settings_or_exit()
+    config, _ = config_or_exit(settings.config)
     path = Path(args.file)
     try:
         data = path.read_bytes()
@@ -169,7 +133,7 @@ def cmd_people_import(args: argparse.Namespace) -> int:
         except TextFileError as exc:
             raise PeopleFileError(str(path), [file_problem(exc)]) from None
         read_as.append(encoding)
-        store = await _with_store(settings)
+        store = await open_store(settings)
         try:
             count = await import_people(store, config, text, SystemClock().now(), str(path))
             async with store.read() as tx:
@@ -199,7 +163,7 @@ def cmd_people_import(args: argparse.Namespace) -> int:
 def cmd_people_export(args: argparse.Namespace) -> int:
     from gateway.people import export_people
 
-    settings = _settings()
+    settings = settings_or_exit()
     text = asyncio.run(_using_store(settings, export_people))
     # Excel reads a CSV as the system's code page unless it starts with a UTF-8 mark.
     return _write("\ufeff" + text if args.excel else text, args.output)
@@ -210,14 +174,14 @@ def cmd_people_away(args: argparse.Namespace) -> int:
     from gateway.engine import Engine
     from workflows.timefmt import day_hm
 
-    settings = _settings()
-    config, _ = _config(settings.config)
+    settings = settings_or_exit()
+    config, _ = config_or_exit(settings.config)
     if bool(args.until) == bool(args.end):
         print("carecheck: give --until DATE (away until then) or --end (back now)", file=sys.stderr)
         return 2
 
     async def go() -> str:
-        store = await _with_store(settings)
+        store = await open_store(settings)
         try:
             engine = Engine(store, SystemClock(), config, {})
             await engine.prepare()
@@ -257,8 +221,8 @@ def cmd_people_invite(args: argparse.Namespace) -> int:
     from gateway.platforms import PLATFORMS
     from workflows.texts import Texts
 
-    settings = _settings()
-    config, _ = _config(settings.config)
+    settings = settings_or_exit()
+    config, _ = config_or_exit(settings.config)
     if args.sheet:
         return _invitation_sheet(args, settings, config)
     texts = Texts({lang.value: t for lang, t in config.templates.items()})
@@ -269,7 +233,7 @@ def cmd_people_invite(args: argparse.Namespace) -> int:
     async def go() -> tuple[str, list[Inviter]]:
         # The platforms first: one that cannot be asked (Telegram's getMe) spends no code.
         inviters = [await platform.inviter(settings, render) for platform in PLATFORMS]
-        store = await _with_store(settings)
+        store = await open_store(settings)
         try:
             code = await create_invitation(store, SystemClock(), config, args.name, team=args.team)
         finally:
@@ -324,7 +288,7 @@ def _invitation_sheet(args: argparse.Namespace, settings: Settings, config: Work
         return 2
 
     async def go() -> tuple[str, int]:
-        store = await _with_store(settings)
+        store = await open_store(settings)
         try:
             if args.grid not in await _grids(store):
                 raise ValueError(f"no people in grid {args.grid!r}")
@@ -350,10 +314,10 @@ def _invitation_sheet(args: argparse.Namespace, settings: Settings, config: Work
 def cmd_people_export_data(args: argparse.Namespace) -> int:
     from gateway.privacy_cli import UnknownPerson, person_data, write_private_json
 
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def run() -> dict[str, object]:
-        store = await _with_store(settings)
+        store = await open_store(settings)
         try:
             return await person_data(store, args.name)
         finally:
@@ -377,11 +341,11 @@ def cmd_people_forget(args: argparse.Namespace) -> int:
     from gateway.engine import Engine
     from gateway.privacy_cli import UnknownPerson, forget
 
-    settings = _settings()
-    config, _ = _config(settings.config)
+    settings = settings_or_exit()
+    config, _ = config_or_exit(settings.config)
 
     async def go() -> tuple[int | None, dict[str, int]]:
-        store = await _with_store(settings)
+        store = await open_store(settings)
         try:
             engine = Engine(store, SystemClock(), config, {})
             await engine.prepare()
@@ -413,8 +377,8 @@ def cmd_people_forget(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     from gateway.privacy_cli import UnknownPerson, render_reveals, reveals
 
-    settings = _settings()
-    config, _ = _config(settings.config)
+    settings = settings_or_exit()
+    config, _ = config_or_exit(settings.config)
 
     async def go(store: Store) -> str:
         return render_reveals(args.person, await reveals(store, args.person), config.timezone)
@@ -430,8 +394,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_needs_export(args: argparse.Namespace) -> int:
     from gateway.needs_table import export_needs
 
-    settings = _settings()
-    config, _ = _config(settings.config)
+    settings = settings_or_exit()
+    config, _ = config_or_exit(settings.config)
 
     async def export(store: Store) -> str:
         return await export_needs(store, config.timezone)
@@ -443,11 +407,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     from gateway.clock import SystemClock
     from gateway.status import render_table, today
 
-    settings = _settings()
-    config, _ = _config(settings.config)
+    settings = settings_or_exit()
+    config, _ = config_or_exit(settings.config)
 
     async def go() -> str:
-        store = await _with_store(settings)
+        store = await open_store(settings)
         try:
             status = await today(store, SystemClock().now(), config.timezone, config)
         finally:
@@ -467,8 +431,8 @@ def cmd_round_start(args: argparse.Namespace) -> int:
     from gateway.engine import Engine
     from workflows.timefmt import day_hm
 
-    settings = _settings()
-    config, _ = _config(settings.config)
+    settings = settings_or_exit()
+    config, _ = config_or_exit(settings.config)
     plan = args.plan or config.plan_name_default
     if plan not in config.plans:
         known = ", ".join(sorted(config.plans))
@@ -476,7 +440,7 @@ def cmd_round_start(args: argparse.Namespace) -> int:
         return 2
 
     async def go() -> list[tuple[str, datetime]]:
-        store = await _with_store(settings)
+        store = await open_store(settings)
         try:
             if args.grid and args.grid not in await _grids(store):
                 raise ValueError(f"no residents in grid {args.grid!r}")
@@ -518,7 +482,7 @@ async def _grids(store: Store) -> set[str]:
 
 def cmd_db_copy(args: argparse.Namespace) -> int:
     from core.ports import StoreOpenError
-    from gateway.database import create_store, describe
+    from gateway.database import describe
     from store.copy import CopyError, copy_database
 
     async def go() -> dict[str, int]:
@@ -551,8 +515,8 @@ def cmd_db_copy(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from gateway.simulate import SimulationParams, render_report, simulate
 
-    settings = _settings()
-    config, _ = _config(settings.config)
+    settings = settings_or_exit()
+    config, _ = config_or_exit(settings.config)
     params = SimulationParams(
         residents=args.residents,
         days=args.days,

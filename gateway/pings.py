@@ -16,6 +16,7 @@ from core.config import WorkflowConfig
 from core.enums import Role
 from core.pings import PERSON_KEY, TOKEN_KEY, digest, new_token
 from core.ports import Store
+from gateway.command_base import config_or_exit, open_store, settings_or_exit
 from workflows import signals
 
 
@@ -62,15 +63,14 @@ def register(people: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def cmd_ping_url(args: argparse.Namespace) -> int:
-    from gateway.cli import _config, _settings, _with_store
     from gateway.clock import SystemClock
     from gateway.web.deps import base_url
 
-    settings = _settings()
-    config, _ = _config(settings.config)
+    settings = settings_or_exit()
+    config, _ = config_or_exit(settings.config)
 
     async def go() -> str:
-        store = await _with_store(settings)
+        store = await open_store(settings)
         try:
             return await make_ping_url(
                 store, config, args.name, rotate=args.rotate, now=SystemClock().now()

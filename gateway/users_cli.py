@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from core.console import WebRole
 from core.ports import Store
+from gateway.command_base import open_store, settings_or_exit
 
 T = TypeVar("T")
 
@@ -46,13 +47,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     disable.set_defaults(func=cmd_disable)
 
 
-def _with_store(work: Callable[[Store], Awaitable[T]]) -> T:
-    from gateway.cli import _settings, _with_store
-
-    settings = _settings()
+def with_store(work: Callable[[Store], Awaitable[T]]) -> T:
+    settings = settings_or_exit()
 
     async def go() -> T:
-        store = await _with_store(settings)
+        store = await open_store(settings)
         try:
             return await work(store)
         finally:
@@ -73,7 +72,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
     password = _read_password()
     try:
-        user = _with_store(
+        user = with_store(
             lambda store: add_user(
                 store,
                 SystemClock().now(),
@@ -96,7 +95,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from gateway.users import list_users
 
-    found = _with_store(list_users)
+    found = with_store(list_users)
     if not found:
         print("no accounts (carecheck users add NAME --role operator --password-stdin)")
         return 0
@@ -116,7 +115,7 @@ def cmd_passwd(args: argparse.Namespace) -> int:
 
     password = _read_password()
     try:
-        _with_store(lambda store: set_password(store, SystemClock().now(), args.username, password))
+        with_store(lambda store: set_password(store, SystemClock().now(), args.username, password))
     except AccountError as exc:
         print(f"carecheck: {exc}", file=sys.stderr)
         return 2
@@ -129,7 +128,7 @@ def cmd_disable(args: argparse.Namespace) -> int:
     from gateway.users import AccountError, disable_user
 
     try:
-        _with_store(lambda store: disable_user(store, SystemClock().now(), args.username))
+        with_store(lambda store: disable_user(store, SystemClock().now(), args.username))
     except AccountError as exc:
         print(f"carecheck: {exc}", file=sys.stderr)
         return 2
