@@ -477,6 +477,7 @@ class Engine:
         # Several instances on one database: each platform's receiving loop and sender
         # run in the one instance holding its lock (one getUpdates caller per bot, one
         # sender keeping the bot's rate limits); the others stand by and take over.
+        # A platform any instance may run (sensor pings) runs in every one.
         self.store.watch(self._changed_elsewhere)
         context = AdapterContext(inbox=self, state=KvState(self.store))
         for name, adapter in self.adapters.items():
