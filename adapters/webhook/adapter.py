@@ -15,20 +15,17 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
-from adapters.base import AdapterContext, DeliveryError, RateLimits, SendHealth
-from adapters.posts import console_link, event_name, post_text, subject
+from adapters.base import DeliveryError, RateLimits
+from adapters.posts import PostingAdapter, console_link, event_name, post_text, subject
 from core.commands import Delivery
 from core.ids import ChatRef, split_chat_ref
 
 log = logging.getLogger(__name__)
 
-TIMEOUT = aiohttp.ClientTimeout(total=15)
 SIGNATURE = "X-Carecheck-Signature"
 
 
@@ -50,31 +47,14 @@ def body_of(delivery: Delivery, console_url: str) -> dict[str, Any]:
     return body
 
 
-class WebhookAdapter(SendHealth):
+class WebhookAdapter(PostingAdapter):
     platform = "webhook"
     # A receiver's own limits answer 429 with Retry-After; a few posts at once.
     limits = RateLimits(max_in_flight=4)
-    every_instance = False
 
     def __init__(self, secret: str, console_url: str = "") -> None:
+        super().__init__(console_url)
         self._secret = secret
-        self._console_url = console_url
-        self._http: aiohttp.ClientSession | None = None
-        self._refused: dict[str, str] = {}
-
-    async def start(self, context: AdapterContext) -> None:
-        self._http = aiohttp.ClientSession(timeout=TIMEOUT)
-
-    async def stop(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
-
-    def is_group(self, chat: ChatRef) -> bool:
-        return True
-
-    def routes(self) -> Sequence[web.RouteDef]:
-        return []
 
     async def deliver(self, delivery: Delivery) -> str:
         if not self._secret:

@@ -12,20 +12,17 @@ is a secret: never logged or stored in an error in full.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 
 import aiohttp
-from aiohttp import web
 
-from adapters.base import AdapterContext, DeliveryError, Rate, RateLimits, SendHealth
-from adapters.posts import console_link, post_text
+from adapters.base import DeliveryError, Rate, RateLimits
+from adapters.posts import PostingAdapter, console_link, post_text
 from core.commands import Delivery
-from core.ids import ChatRef, split_chat_ref
+from core.ids import split_chat_ref
 
 log = logging.getLogger(__name__)
 
 PER_ROBOT = Rate(20, 60.0)
-TIMEOUT = aiohttp.ClientTimeout(total=15)
 LIMITED = 45009
 INVALID_KEY = frozenset({93000})
 BUSY = -1
@@ -49,30 +46,14 @@ def markdown(delivery: Delivery, console_url: str) -> str:
     return text + tail
 
 
-class WecomAdapter(SendHealth):
+class WecomAdapter(PostingAdapter):
     platform = "wecom"
+    # Every robot posts to a group: the per-group limit is each robot's own.
     limits = RateLimits(per_group=PER_ROBOT, max_in_flight=4)
-    every_instance = False
 
     def __init__(self, api_base: str, console_url: str = "") -> None:
+        super().__init__(console_url)
         self._api = api_base.rstrip("/")
-        self._console_url = console_url
-        self._http: aiohttp.ClientSession | None = None
-        self._refused: dict[str, str] = {}
-
-    async def start(self, context: AdapterContext) -> None:
-        self._http = aiohttp.ClientSession(timeout=TIMEOUT)
-
-    async def stop(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
-
-    def is_group(self, chat: ChatRef) -> bool:
-        return True  # every robot posts to a group: the per-group limit is its own
-
-    def routes(self) -> Sequence[web.RouteDef]:
-        return []
 
     async def deliver(self, delivery: Delivery) -> str:
         if self._http is None:
