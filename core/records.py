@@ -112,6 +112,22 @@ class Alert:
 
 
 @dataclass(frozen=True)
+class NewAlert:
+    """An alert to open (`Tx.create_alerts`): what `Tx.create_alert` takes, and the
+    steps already walked when it is written."""
+
+    person_id: PersonId
+    checkin_id: CheckinId | None
+    reason: AlertReason
+    urgent: bool
+    policy: str
+    opened_at: datetime
+    detail: str = ""
+    misses: int = 0
+    position: int = 0
+
+
+@dataclass(frozen=True)
 class Notification:
     """One copy of an alert sent to one person; `seq` orders copies."""
 

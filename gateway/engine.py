@@ -26,7 +26,7 @@ from core.records import Absence, Timer
 from gateway import channels
 from gateway.clock import Clock
 from gateway.outbox import OutboxWorker
-from workflows import away, privacy, rounds, router, summary
+from workflows import away, closes, privacy, rounds, router, summary
 from workflows.actions import ActionSigner
 from workflows.checkin import RoundResult
 from workflows.context import Work
@@ -351,41 +351,57 @@ class Engine:
         try:
             # As for inbound events: without savepoints first, with them if one fails.
             return await self._fire(due, now, isolate=False)
-        except Exception:
+        except Exception as exc:
+            if not isinstance(exc, closes.CloseRaced):
+                log.warning("due timers fired one at a time after: %r", exc, exc_info=True)
             return await self._fire(due, now, isolate=True)
 
     async def _fire(self, due: list[Timer], now: datetime, *, isolate: bool) -> int:
-        fired = late = 0
+        late = 0
         async with self.store.transaction() as tx:
             work = self._work(tx, now)
-            for timer in due:
-                lag = now - timer.due_at
-                try:
-                    async with tx.savepoint() if isolate else contextlib.nullcontext():
-                        if not await tx.claim_timer(timer.id):
-                            continue
-                        if lag > LATE_AFTER:
-                            # Overdue after a restart: fire once, and say it was late.
-                            late += 1
-                            await tx.audit(
-                                work.now,
-                                "timer.late",
-                                f"timer:{timer.kind}",
-                                None,
-                                f"{timer.ref} {int(lag.total_seconds())}s",
-                            )
-                        await router.fire_timer(work, timer)
-                except Exception:
-                    if not isolate:
-                        raise
-                    log.exception(
-                        "timer %s (%s) failed; retrying in %s", timer.id, timer.kind, TIMER_RETRY
+            overdue = {t.id for t in due if now - t.due_at > LATE_AFTER}
+
+            async def fire_one(timer: Timer) -> bool:
+                nonlocal late
+                if not await tx.claim_timer(timer.id):
+                    return False
+                if timer.id in overdue:
+                    # Overdue after a restart: fire once, and say it was late.
+                    late += 1
+                    lag = now - timer.due_at
+                    await tx.audit(
+                        work.now,
+                        "timer.late",
+                        f"timer:{timer.kind}",
+                        None,
+                        f"{timer.ref} {int(lag.total_seconds())}s",
                     )
-                    await tx.add_timer(
-                        work.now + TIMER_RETRY, timer.kind, timer.ref, timer.arg, work.now
-                    )
-                    await tx.claim_timer(timer.id)
-                fired += 1
+                await router.fire_timer(work, timer)
+                return True
+
+            if not isolate:
+                # Together: a batch's reply windows closing are read and written as sets.
+                fired = await router.fire_timers(work, due, fire_one, alone=overdue)
+            else:
+                fired = 0
+                for timer in due:
+                    try:
+                        async with tx.savepoint():
+                            if not await fire_one(timer):
+                                continue
+                    except Exception:
+                        log.exception(
+                            "timer %s (%s) failed; retrying in %s",
+                            timer.id,
+                            timer.kind,
+                            TIMER_RETRY,
+                        )
+                        await tx.add_timer(
+                            work.now + TIMER_RETRY, timer.kind, timer.ref, timer.arg, work.now
+                        )
+                        await tx.claim_timer(timer.id)
+                    fired += 1
         self.stats.timers_late += late
         self.stats.timers_fired += fired
         self._after(work)

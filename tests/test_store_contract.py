@@ -14,6 +14,7 @@ import sys
 import textwrap
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from core.commands import Button, Priority
 from core.ids import AlertId, ChatRef, CheckinId, OutboxId, PersonId
 from core.outbox import NewMessage
 from core.ports import SchemaTooNew, StoreOpenError
-from core.records import AlertReason, AlertState, CheckinState, NewPerson
+from core.records import AlertReason, AlertState, CheckinState, NewAlert, NewPerson
 from store.copy import CopyError, copy_database
 from store.postgres import PgStore, create_store
 from store.postgres.migrations import LATEST as PG_LATEST
@@ -810,6 +811,116 @@ async def test_a_pages_reads_of_checkins_alerts_questions_and_prompts_are_the_on
         for read in (tx.open_checkins_of_each, tx.unresolved_alert_of_each, tx.pending_concerns):
             assert await read([]) == {}
         assert await tx.outbox_for_refs(purposes, []) == {}
+
+
+async def test_a_batch_of_closing_windows_reads_what_one_by_one_reads(store: AnyStore) -> None:
+    ids = await add_people(
+        store,
+        person("Wang"),
+        person("Chen"),
+        person("Zhao"),
+        person("Son", "family", family_of_name="Wang"),
+        person("Daughter", "family", family_of_name="Wang"),
+        person("Li", "grid_leader"),
+        person("Ma", "grid_leader"),
+    )
+    wang, chen, zhao, li, ma = (ids[n] for n in ("Wang", "Chen", "Zhao", "Li", "Ma"))
+    everyone = [wang, chen, zhao]
+    async with store.transaction() as tx:
+        first = await tx.open_checkins("daily", T0, T0, T0 + 60 * MIN, [wang, chen, zhao])
+        earlier = await tx.open_checkins("daily", T0 - 1440 * MIN, T0, T0, [wang])
+        await tx.set_checkin_state(earlier[wang], CheckinState.MISSED, only_if=[CheckinState.SENT])
+        await tx.set_checkin_state(
+            first[chen], CheckinState.OK, only_if=[CheckinState.SENT], answered_at=T0 + MIN
+        )
+        await tx.add_message(zhao, T0 + 2 * MIN, "text", "好", "fine")
+        refs = [first[wang], first[chen], first[zhao], CheckinId(10_000)]
+        checkins = await tx.checkins_by_id(refs)
+        assert checkins == {c: await tx.checkin(c) for c in refs[:3]}
+        for n, ref in enumerate(refs[:2]):
+            prompt = await tx.enqueue("test", message("test:x", purpose="checkin", ref=ref), T0)
+            await tx.enqueue("test", message("test:x", purpose="checkin", ref=ref), T0)
+            await tx.mark_sent(prompt, f"m{n}", T0 + (n + 1) * MIN)
+        delivered = await tx.prompts_delivered_at(refs)
+        assert delivered == {c: await tx.prompt_delivered_at(c) for c in refs[:2]}
+        family = await tx.family_of_each(everyone)
+        assert family == {wang: await tx.family_of(wang)}
+        assert [p.name for p in family[wang]] == ["Son", "Daughter"]
+        heard = await tx.last_heard_each(everyone)
+        assert heard == {chen: await tx.last_heard(chen), zhao: await tx.last_heard(zhao)}
+        since = T0 - 7 * 1440 * MIN
+        misses = await tx.misses_since_each(everyone, since)
+        assert misses == {wang: await tx.misses_since(wang, since)} == {wang: 1}
+        await tx.add_absence(li, T0 + 60 * MIN, "leave", None, T0)
+        ended = await tx.add_absence(ma, T0 + 60 * MIN, "leave", None, T0)
+        await tx.end_absence(ended, T0 + MIN)
+        assert await tx.away_among([li, ma, wang], T0 + 2 * MIN) == {li}
+        assert await tx.away_among([li], T0 + 61 * MIN) == set()
+        assert await tx.checkins_by_id([]) == await tx.prompts_delivered_at([]) == {}
+        assert await tx.family_of_each([]) == await tx.last_heard_each([]) == {}
+        assert await tx.misses_since_each([], since) == {}
+        assert await tx.away_among([], T0) == set()
+
+
+async def test_a_batch_of_closing_windows_writes_what_one_by_one_writes(store: AnyStore) -> None:
+    ids = await add_people(store, person("Wang"), person("Chen"), person("Li", "grid_leader"))
+    wang, chen, li = ids["Wang"], ids["Chen"], ids["Li"]
+    async with store.transaction() as tx:
+        timers = [await tx.add_timer(T0, "close", n, "", T0) for n in (1, 2, 3)]
+        assert await tx.claim_timers([timers[0], timers[2], 10_000]) == {timers[0], timers[2]}
+        assert await tx.claim_timers(timers) == {timers[1]}
+        assert await tx.claim_timers([]) == set()
+        first = await tx.open_checkins("daily", T0, T0, T0 + 60 * MIN, [wang, chen])
+        await tx.set_checkin_state(first[chen], CheckinState.OK, only_if=[CheckinState.SENT])
+        open_ = [CheckinState.SENT, CheckinState.REMINDED]
+        missed = await tx.set_checkin_states(
+            [first[wang], first[chen]], CheckinState.MISSED, only_if=open_
+        )
+        assert missed == {first[wang]}
+        assert (await tx.checkin(first[wang])).state is CheckinState.MISSED
+        assert (await tx.checkin(first[chen])).state is CheckinState.OK
+        assert await tx.set_checkin_states([], CheckinState.MISSED, only_if=open_) == set()
+        single = await tx.create_alert(
+            wang, first[wang], AlertReason.MISSED, False, "standard", T0, "", misses=1
+        )
+        new = [
+            NewAlert(wang, first[wang], AlertReason.MISSED, False, "standard", T0, misses=1),
+            NewAlert(chen, None, AlertReason.HELP, True, "urgent", T0 + MIN, "救命", position=2),
+        ]
+        made = await tx.create_alerts(new)
+        assert made == [single + 1, single + 2]
+        assert await tx.create_alerts([]) == []
+        a, b = await tx.alert(made[0]), await tx.alert(made[1])
+        alone = await tx.alert(single)
+        assert a == replace(alone, id=made[0])
+        assert (b.person_id, b.reason, b.urgent, b.policy, b.position, b.detail, b.misses) == (
+            chen,
+            AlertReason.HELP,
+            True,
+            "urgent",
+            2,
+            "救命",
+            0,
+        )
+        assert b.state is AlertState.OPEN and b.opened_at == T0 + MIN
+        one = await tx.enqueue("test", message("test:l", "alone"), T0)
+        rows = [
+            ("test", message("test:l", f"copy {n}", purpose="alert", ref=made[0])) for n in (1, 2)
+        ]
+        outbox = await tx.enqueue_each(rows, T0)
+        assert outbox == [one + 1, one + 2]
+        assert [(await tx.outbox_row(o)).payload["text"] for o in outbox] == ["copy 1", "copy 2"]
+        assert await tx.enqueue_each([], T0) == []
+        await tx.add_notification(made[1], li, one, 1, "grid_leader", T0)
+        await tx.add_notifications(
+            [(made[0], li, outbox[0], 1, "grid_leader", T0), (made[0], None, outbox[1], 1, "x", T0)]
+        )
+        await tx.add_notifications([])
+        copies = await tx.notifications(made[0])
+        assert [(c.person_id, c.outbox_id, c.step, c.role) for c in copies] == [
+            (li, outbox[0], 1, "grid_leader"),
+            (None, outbox[1], 1, "x"),
+        ]
 
 
 async def test_a_pages_checkins_are_answered_together_only_from_the_states_given(

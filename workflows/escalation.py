@@ -16,8 +16,8 @@ a newer copy takes the buttons away from the older ones.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 
 from core.commands import Button, Priority
 from core.config import EscalationPolicy
@@ -25,7 +25,7 @@ from core.enums import OutboxState, Purpose, Role, TimerKind
 from core.events import ButtonPressed, MessageReceived
 from core.ids import AlertId, ChatRef, CheckinId, PersonId
 from core.outbox import OutboxRow
-from core.records import Alert, AlertReason, AlertState, Notification, Person, Timer
+from core.records import Alert, AlertReason, AlertState, Checkin, Notification, Person, Timer
 from workflows import cover, privacy
 from workflows.actions import ActionKind, ActionToken
 from workflows.context import Work
@@ -59,12 +59,12 @@ def outcome_label(work: Work, language: str, outcome: str) -> str:
     return outcome
 
 
-def _policy(work: Work, resident: Person) -> str:
+def policy_name(work: Work, resident: Person) -> str:
     plan = work.config.plans.get(resident.plan)
     return plan.escalation if plan else next(iter(work.config.escalation_policies))
 
 
-def _total_steps(policy: EscalationPolicy) -> int:
+def total_steps(policy: EscalationPolicy) -> int:
     return len(policy.steps) * (policy.repeat + 1)
 
 
@@ -92,7 +92,7 @@ async def open_alert(
         checkin_id,
         reason,
         urgent,
-        _policy(work, resident),
+        policy_name(work, resident),
         work.now,
         said,
         misses=1 if repeated else 0,
@@ -199,7 +199,7 @@ async def walk(work: Work, alert: Alert) -> None:
     if policy is None or resident is None:
         log.error("alert %s cannot walk: policy %r or resident missing", alert.id, alert.policy)
         return
-    total = _total_steps(policy)
+    total = total_steps(policy)
     position = alert.position
     while position < total:
         step = policy.steps[position % len(policy.steps)]
@@ -292,7 +292,7 @@ async def remind_unresolved(work: Work, residents: set[PersonId]) -> int:
         if alert.person_id not in residents:
             continue
         policy = work.config.escalation_policies.get(alert.policy)
-        if policy is None or alert.position < _total_steps(policy):
+        if policy is None or alert.position < total_steps(policy):
             continue
         resident = await work.tx.person(alert.person_id)
         if resident is None:
@@ -381,6 +381,26 @@ async def on_copy_delivered(work: Work, row: OutboxRow) -> None:
 
 
 async def _alert_body(work: Work, alert: Alert, resident: Person, language: str) -> str:
+    checkin = None if alert.checkin_id is None else await work.tx.checkin(alert.checkin_id)
+    notes = [
+        await _note_line(work, note.person_id, note.text, language, resident)
+        for note in await work.tx.alert_notes(alert.id)
+    ]
+    return alert_body(
+        work, alert, resident, language, checkin, await _details(work, resident, language), notes
+    )
+
+
+def alert_body(
+    work: Work,
+    alert: Alert,
+    resident: Person,
+    language: str,
+    checkin: Checkin | None,
+    details: str,
+    notes: Sequence[str],
+) -> str:
+    """An alert's text above its footer, from what was read for it."""
     detail = detail_text(work, alert.detail, language) or "-"
     fields: dict[str, object] = {
         "alert": alert.id,
@@ -393,19 +413,16 @@ async def _alert_body(work: Work, alert: Alert, resident: Person, language: str)
         "due": "-",
         "deadline": "-",
     }
-    if alert.checkin_id is not None:
-        checkin = await work.tx.checkin(alert.checkin_id)
-        if checkin is not None:
-            fields["due"] = day_hm(checkin.due_at, resident.timezone)
-            fields["deadline"] = hm(checkin.deadline, resident.timezone)
+    if checkin is not None:
+        fields["due"] = day_hm(checkin.due_at, resident.timezone)
+        fields["deadline"] = hm(checkin.deadline, resident.timezone)
     lines = [work.texts.render(language, f"alert_{alert.reason.value}", **fields)]
     if alert.urgent and alert.reason is not AlertReason.HELP:
         lines.insert(0, work.texts.render(language, "alert_now_urgent"))
     if alert.misses >= 2:
         lines.append(work.texts.render(language, "alert_misses_in_a_row", count=alert.misses))
-    lines.append(await _details(work, resident, language))
-    for note in await work.tx.alert_notes(alert.id):
-        lines.append(await _note_line(work, note.person_id, note.text, language, resident))
+    lines.append(details)
+    lines.extend(notes)
     return "\n".join(lines)
 
 
@@ -434,9 +451,26 @@ def readable(detail: str, render: Callable[..., str]) -> str:
 
 
 async def _details(work: Work, resident: Person, language: str) -> str:
+    return details_text(
+        work,
+        resident,
+        language,
+        await work.tx.family_of(resident.id),
+        await work.tx.last_heard(resident.id),
+        await work.tx.misses_since(resident.id, work.now - RECENT),
+    )
+
+
+def details_text(
+    work: Work,
+    resident: Person,
+    language: str,
+    family: Sequence[Person],
+    heard: datetime | None,
+    missed: int,
+) -> str:
     """What the person who goes needs without looking anything up."""
-    contacts = await privacy.family_line(work, resident, language)
-    heard = await work.tx.last_heard(resident.id)
+    contacts = privacy.family_text(work, family, language)
     last = (
         work.texts.render(language, "never")
         if heard is None
@@ -447,7 +481,6 @@ async def _details(work: Work, resident: Person, language: str) -> str:
             ago=ago(work, language, work.now - heard),
         )
     )
-    missed = await work.tx.misses_since(resident.id, work.now - RECENT)
     return work.texts.render(
         language,
         "alert_details",
@@ -492,7 +525,7 @@ async def _note_line(
     return work.texts.render(language, "alert_note", who=who, text=text)
 
 
-def _alert_buttons(work: Work, alert: Alert, person: Person) -> tuple[tuple[Button, ...], ...]:
+def alert_buttons(work: Work, alert: Alert, person: Person) -> tuple[tuple[Button, ...], ...]:
     lang = person.language
     resolve = Button(
         work.texts.render(lang, "btn_resolve"),
@@ -567,6 +600,16 @@ async def alert_text(
     return body + "\n" + await _footer(work, alert, resident, language)
 
 
+def new_alert_text(
+    work: Work, alert: Alert, resident: Person, language: str, checkin: Checkin, details: str
+) -> str:
+    """`alert_text` of an alert just opened for a missed check-in (open, no notes yet),
+    from what was read for it."""
+    assert alert.state is AlertState.OPEN
+    body = alert_body(work, alert, resident, language, checkin, details, ())
+    return body + "\n" + work.texts.render(language, "alert_footer_open")
+
+
 # -- copies -----------------------------------------------------------------------
 
 
@@ -583,7 +626,7 @@ async def _send_copy(
         person,
         await alert_text(work, alert, resident, person.language),
         priority=Priority.ALERT,
-        buttons=_alert_buttons(work, alert, person),
+        buttons=alert_buttons(work, alert, person),
         purpose=PURPOSE_ALERT,
         ref=alert.id,
     ):
@@ -645,7 +688,7 @@ async def refresh_copies(work: Work, alert_id: AlertId) -> None:
                 work,
                 row,
                 text,
-                buttons=_alert_buttons(work, alert, person),
+                buttons=alert_buttons(work, alert, person),
                 priority=Priority.ALERT,
             )
             if replaced is not None and row.state == OutboxState.PENDING:

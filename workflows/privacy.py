@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -79,7 +80,10 @@ def for_group(work: Work, language: str, key: str, resident: Person, **fields: o
 
 async def family_line(work: Work, resident: Person, language: str) -> str:
     """The resident's family contacts: name, relation when known, phone."""
-    family = await work.tx.family_of(resident.id)
+    return family_text(work, await work.tx.family_of(resident.id), language)
+
+
+def family_text(work: Work, family: Sequence[Person], language: str) -> str:
     return work.texts.render(language, "list_separator").join(
         work.texts.render(
             language,

@@ -8,7 +8,7 @@ button to its signed action, and hands over.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime, timedelta
 
 from core.commands import Priority
@@ -21,6 +21,7 @@ from workflows import (
     away,
     calls,
     checkin,
+    closes,
     enrollment,
     escalation,
     needs,
@@ -295,6 +296,34 @@ async def _on_chat_left(work: Work, event: ChatLeft) -> None:
 
 
 # -- timers and deliveries ------------------------------------------------------------
+
+
+async def fire_timers(
+    work: Work,
+    timers: Sequence[Timer],
+    fire_one: Callable[[Timer], Awaitable[bool]],
+    *,
+    alone: Collection[int] = (),
+) -> int:
+    """Fire these due timers in order, as `fire_one` (claim, then `fire_timer`) one by
+    one would; runs of `close` timers among them are fired together
+    (`workflows.closes`), except those in `alone`. Returns how many were fired."""
+    fired = 0
+    run: list[Timer] = []
+
+    async def fire_run() -> int:
+        if len(run) == 1:
+            return int(await fire_one(run[0]))  # fewer statements alone than as a set
+        return await closes.handle(work, run, fire_timer) if run else 0
+
+    for timer in timers:
+        if closes.together(timer) and timer.id not in alone:
+            run.append(timer)
+            continue
+        fired += await fire_run()
+        run = []
+        fired += int(await fire_one(timer))
+    return fired + await fire_run()
 
 
 async def fire_timer(work: Work, timer: Timer) -> None:

@@ -69,6 +69,16 @@ class AwayRepo(Repo):
         )
         return None if row is None else _absence(row)
 
+    async def away_among(self, person_ids: Sequence[PersonId], at: datetime) -> set[PersonId]:
+        if not person_ids:
+            return set()
+        rows = await self._all(
+            "SELECT DISTINCT person_id FROM absences WHERE person_id = ANY($1::bigint[]) "
+            "AND ended_at IS NULL AND starts_at <= $2 AND until_at > $2",
+            (list(person_ids), ts(at)),
+        )
+        return {PersonId(r["person_id"]) for r in rows}
+
     async def end_absence(self, absence_id: int, at: datetime) -> bool:
         changed = await self._run(
             "UPDATE absences SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL",

@@ -13,6 +13,7 @@ from core.records import (
     AlertState,
     Checkin,
     CheckinState,
+    NewAlert,
     Notification,
     Timer,
 )
@@ -116,6 +117,15 @@ class CareRepo(Repo):
         )
         return None if row is None else _checkin(row)
 
+    async def checkins_by_id(self, checkin_ids: Sequence[CheckinId]) -> dict[CheckinId, Checkin]:
+        if not checkin_ids:
+            return {}
+        rows = await self._all(
+            f"SELECT {_CHECKIN_COLUMNS} FROM checkins WHERE id = ANY($1::bigint[])",
+            (list(checkin_ids),),
+        )
+        return {CheckinId(r["id"]): _checkin(r) for r in rows}
+
     async def open_checkin_of(self, person_id: PersonId) -> Checkin | None:
         row = await self._one(
             f"SELECT {_CHECKIN_COLUMNS} FROM checkins WHERE person_id = $1 "
@@ -147,6 +157,23 @@ class CareRepo(Repo):
             ),
         )
         return changed == 1
+
+    async def set_checkin_states(
+        self,
+        checkin_ids: Sequence[CheckinId],
+        state: CheckinState,
+        *,
+        only_if: Sequence[CheckinState],
+    ) -> set[CheckinId]:
+        """`set_checkin_state` of each (without an answer): the ids it changed."""
+        if not checkin_ids:
+            return set()
+        rows = await self._all(
+            "UPDATE checkins SET state = $1 WHERE id = ANY($2::bigint[]) "
+            "AND state = ANY($3::text[]) RETURNING id",
+            (state.value, list(checkin_ids), [s.value for s in only_if]),
+        )
+        return {CheckinId(r["id"]) for r in rows}
 
     async def answer_checkins(
         self,
@@ -215,6 +242,18 @@ class CareRepo(Repo):
         )
         return opt_ts(at)
 
+    async def prompts_delivered_at(
+        self, checkin_ids: Sequence[CheckinId]
+    ) -> dict[CheckinId, datetime]:
+        if not checkin_ids:
+            return {}
+        rows = await self._all(
+            "SELECT ref, min(sent_at) AS at FROM outbox WHERE purpose = 'checkin' "
+            "AND ref = ANY($1::bigint[]) AND sent_at IS NOT NULL GROUP BY ref",
+            (list(checkin_ids),),
+        )
+        return {CheckinId(r["ref"]): from_ts(r["at"]) for r in rows}
+
     async def set_deadline(self, checkin_id: CheckinId, deadline: datetime) -> None:
         await self._run(
             "UPDATE checkins SET deadline = $1 WHERE id = $2", (ts(deadline), checkin_id)
@@ -267,6 +306,30 @@ class CareRepo(Repo):
                 ),
             )
         )
+
+    async def create_alerts(self, alerts: Sequence[NewAlert]) -> list[AlertId]:
+        if not alerts:
+            return []
+        rows = await self._all(
+            "INSERT INTO alerts (person_id, checkin_id, reason, urgent, state, policy, "
+            "opened_at, detail, misses, position) "
+            "SELECT p, c, r, u, 'open', y, o, d, m, n FROM unnest($1::bigint[], $2::bigint[], "
+            "$3::text[], $4::int[], $5::text[], $6::float8[], $7::text[], $8::int[], $9::int[]) "
+            "WITH ORDINALITY AS a(p, c, r, u, y, o, d, m, n, i) ORDER BY i RETURNING id",
+            (
+                [a.person_id for a in alerts],
+                [a.checkin_id for a in alerts],
+                [a.reason.value for a in alerts],
+                [int(a.urgent) for a in alerts],
+                [a.policy for a in alerts],
+                [ts(a.opened_at) for a in alerts],
+                [a.detail for a in alerts],
+                [a.misses for a in alerts],
+                [a.position for a in alerts],
+            ),
+        )
+        # Ids are drawn in the order the rows are inserted (ORDER BY i): ascending.
+        return sorted(AlertId(r["id"]) for r in rows)
 
     async def alert(self, alert_id: int) -> Alert | None:
         row = await self._one(f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = $1", (alert_id,))
@@ -363,6 +426,16 @@ class CareRepo(Repo):
             "INSERT INTO alert_notifications (alert_id, person_id, outbox_id, step, role, at) "
             "VALUES ($1,$2,$3,$4,$5,$6)",
             (alert_id, person_id, outbox_id, step, role, ts(now)),
+        )
+
+    async def add_notifications(
+        self,
+        rows: Sequence[tuple[AlertId, PersonId | None, OutboxId, int, str, datetime]],
+    ) -> None:
+        await self._many(
+            "INSERT INTO alert_notifications (alert_id, person_id, outbox_id, step, role, at) "
+            "VALUES ($1,$2,$3,$4,$5,$6)",
+            [(a, p, o, step, role, ts(at)) for a, p, o, step, role, at in rows],
         )
 
     async def notifications(self, alert_id: AlertId) -> list[Notification]:
@@ -462,6 +535,18 @@ class CareRepo(Repo):
             (timer_id,),
         )
         return claimed == 1
+
+    async def claim_timers(self, timer_ids: Sequence[int]) -> set[int]:
+        """`claim_timer` of each: the ids this transaction claimed (rows another
+        instance is firing are skipped, not waited for)."""
+        if not timer_ids:
+            return set()
+        rows = await self._all(
+            "DELETE FROM timers WHERE id IN (SELECT id FROM timers "
+            "WHERE id = ANY($1::bigint[]) FOR UPDATE SKIP LOCKED) RETURNING id",
+            (list(timer_ids),),
+        )
+        return {int(r["id"]) for r in rows}
 
     async def next_timer_due(self) -> datetime | None:
         return opt_ts(await self._value("SELECT min(due_at) FROM timers"))

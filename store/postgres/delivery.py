@@ -150,6 +150,34 @@ class DeliveryRepo(Repo):
         # In the order given: ids (and so the send order within a priority) ascend.
         await self._many(_ENQUEUE, [_message_row(platform, m, at) for platform, m in rows])
 
+    async def enqueue_each(
+        self, rows: Sequence[tuple[str, NewMessage]], now: datetime
+    ) -> list[OutboxId]:
+        if not rows:
+            return []
+        at = ts(now)
+        found = await self._all(
+            "INSERT INTO outbox (platform, chat, person_id, priority, purpose, ref, payload, "
+            "edit_of, not_before, created_at) "
+            "SELECT pl, ch, pe, pr, pu, re, pa, ed, $9, $9 FROM unnest($1::text[], "
+            "$2::text[], $3::bigint[], $4::int[], $5::text[], $6::bigint[], $7::text[], "
+            "$8::bigint[]) WITH ORDINALITY AS m(pl, ch, pe, pr, pu, re, pa, ed, i) "
+            "ORDER BY i RETURNING id",
+            (
+                [platform for platform, _ in rows],
+                [m.chat for _, m in rows],
+                [m.person_id for _, m in rows],
+                [int(m.priority) for _, m in rows],
+                [m.purpose for _, m in rows],
+                [m.ref for _, m in rows],
+                [m.payload() for _, m in rows],
+                [m.edit_of for _, m in rows],
+                at,
+            ),
+        )
+        # Ids are drawn in the order the rows are inserted (ORDER BY i): ascending.
+        return sorted(OutboxId(r["id"]) for r in found)
+
     async def outbox_row(self, outbox_id: int) -> OutboxRow | None:
         row = await self._one(_OUTBOX_SELECT + "WHERE o.id = $1", (outbox_id,))
         return None if row is None else _outbox(row)

@@ -69,6 +69,20 @@ class HistoryRepo(Repo):
         )
         return opt_ts(at)
 
+    async def last_heard_each(self, person_ids: Sequence[PersonId]) -> dict[PersonId, datetime]:
+        if not person_ids:
+            return {}
+        rows = await self._all(
+            "SELECT person_id, max(at) AS at FROM ("
+            " SELECT person_id, max(at) AS at FROM messages"
+            "  WHERE person_id = ANY($1::bigint[]) GROUP BY person_id"
+            " UNION ALL SELECT person_id, max(answered_at) FROM checkins"
+            "  WHERE person_id = ANY($1::bigint[]) AND state IN ('ok', 'help')"
+            "  GROUP BY person_id) AS heard GROUP BY person_id",
+            (list(person_ids),),
+        )
+        return {PersonId(r["person_id"]): from_ts(r["at"]) for r in rows if r["at"] is not None}
+
     async def misses_since(self, person_id: PersonId, since: datetime) -> int:
         return int(
             await self._value(
@@ -77,6 +91,19 @@ class HistoryRepo(Repo):
                 (person_id, ts(since)),
             )
         )
+
+    async def misses_since_each(
+        self, person_ids: Sequence[PersonId], since: datetime
+    ) -> dict[PersonId, int]:
+        if not person_ids:
+            return {}
+        rows = await self._all(
+            "SELECT person_id, count(*) AS n FROM checkins "
+            "WHERE person_id = ANY($1::bigint[]) AND due_at >= $2 "
+            "AND state IN ('missed', 'unreachable') GROUP BY person_id",
+            (list(person_ids), ts(since)),
+        )
+        return {PersonId(r["person_id"]): int(r["n"]) for r in rows}
 
     async def pending_concern(self, person_id: PersonId) -> int | None:
         """The message whose "shall someone come?" question still waits for an answer."""

@@ -104,6 +104,19 @@ class PeopleRepo(Repo):
         )
         return [_person(r) for r in rows]
 
+    async def family_of_each(self, residents: Sequence[PersonId]) -> dict[PersonId, list[Person]]:
+        if not residents:
+            return {}
+        rows = await self._all(
+            f"SELECT {_PERSON_COLUMNS} FROM people WHERE family_of = ANY($1::bigint[]) "
+            "AND active = 1 ORDER BY id",
+            (list(residents),),
+        )
+        found: dict[PersonId, list[Person]] = {}
+        for r in rows:
+            found.setdefault(PersonId(r["family_of"]), []).append(_person(r))
+        return found
+
     async def upsert_people(self, people: Sequence[NewPerson], now: datetime) -> int:
         """Insert or update by name; family links are resolved after every row exists."""
         await self._many(

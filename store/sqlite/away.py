@@ -18,7 +18,7 @@ from core.records import (
     HumanContact,
     Person,
 )
-from store.sqlite.base import Repo, from_ts, opt_ts, ts
+from store.sqlite.base import Repo, from_ts, in_list, opt_ts, ts
 from store.sqlite.care import _CHECKIN_COLUMNS, _checkin
 from store.sqlite.people import _PERSON_COLUMNS, _person
 
@@ -70,6 +70,17 @@ class AwayRepo(Repo):
             (person_id, ts(at), ts(at)),
         )
         return None if row is None else _absence(row)
+
+    async def away_among(self, person_ids: Sequence[PersonId], at: datetime) -> set[PersonId]:
+        if not person_ids:
+            return set()
+        places, params = in_list(person_ids)
+        rows = await self._all(
+            f"SELECT DISTINCT person_id FROM absences WHERE person_id IN ({places}) "
+            "AND ended_at IS NULL AND starts_at <= ? AND until_at > ?",
+            (*params, ts(at), ts(at)),
+        )
+        return {PersonId(r["person_id"]) for r in rows}
 
     async def end_absence(self, absence_id: int, at: datetime) -> bool:
         changed = await self._run(

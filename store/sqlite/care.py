@@ -14,6 +14,7 @@ from core.records import (
     AlertState,
     Checkin,
     CheckinState,
+    NewAlert,
     Notification,
     Timer,
 )
@@ -106,6 +107,15 @@ class CareRepo(Repo):
         )
         return None if row is None else _checkin(row)
 
+    async def checkins_by_id(self, checkin_ids: Sequence[CheckinId]) -> dict[CheckinId, Checkin]:
+        if not checkin_ids:
+            return {}
+        places, params = in_list(checkin_ids)
+        rows = await self._all(
+            f"SELECT {_CHECKIN_COLUMNS} FROM checkins WHERE id IN ({places})", params
+        )
+        return {CheckinId(r["id"]): _checkin(r) for r in rows}
+
     async def open_checkin_of(self, person_id: PersonId) -> Checkin | None:
         row = await self._one(
             f"SELECT {_CHECKIN_COLUMNS} FROM checkins WHERE person_id = ? "
@@ -138,6 +148,24 @@ class CareRepo(Repo):
             ),
         )
         return changed == 1
+
+    async def set_checkin_states(
+        self,
+        checkin_ids: Sequence[CheckinId],
+        state: CheckinState,
+        *,
+        only_if: Sequence[CheckinState],
+    ) -> set[CheckinId]:
+        """`set_checkin_state` of each (without an answer): the ids it changed."""
+        if not checkin_ids:
+            return set()
+        places, params = in_list(checkin_ids)
+        rows = await self._all(
+            f"UPDATE checkins SET state = ? WHERE id IN ({places}) "
+            f"AND state IN ({marks(len(only_if))}) RETURNING id",
+            (state.value, *params, *[s.value for s in only_if]),
+        )
+        return {CheckinId(r["id"]) for r in rows}
 
     async def answer_checkins(
         self,
@@ -215,6 +243,19 @@ class CareRepo(Repo):
         )
         return None if row is None or row["at"] is None else from_ts(row["at"])
 
+    async def prompts_delivered_at(
+        self, checkin_ids: Sequence[CheckinId]
+    ) -> dict[CheckinId, datetime]:
+        if not checkin_ids:
+            return {}
+        places, params = in_list(checkin_ids)
+        rows = await self._all(
+            "SELECT ref, min(sent_at) AS at FROM outbox WHERE purpose = 'checkin' "
+            f"AND ref IN ({places}) AND sent_at IS NOT NULL GROUP BY ref",
+            params,
+        )
+        return {CheckinId(r["ref"]): from_ts(r["at"]) for r in rows}
+
     async def set_deadline(self, checkin_id: CheckinId, deadline: datetime) -> None:
         await self._run("UPDATE checkins SET deadline = ? WHERE id = ?", (ts(deadline), checkin_id))
 
@@ -265,6 +306,30 @@ class CareRepo(Repo):
                 ),
             )
         )
+
+    async def create_alerts(self, alerts: Sequence[NewAlert]) -> list[AlertId]:
+        # One insert each: in-process statements are cheap, and each gives its id.
+        return [
+            AlertId(
+                await self._run(
+                    "INSERT INTO alerts (person_id, checkin_id, reason, urgent, state, policy, "
+                    "opened_at, detail, misses, position) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        a.person_id,
+                        a.checkin_id,
+                        a.reason.value,
+                        int(a.urgent),
+                        AlertState.OPEN.value,
+                        a.policy,
+                        ts(a.opened_at),
+                        a.detail,
+                        a.misses,
+                        a.position,
+                    ),
+                )
+            )
+            for a in alerts
+        ]
 
     async def alert(self, alert_id: int) -> Alert | None:
         row = await self._one(f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,))
@@ -365,6 +430,16 @@ class CareRepo(Repo):
             (alert_id, person_id, outbox_id, step, role, ts(now)),
         )
 
+    async def add_notifications(
+        self,
+        rows: Sequence[tuple[AlertId, PersonId | None, OutboxId, int, str, datetime]],
+    ) -> None:
+        await self._many(
+            "INSERT INTO alert_notifications (alert_id, person_id, outbox_id, step, role, at) "
+            "VALUES (?,?,?,?,?,?)",
+            [(a, p, o, step, role, ts(at)) for a, p, o, step, role, at in rows],
+        )
+
     async def notifications(self, alert_id: AlertId) -> list[Notification]:
         """Every copy of the alert sent, oldest first."""
         rows = await self._all(
@@ -448,6 +523,14 @@ class CareRepo(Repo):
     async def claim_timer(self, timer_id: int) -> bool:
         """Delete the row in the fire's own transaction: a timer fires at most once."""
         return await self._run("DELETE FROM timers WHERE id = ?", (timer_id,)) == 1
+
+    async def claim_timers(self, timer_ids: Sequence[int]) -> set[int]:
+        """`claim_timer` of each: the ids this transaction claimed."""
+        if not timer_ids:
+            return set()
+        places, params = in_list(timer_ids)
+        rows = await self._all(f"DELETE FROM timers WHERE id IN ({places}) RETURNING id", params)
+        return {int(r["id"]) for r in rows}
 
     async def next_timer_due(self) -> datetime | None:
         row = await self._one("SELECT min(due_at) AS due FROM timers")

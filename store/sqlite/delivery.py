@@ -145,6 +145,11 @@ class DeliveryRepo(Repo):
             ],
         )
 
+    async def enqueue_each(
+        self, rows: Sequence[tuple[str, NewMessage]], now: datetime
+    ) -> list[OutboxId]:
+        return [await self.enqueue(platform, m, now) for platform, m in rows]
+
     async def outbox_row(self, outbox_id: int) -> OutboxRow | None:
         row = await self._one(_OUTBOX_SELECT + "WHERE o.id = ?", (outbox_id,))
         return None if row is None else _outbox(row)

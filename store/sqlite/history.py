@@ -57,6 +57,21 @@ class HistoryRepo(Repo):
         )
         return None if row is None or row["at"] is None else from_ts(row["at"])
 
+    async def last_heard_each(self, person_ids: Sequence[PersonId]) -> dict[PersonId, datetime]:
+        if not person_ids:
+            return {}
+        places, params = in_list(person_ids)
+        rows = await self._all(
+            "SELECT person_id, max(at) AS at FROM ("
+            f" SELECT person_id, max(at) AS at FROM messages WHERE person_id IN ({places})"
+            "  GROUP BY person_id"
+            " UNION ALL SELECT person_id, max(answered_at) FROM checkins"
+            f"  WHERE person_id IN ({places}) AND state IN ('ok', 'help') GROUP BY person_id)"
+            " GROUP BY person_id",
+            (*params, *params),
+        )
+        return {PersonId(r["person_id"]): from_ts(r["at"]) for r in rows if r["at"] is not None}
+
     async def misses_since(self, person_id: PersonId, since: datetime) -> int:
         row = await self._one(
             # +due_at: the few missed ones through checkins_open (person_id, state), not
@@ -66,6 +81,20 @@ class HistoryRepo(Repo):
             (person_id, ts(since)),
         )
         return int(row["n"]) if row else 0
+
+    async def misses_since_each(
+        self, person_ids: Sequence[PersonId], since: datetime
+    ) -> dict[PersonId, int]:
+        if not person_ids:
+            return {}
+        places, params = in_list(person_ids)
+        rows = await self._all(
+            "SELECT person_id, count(*) AS n FROM checkins "
+            f"WHERE person_id IN ({places}) AND +due_at >= ? "
+            "AND state IN ('missed', 'unreachable') GROUP BY person_id",
+            (*params, ts(since)),
+        )
+        return {PersonId(r["person_id"]): int(r["n"]) for r in rows}
 
     async def pending_concern(self, person_id: PersonId) -> int | None:
         """The message whose "shall someone come?" question still waits for an answer."""

@@ -86,6 +86,20 @@ class PeopleRepo(Repo):
         )
         return [_person(r) for r in rows]
 
+    async def family_of_each(self, residents: Sequence[PersonId]) -> dict[PersonId, list[Person]]:
+        if not residents:
+            return {}
+        places, params = in_list(residents)
+        rows = await self._all(
+            f"SELECT {_PERSON_COLUMNS} FROM people WHERE family_of IN ({places}) AND active = 1 "
+            "ORDER BY id",
+            params,
+        )
+        found: dict[PersonId, list[Person]] = {}
+        for r in rows:
+            found.setdefault(PersonId(r["family_of"]), []).append(_person(r))
+        return found
+
     async def upsert_people(self, people: Sequence[NewPerson], now: datetime) -> int:
         """Insert or update by name; family links are resolved after every row exists."""
         await self._many(
