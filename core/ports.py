@@ -8,7 +8,7 @@ the store names a concrete database. The same contract tests run on both
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -424,7 +424,11 @@ class Tx(Protocol):
 
     # -- inbox and outbox ----------------------------------------------------
 
-    async def cancel_pending(self, outbox_ids: Sequence[OutboxId]) -> int: ...
+    async def cancel_pending(self, outbox_ids: Sequence[OutboxId]) -> int:
+        """Cancel these rows if still pending and not being delivered right now (see
+        `Store.sending`); returns how many were cancelled."""
+        ...
+
     async def claim_inbound(self, inbox_ids: Sequence[int], now: datetime) -> set[int]: ...
     async def delivery_attempts(self, outbox_id: OutboxId) -> list[tuple[bool, str]]: ...
     async def enqueue(self, platform: str, message: NewMessage, now: datetime) -> OutboxId: ...
@@ -581,6 +585,11 @@ class Store(Protocol):
     def read(self) -> AbstractAsyncContextManager[Tx]: ...
 
     def record_sent(self, outbox_id: OutboxId, message_id: str, now: datetime) -> None: ...
+
+    def sending(self, outbox_id: OutboxId) -> AbstractContextManager[None]:
+        """Around a delivery: while the platform has the message in hand, `cancel_pending`
+        leaves its row alone (the edit that wanted it cancelled follows it instead)."""
+        ...
 
     async def flush(self) -> None: ...
 

@@ -168,7 +168,8 @@ class OutboxWorker:
         now = self.clock.now()
         self.last_lag_seconds = max(0.0, (now - row.not_before).total_seconds())
         try:
-            message_id = await self.adapter.deliver(row.delivery())
+            with self.store.sending(row.id):
+                message_id = await self.adapter.deliver(row.delivery())
         except DeliveryError as exc:
             await self._failed(row, exc)
             return

@@ -261,3 +261,31 @@ async def test_a_late_answer_is_thanked_and_the_missed_prompt_shows_it(harness: 
     assert any("Thank you, noted" in t for t in texts)
     edits = [d for d in await harness.inbox("Chen") if d.edit_of and "Recorded" in d.text]
     assert edits and all(d.buttons == () for d in edits)
+
+
+async def test_an_answer_while_the_prompt_is_being_delivered_edits_it_once_it_lands(
+    harness: Harness,
+) -> None:
+    """The resident writes while the platform has their prompt in hand (a slow send, or
+    a retry after a lost response): the prompt is not cancelled and replaced but edited
+    once delivered, so no copy keeps its buttons."""
+    harness.clock.set(harness.clock.now() + 30 * MIN)  # 09:00 in Shanghai
+    await harness.engine.fire_due_timers()
+    wang = await harness.chat("Wang")
+    async with harness.store.read() as tx:
+        queued = await tx.sendable("test", harness.clock.now(), 100)
+    [prompt] = [r for r in queued if r.chat == wang]
+    with harness.store.sending(prompt.id):
+        await harness.adapter.say(await harness.user("Wang"), "好")
+        assert await harness.engine.process_inbox() == 1
+        message_id = await harness.adapter.deliver(prompt.delivery())
+    harness.store.record_sent(prompt.id, message_id, harness.clock.now())
+    assert await checkin_state(harness, "Wang") is CheckinState.OK
+    await harness.settle()
+    first, *rest = await harness.inbox("Wang")
+    assert first.buttons, "the prompt as delivered"
+    [edit] = [d for d in rest if d.edit_of]
+    assert edit.edit_of == message_id and "已记录：您很好" in edit.text
+    # Nothing else offers the buttons again (the rest is the thank-you).
+    assert [d.buttons for d in rest] == [()] * len(rest)
+    assert not [d for d in rest if "今天身体还好吗" in d.text and not d.edit_of]

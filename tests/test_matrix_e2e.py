@@ -1051,9 +1051,12 @@ async def test_a_restart_mid_escalation_posts_nothing_twice_and_loses_no_event(
 
 
 async def test_a_burst_under_synapses_default_limits_is_paced_by_retry_after_and_all_arrive(
-    synapse_server_default_limits: Homeserver, tmp_path: Path, config: WorkflowConfig
+    synapse_server_default_limits: Homeserver, tmp_path: Path
 ) -> None:
     server = synapse_server_default_limits
+    # Real time, so no quiet hours: at night in Shanghai the round would wait for morning.
+    config = parse_config(builtin_config_text().replace('quiet_hours: "21:30-07:00"', ""))
+    assert all(plan.quiet_hours is None for plan in config.plans.values())
     bot_id, _, _ = server.register(f"carebot{uuid.uuid4().hex[:8]}", PASSWORD)
     # Synapse's default rc_message is 0.2/s with a burst of 10, and the bot's joins count
     # too: 3 joins, then 3 prompts with 2 reactions each, is 2 events over the burst.

@@ -600,6 +600,21 @@ async def test_sent_retried_failed_and_cancelled_messages_leave_the_queue(
         assert await tx.next_not_before("test", T0 + 5 * MIN) == T0 + 10 * MIN
 
 
+async def test_a_row_being_delivered_is_not_cancelled_until_its_delivery_is_over(
+    store: AnyStore,
+) -> None:
+    async with store.transaction() as tx:
+        first, second = [await tx.enqueue("test", message("test:1"), T0) for _ in range(2)]
+    with store.sending(first):
+        # The platform has it in hand: an edit arriving now must follow it, not
+        # replace it (the delivered copy would keep its buttons, unknown to the edit).
+        async with store.transaction() as tx:
+            assert await tx.cancel_pending([first, second]) == 1
+    async with store.transaction() as tx:
+        assert [(r.id, r.state) for r in await tx.sendable("test", T0, 10)] == [(first, "pending")]
+        assert await tx.cancel_pending([first]) == 1  # the delivery failed: now it may go
+
+
 async def test_an_edit_waits_for_the_message_it_edits(store: AnyStore) -> None:
     async with store.transaction() as tx:
         original = await tx.enqueue("test", message("test:a", "prompt"), T0)

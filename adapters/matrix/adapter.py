@@ -407,8 +407,10 @@ class MatrixAdapter(ReceiveHealth):
             # Leave first: a delivery to the room must fail from now on, not land in
             # a room nobody reads.
             await self._leave(client, room_id)
-        for event in events:
-            await context.inbox.receive(event)
+        # Handed to the inbox together, in the sync's order: they share one commit
+        # instead of one each. If any fails, the cursor stays and the sync comes again
+        # (what was stored is then dropped as a duplicate).
+        await asyncio.gather(*(context.inbox.receive(event) for event in events))
         for bad in unreadable:
             await self._dead_letter(bad)
         for room_id in encrypted:

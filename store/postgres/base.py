@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import asyncpg
+
+from core.ids import OutboxId
 
 # asyncpg ships no type information: a row is an asyncpg.Record (a read-only mapping
 # that is also a tuple), typed here as Any.
@@ -27,6 +30,8 @@ class Repo:
     """
 
     conn: asyncpg.Connection
+    # Outbox rows being delivered right now (see store/sending.py).
+    sending: AbstractSet[OutboxId]
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         return await self.conn.fetchrow(sql, *params)

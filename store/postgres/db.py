@@ -10,6 +10,8 @@ import logging
 import secrets
 import urllib.parse
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +32,7 @@ from store.postgres.privacy import PrivacyRepo
 from store.postgres.records import SchemaTooNew, StoreOpenError, ts
 from store.postgres.users import UsersRepo
 from store.postgres.watch import WatchRepo
+from store.sending import Sending
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +69,11 @@ class PgTx(
 ):
     """Everything the gateway reads or writes, inside one transaction."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(
+        self, conn: asyncpg.Connection, sending: AbstractSet[OutboxId] = frozenset()
+    ) -> None:
         self.conn = conn
+        self.sending = sending
 
     def savepoint(self) -> PgSavepoint:
         """A nested unit inside the transaction: one failing event rolls back alone."""
@@ -122,7 +128,7 @@ class _PgTransaction:
                 store._write_lock.release()
             raise
         self._conn = conn
-        return PgTx(conn)
+        return PgTx(conn, store._sending.ids)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
@@ -196,6 +202,7 @@ class PgStore:
         # while a batch of them is written.
         self._sent: list[tuple[OutboxId, str, float]] = []
         self._flush_lock = asyncio.Lock()
+        self._sending = Sending()
         # Named locks held: each on a connection of its own, outside the pool.
         self._held: dict[str, Any] = {}
         # Written as application_name on every connection: the wake-up trigger puts it
@@ -293,6 +300,9 @@ class PgStore:
                     "ON CONFLICT (only_row) DO UPDATE SET version = excluded.version",
                     target,
                 )
+
+    def sending(self, outbox_id: OutboxId) -> AbstractContextManager[None]:
+        return self._sending.marked(outbox_id)
 
     def record_sent(self, outbox_id: OutboxId, message_id: str, now: datetime) -> None:
         """Note that a message went out. Noted deliveries are written together, in one

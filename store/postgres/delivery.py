@@ -95,6 +95,30 @@ _ENQUEUE = (
 )
 
 
+# Many messages in one statement, inserted (and so numbered) in the order given.
+_ENQUEUE_UNNEST = (
+    "INSERT INTO outbox (platform, chat, person_id, priority, purpose, ref, payload, "
+    "edit_of, not_before, created_at) "
+    "SELECT pl, ch, pe, pr, pu, re, pa, ed, $9, $9 FROM unnest($1::text[], "
+    "$2::text[], $3::bigint[], $4::int[], $5::text[], $6::bigint[], $7::text[], "
+    "$8::bigint[]) WITH ORDINALITY AS m(pl, ch, pe, pr, pu, re, pa, ed, i) ORDER BY i"
+)
+
+
+def _unnest_params(rows: Sequence[tuple[str, NewMessage]], at: float) -> tuple[Any, ...]:
+    return (
+        [platform for platform, _ in rows],
+        [m.chat for _, m in rows],
+        [m.person_id for _, m in rows],
+        [int(m.priority) for _, m in rows],
+        [m.purpose for _, m in rows],
+        [m.ref for _, m in rows],
+        [m.payload() for _, m in rows],
+        [m.edit_of for _, m in rows],
+        at,
+    )
+
+
 class DeliveryRepo(Repo):
     # -- inbox ----------------------------------------------------------------------
 
@@ -146,35 +170,17 @@ class DeliveryRepo(Repo):
         )
 
     async def enqueue_many(self, rows: Sequence[tuple[str, NewMessage]], now: datetime) -> None:
-        at = ts(now)
-        # In the order given: ids (and so the send order within a priority) ascend.
-        await self._many(_ENQUEUE, [_message_row(platform, m, at) for platform, m in rows])
+        # One statement however many rows: a round's prompts go in without a round trip
+        # (or a bind) each.
+        if rows:
+            await self._run(_ENQUEUE_UNNEST, _unnest_params(rows, ts(now)))
 
     async def enqueue_each(
         self, rows: Sequence[tuple[str, NewMessage]], now: datetime
     ) -> list[OutboxId]:
         if not rows:
             return []
-        at = ts(now)
-        found = await self._all(
-            "INSERT INTO outbox (platform, chat, person_id, priority, purpose, ref, payload, "
-            "edit_of, not_before, created_at) "
-            "SELECT pl, ch, pe, pr, pu, re, pa, ed, $9, $9 FROM unnest($1::text[], "
-            "$2::text[], $3::bigint[], $4::int[], $5::text[], $6::bigint[], $7::text[], "
-            "$8::bigint[]) WITH ORDINALITY AS m(pl, ch, pe, pr, pu, re, pa, ed, i) "
-            "ORDER BY i RETURNING id",
-            (
-                [platform for platform, _ in rows],
-                [m.chat for _, m in rows],
-                [m.person_id for _, m in rows],
-                [int(m.priority) for _, m in rows],
-                [m.purpose for _, m in rows],
-                [m.ref for _, m in rows],
-                [m.payload() for _, m in rows],
-                [m.edit_of for _, m in rows],
-                at,
-            ),
-        )
+        found = await self._all(_ENQUEUE_UNNEST + " RETURNING id", _unnest_params(rows, ts(now)))
         # Ids are drawn in the order the rows are inserted (ORDER BY i): ascending.
         return sorted(OutboxId(r["id"]) for r in found)
 
@@ -323,6 +329,7 @@ class DeliveryRepo(Repo):
         )
 
     async def cancel_pending(self, outbox_ids: Sequence[OutboxId]) -> int:
+        outbox_ids = [i for i in outbox_ids if i not in self.sending]
         if not outbox_ids:
             return 0
         return await self._run(

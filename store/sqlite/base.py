@@ -5,10 +5,13 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from typing import Any
 
 import aiosqlite
+
+from core.ids import OutboxId
 
 # executemany with more rows than this runs on aiosqlite's thread (see Repo).
 BULK_ROWS = 500
@@ -57,6 +60,8 @@ class Repo:
 
     db: sqlite3.Connection
     conn: aiosqlite.Connection
+    # Outbox rows being delivered right now (see store/sending.py).
+    sending: AbstractSet[OutboxId]
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self.db.execute(sql, params).fetchone()

@@ -7,6 +7,8 @@ import logging
 import os
 import sqlite3
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import aiosqlite
 
 from core.ids import OutboxId
 from core.ports import SchemaTooNew, StoreOpenError
+from store.sending import Sending
 from store.sqlite.away import AwayRepo
 from store.sqlite.base import ts
 from store.sqlite.care import CareRepo
@@ -51,9 +54,15 @@ class Tx(
 ):
     """Everything the gateway reads or writes, inside one transaction."""
 
-    def __init__(self, db: sqlite3.Connection, conn: aiosqlite.Connection) -> None:
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        conn: aiosqlite.Connection,
+        sending: AbstractSet[OutboxId] = frozenset(),
+    ) -> None:
         self.db = db
         self.conn = conn
+        self.sending = sending
         self._savepoints = 0
 
     def savepoint(self) -> Savepoint:
@@ -104,7 +113,7 @@ class _Transaction:
         except BaseException:
             store._lock.release()
             raise
-        return Tx(store.db, store.conn)
+        return Tx(store.db, store.conn, store._sending.ids)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
@@ -160,6 +169,7 @@ class Store:
         self._lock = asyncio.Lock()
         # Deliveries noted but not yet written (see record_sent).
         self._sent: list[tuple[OutboxId, str, float]] = []
+        self._sending = Sending()
 
     async def open(self) -> None:
         # Never made on the fly: a mistyped path, or a volume that is not mounted,
@@ -264,6 +274,9 @@ class Store:
                 + MIGRATIONS[target - 1]
                 + f"\nPRAGMA user_version = {target};\nCOMMIT;"
             )
+
+    def sending(self, outbox_id: OutboxId) -> AbstractContextManager[None]:
+        return self._sending.marked(outbox_id)
 
     def record_sent(self, outbox_id: OutboxId, message_id: str, now: datetime) -> None:
         """Note that a message went out. Noted deliveries are written together, in one

@@ -294,6 +294,7 @@ class DeliveryRepo(Repo):
         )
 
     async def cancel_pending(self, outbox_ids: Sequence[OutboxId]) -> int:
+        outbox_ids = [i for i in outbox_ids if i not in self.sending]
         if not outbox_ids:
             return 0
         return await self._run(
