@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import enum
-import hashlib
 import hmac
 from dataclasses import dataclass
 
@@ -52,7 +51,9 @@ class ActionSigner:
         self._key = key
 
     def _sign(self, body: str) -> str:
-        digest = hmac.new(self._key, body.encode(), hashlib.sha256).digest()[:9]
+        # hmac.digest: OpenSSL's one-shot HMAC, a third of hmac.new's cost (a round signs
+        # two buttons per resident).
+        digest = hmac.digest(self._key, body.encode(), "sha256")[:9]
         return base64.urlsafe_b64encode(digest).decode()
 
     def token(self, kind: ActionKind, ref: int, issued_to: PersonId, arg: str = "") -> str:
