@@ -24,9 +24,10 @@ answers/s   the gateway then runs on real time (`ScaledClock`, speed 1) with all
             One adapter hands it text answers of 20 % of the residents with
             `Engine.receive` — stored in the inbox, deduplicated — in pages of 100
             (a getUpdates page), yielding between pages: first one event at a time
-            (as the Matrix adapter hands in a sync's events, or webhooks arrive); then
+            (as requests arrive one by one: the local web chat, sensor pings); then
             another 20 % with each page's receive() calls made concurrently, as the
-            Telegram adapter hands in a getUpdates page, which lets them share a commit.
+            Telegram adapter hands in a getUpdates page and the Matrix adapter a sync's
+            events, which lets them share a commit.
             Counted from the first receive until the inbox loop has committed the
             last answer (check-in answered, its timers cancelled, the prompt's edit
             and the thank-you in the outbox).
@@ -99,8 +100,10 @@ Where the time goes, and what is not yet met:
   --days 7 --seed 1` took 74 s; it now takes about 6 s.
 - One answer handed in at a time costs one commit each. The Telegram adapter hands a
   getUpdates page's `receive()` calls in together (`asyncio.gather`, then the offset),
-  which shares one commit per page. The inbox loop handles a page's plain answers as sets
+  and the Matrix adapter a sync's events (then the sync token), which shares one commit
+  per page. The inbox loop handles a page's plain answers as sets
   (`workflows/answers.py`: a few reads, then one write per table for the whole page).
+  Closing reply windows are handled as sets too (`workflows/closes.py`).
 - At Telegram's 30 messages/s a round of 100,000 prompts takes about 55 minutes to go
   out; the outbox, not the engine, sets that pace.
 - The machine is a shared 2-core VM. On 2026-11-23 the same code opened the round in
