@@ -289,3 +289,40 @@ async def test_an_answer_while_the_prompt_is_being_delivered_edits_it_once_it_la
     # Nothing else offers the buttons again (the rest is the thank-you).
     assert [d.buttons for d in rest] == [()] * len(rest)
     assert not [d for d in rest if "今天身体还好吗" in d.text and not d.edit_of]
+
+
+async def test_an_alert_copy_being_delivered_when_the_alert_is_called_off_is_edited(
+    harness: Harness,
+) -> None:
+    """The leader's copy of an alert is on its way when a late answer calls the alert
+    off: the copy is edited once it lands, and stays the one copy on record."""
+    await harness.advance(30 * MIN)  # 09:00: prompts out
+    alert = None
+    for _ in range(180):  # the clock alone, nothing sent: the copy stays queued
+        harness.clock.set(harness.clock.now() + MIN)
+        await harness.engine.fire_due_timers()
+        alert = await open_alert(harness, "Wang")
+        if alert is not None:
+            break
+    assert alert is not None, "no alert for Wang's silence"
+    leader = await harness.chat("Leader Li")
+    async with harness.store.read() as tx:
+        [copy] = await tx.notifications(alert.id)
+        row = await tx.outbox_row(copy.outbox_id)
+    assert row is not None and row.chat == leader and row.state == "pending"
+    with harness.store.sending(row.id):
+        await harness.adapter.say(await harness.user("Wang"), "好")
+        await harness.engine.process_inbox()
+        message_id = await harness.adapter.deliver(row.delivery())
+    harness.store.record_sent(row.id, message_id, harness.clock.now())
+    assert (await open_alert(harness, "Wang")) is None
+    await harness.settle()
+    async with harness.store.read() as tx:
+        copies = await tx.notifications(alert.id)
+        rows = [await tx.outbox_row(c.outbox_id) for c in copies]
+    # The copy on record is the message the leader has, not an edit of it.
+    assert [(r.id, r.edit_of) for r in rows if r is not None] == [(row.id, None)]
+    first, *later = await harness.inbox("Leader Li")
+    assert first.buttons, "the alert as delivered"
+    edits = [d for d in later if d.edit_of == message_id]
+    assert edits and edits[-1].buttons == ()

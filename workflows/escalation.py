@@ -29,7 +29,7 @@ from core.records import Alert, AlertReason, AlertState, Checkin, Notification, 
 from workflows import cover, privacy
 from workflows.actions import ActionKind, ActionToken
 from workflows.context import Work
-from workflows.messaging import answer_press, edit, to_person
+from workflows.messaging import answer_press, edit, edit_or_replace, to_person
 from workflows.routes import Audience, Routes, feedback, refuse, reply, reply_text
 from workflows.timefmt import day_hm, hm
 
@@ -684,17 +684,17 @@ async def refresh_copies(work: Work, alert_id: AlertId) -> None:
             row = await work.tx.outbox_row(copy.outbox_id)
             if row is None or row.state in (OutboxState.FAILED, OutboxState.CANCELLED):
                 continue
-            replaced = await edit(
+            outbox_id, replaced = await edit_or_replace(
                 work,
                 row,
                 text,
                 buttons=alert_buttons(work, alert, person),
                 priority=Priority.ALERT,
             )
-            if replaced is not None and row.state == OutboxState.PENDING:
+            if outbox_id is not None and replaced:
                 # The unsent copy was replaced by a new message: that one is live now.
                 await work.tx.add_notification(
-                    alert.id, person.id, replaced, copy.step, copy.role, copy.at
+                    alert.id, person.id, outbox_id, copy.step, copy.role, copy.at
                 )
 
 

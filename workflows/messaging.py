@@ -103,14 +103,29 @@ async def edit(
 ) -> OutboxId | None:
     """Edit a message sent earlier. Still unsent? Cancel it and send the new text
     instead: nobody needs the outdated version. Failed for good? Nothing to edit."""
+    outbox_id, _ = await edit_or_replace(work, original, text, buttons=buttons, priority=priority)
+    return outbox_id
+
+
+async def edit_or_replace(
+    work: Work,
+    original: OutboxRow,
+    text: str,
+    *,
+    buttons: tuple[tuple[Button, ...], ...] = (),
+    priority: Priority = Priority.REPLY,
+) -> tuple[OutboxId | None, bool]:
+    """`edit`, saying also whether the new row replaces the original (which was still
+    unsent and is now cancelled) rather than editing it. A row read as pending may be
+    on its way to the platform at this moment: then it is edited, not replaced."""
     if original.state == OutboxState.FAILED:
-        return None
-    if original.state == OutboxState.PENDING and await work.tx.cancel_pending([original.id]):
-        edit_of = None
-    else:
-        edit_of = original.id
+        return None, False
+    replaced = original.state == OutboxState.PENDING and bool(
+        await work.tx.cancel_pending([original.id])
+    )
+    edit_of = None if replaced else original.id
     work.touched_platforms.add(original.platform)
-    return await work.tx.enqueue(
+    outbox_id = await work.tx.enqueue(
         original.platform,
         NewMessage(
             chat=original.chat,
@@ -124,6 +139,7 @@ async def edit(
         ),
         work.now,
     )
+    return outbox_id, replaced
 
 
 async def answer_press(work: Work, chat: ChatRef, callback_id: str, text: str) -> None:
