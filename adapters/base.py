@@ -159,6 +159,12 @@ class Adapter(Protocol):
     # False when one instance at a time holds it (one poller per bot, one sender
     # keeping its rate limits), the others standing by.
     every_instance: bool
+    # True when delivering the same outbox row again cannot show it twice: the platform
+    # recognises the resend (Matrix: the transaction id is the row's). A crash between
+    # a send and its record leaves the row pending although it is on screen; on such a
+    # platform a pending row is then sent (again) and edited, never cancelled and
+    # replaced, since it may be showing already.
+    resends_deduplicated: bool
 
     async def start(self, context: AdapterContext) -> None:
         """Connect and begin receiving in the background; raise AdapterStartError for

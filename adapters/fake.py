@@ -51,6 +51,7 @@ class FakeAdapter:
     platform: str = "test"
     limits: RateLimits = field(default_factory=lambda: RateLimits(max_in_flight=4))
     every_instance: bool = False
+    resends_deduplicated: bool = False
     sent: list[Delivery] = field(default_factory=list)
     failures: dict[str, Failure] = field(default_factory=dict)
     # The platform message id each delivered outbox row got (for replies to it).

@@ -69,6 +69,7 @@ class PostingAdapter(SendHealth):
 
     # One instance at a time sends, keeping each channel's limits.
     every_instance = False
+    resends_deduplicated = False
 
     def __init__(self, console_url: str = "") -> None:
         self._console_url = console_url

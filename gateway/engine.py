@@ -94,6 +94,9 @@ class Engine:
         self.help_words = help_words_with(config.help_words)
         self._grid_channels = channels.wants_channels(config)
         self.adapters = dict(adapters)
+        self._resends_deduplicated = frozenset(
+            name for name, adapter in self.adapters.items() if adapter.resends_deduplicated
+        )
         self.signer: ActionSigner | None = None
         self.workers = {
             name: OutboxWorker(
@@ -155,6 +158,7 @@ class Engine:
             texts=self.texts,
             signer=self.signer,
             platforms=frozenset(self.adapters),
+            resends_deduplicated=self._resends_deduplicated,
             help_words=self.help_words,
         )
         if announcer is not None:

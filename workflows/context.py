@@ -24,6 +24,9 @@ class Work:
     timers_added: bool = False
     # Platforms with a running adapter; empty means "do not filter" (tools, tests).
     platforms: frozenset[str] = frozenset()
+    # Platforms that recognise a message sent again (adapters/base.py): a queued row
+    # there may be on screen already, so it is edited rather than cancelled.
+    resends_deduplicated: frozenset[str] = frozenset()
     # The built-in words plus the workflow file's `help_words`.
     help_words: HelpWords = DEFAULT_HELP_WORDS
 

@@ -29,7 +29,7 @@ from core.records import Alert, AlertReason, AlertState, Checkin, Notification, 
 from workflows import cover, privacy
 from workflows.actions import ActionKind, ActionToken
 from workflows.context import Work
-from workflows.messaging import answer_press, edit, edit_or_replace, to_person
+from workflows.messaging import answer_press, cancel_unsent, edit, edit_or_replace, to_person
 from workflows.routes import Audience, Routes, feedback, refuse, reply, reply_text
 from workflows.timefmt import day_hm, hm
 
@@ -637,7 +637,7 @@ async def _supersede(work: Work, alert: Alert, person: Person, copy: Notificatio
     row = await work.tx.outbox_row(copy.outbox_id)
     if row is None or row.state == OutboxState.FAILED:
         return
-    if row.state == OutboxState.PENDING and await work.tx.cancel_pending([row.id]):
+    if await cancel_unsent(work, row):
         return  # never shown: nothing to take back
     await edit(
         work,

@@ -120,9 +120,7 @@ async def edit_or_replace(
     on its way to the platform at this moment: then it is edited, not replaced."""
     if original.state == OutboxState.FAILED:
         return None, False
-    replaced = original.state == OutboxState.PENDING and bool(
-        await work.tx.cancel_pending([original.id])
-    )
+    replaced = await cancel_unsent(work, original)
     edit_of = None if replaced else original.id
     work.touched_platforms.add(original.platform)
     outbox_id = await work.tx.enqueue(
@@ -140,6 +138,15 @@ async def edit_or_replace(
         work.now,
     )
     return outbox_id, replaced
+
+
+async def cancel_unsent(work: Work, row: OutboxRow) -> bool:
+    """Cancel a message nobody can have seen yet; False when it may be showing: sent,
+    being sent right now, or on a platform where a crash between a send and its record
+    leaves it pending although it went out (it is then sent again, and recognised)."""
+    if row.state != OutboxState.PENDING or row.platform in work.resends_deduplicated:
+        return False
+    return bool(await work.tx.cancel_pending([row.id]))
 
 
 async def answer_press(work: Work, chat: ChatRef, callback_id: str, text: str) -> None:

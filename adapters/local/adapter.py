@@ -61,6 +61,7 @@ class LocalChatAdapter:
     platform = PLATFORM
     limits = RateLimits(max_in_flight=16)
     every_instance = False
+    resends_deduplicated = False
 
     def __init__(self) -> None:
         self._chats: dict[str, _Chat] = {}

@@ -121,6 +121,7 @@ class MatrixAdapter(ReceiveHealth):
     # No fixed rate: Synapse says when to slow down (M_LIMIT_EXCEEDED, retry_after_ms).
     limits = RateLimits(max_in_flight=4)
     every_instance = False
+    resends_deduplicated = True
 
     def __init__(
         self,

@@ -67,6 +67,7 @@ class PingAdapter:
     limits = RateLimits()
     # A ping is stored in the inbox by whichever instance the request reaches.
     every_instance = True
+    resends_deduplicated = False
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._per_token = SlidingLimit(PER_TOKEN, monotonic)

@@ -106,6 +106,7 @@ class TelegramAdapter(ReceiveHealth):
         max_in_flight=4,
     )
     every_instance = False
+    resends_deduplicated = False
 
     def __init__(
         self,
