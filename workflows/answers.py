@@ -186,7 +186,7 @@ class _Page:
             return False  # the answer calls it off
         prompts = [row for c in checkins for row in facts.prompts.get(c.id, [])]
         if any(row.state == OutboxState.PENDING for row in prompts):
-            return False  # the unsent prompt is replaced, not edited
+            return False  # an unsent prompt may be replaced: messaging.edit decides
         via = event.kind.value if isinstance(event, MessageReceived) else "button"
         if isinstance(event, MessageReceived):
             self.messages.append((person.id, work.now, via, item.text, item.intent))

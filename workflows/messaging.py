@@ -101,8 +101,9 @@ async def edit(
     buttons: tuple[tuple[Button, ...], ...] = (),
     priority: Priority = Priority.REPLY,
 ) -> OutboxId | None:
-    """Edit a message sent earlier. Still unsent? Cancel it and send the new text
-    instead: nobody needs the outdated version. Failed for good? Nothing to edit."""
+    """Edit a message sent earlier. Nobody can have seen it yet (`cancel_unsent`)?
+    Cancel it and send the new text instead: nobody needs the outdated version. Failed
+    for good? Nothing to edit."""
     outbox_id, _ = await edit_or_replace(work, original, text, buttons=buttons, priority=priority)
     return outbox_id
 
