@@ -474,6 +474,13 @@ class Tx(Protocol):
     async def store_inbound(
         self, platform: str, event_id: str, payload: dict[str, Any], now: datetime
     ) -> bool: ...
+    async def store_inbound_many(
+        self, events: Sequence[tuple[str, str, dict[str, Any]]], now: datetime
+    ) -> list[bool]:
+        """`store_inbound` of each (platform, event id, payload), in this order, in one
+        write: for each, True when it was stored, False when that platform's event id
+        was seen before (earlier in this batch too)."""
+        ...
 
     # -- needs ---------------------------------------------------------------
 
@@ -585,6 +592,22 @@ class Store(Protocol):
     def read(self) -> AbstractAsyncContextManager[Tx]: ...
 
     def record_sent(self, outbox_id: OutboxId, message_id: str, now: datetime) -> None: ...
+
+    async def append_inbound(
+        self, events: Sequence[tuple[str, str, dict[str, Any]]], now: datetime
+    ) -> list[bool]:
+        """`Tx.store_inbound_many`, committed when it returns. Storing an event decides
+        nothing, so it need not wait for a transaction in progress (PostgreSQL: it does
+        not, and a page of answers is stored while the one before it is handled); calls
+        are stored one after the other, in the order they were made."""
+        ...
+
+    async def lease_for_sending(
+        self, outbox_ids: Sequence[OutboxId], now: datetime, lease_until: datetime
+    ) -> set[OutboxId]:
+        """`Tx.take_for_sending`, committed when it returns, without waiting for a
+        transaction in progress (the rows are taken with a lock the others skip)."""
+        ...
 
     def sending(self, outbox_id: OutboxId) -> AbstractContextManager[None]:
         """Around a delivery: while the platform has the message in hand, `cancel_pending`

@@ -288,12 +288,9 @@ class Engine:
         return news[0]
 
     async def _store_inbound(self, events: list[tuple[InboundEvent, dict[str, Any]]]) -> list[bool]:
-        async with self.store.transaction() as tx:
-            now = self.clock.now()
-            news = [
-                await tx.store_inbound(e.sender.platform, e.event_id, payload, now)
-                for e, payload in events
-            ]
+        news = await self.store.append_inbound(
+            [(e.sender.platform, e.event_id, payload) for e, payload in events], self.clock.now()
+        )
         if any(news):
             self._inbox_wake.set()
         return news

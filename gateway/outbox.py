@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from adapters.base import Adapter, DeliveryError
+from core.ids import OutboxId
 from core.outbox import OutboxRow
 from core.ports import Store
 from gateway.clock import Clock
@@ -107,33 +108,43 @@ class OutboxWorker:
             rows = await tx.sendable(self.platform, self.clock.now(), limit, skip)
         # A chat left out for its rate limit may have messages due at its next slot.
         delay = min(blocked.values(), default=None)
+        starting: dict[str, OutboxRow] = {}
+        overall_wait: float | None = None
         for row in rows:
-            if row.chat in self._in_flight:
-                # Sent to just now, in this loop: the rest of its queue keeps its order
-                # and goes one at a time.
+            if row.chat in starting or row.chat in self._in_flight:
+                # Its first message goes now: the rest of its queue keeps its order and
+                # goes one at a time.
                 continue
-            if len(self._in_flight) >= self.max_in_flight:
+            if len(self._in_flight) + len(starting) >= self.max_in_flight:
                 delay = 0.0
                 break
             wait = self.limiter.overall_wait()
             if wait > 0:
-                return wait
-            if self.store.shared and not await self._take(row):
-                continue  # another instance has it
+                overall_wait = wait
+                break
             self.limiter.take(row.chat)
-            self._in_flight[row.chat] = asyncio.create_task(self._send(row))
+            starting[row.chat] = row
+        if self.store.shared and starting:
+            taken = await self._take([row.id for row in starting.values()])
+            # Another instance has the others (only while a take-over is under way;
+            # the sending slots they took in the limiter are left unused).
+            starting = {chat: row for chat, row in starting.items() if row.id in taken}
+        for chat, row in starting.items():
+            self._in_flight[chat] = asyncio.create_task(self._send(row))
+        if overall_wait is not None:
+            return overall_wait
         if len(rows) == limit:
             delay = 0.0  # more may be sendable beyond this page
         return delay
 
-    async def _take(self, row: OutboxRow) -> bool:
-        """With other instances on the database: lease the row about to be sent, so
-        that no other instance sends it too (during a take-over, both may briefly run
-        a sender). A lease that runs out — this instance died mid-send — makes the row
-        sendable again: at least once, never lost. Only what is sent now is leased."""
+    async def _take(self, outbox_ids: list[OutboxId]) -> set[OutboxId]:
+        """With other instances on the database: lease the rows about to be sent, so
+        that no other instance sends them too (during a take-over, both may briefly run
+        a sender). A lease that runs out — this instance died mid-send — makes a row
+        sendable again: at least once, never lost. Only what is sent now is leased, in
+        one write for the pass."""
         now = self.clock.now()
-        async with self.store.transaction() as tx:
-            return bool(await tx.take_for_sending([row.id], now, now + SEND_LEASE))
+        return await self.store.lease_for_sending(outbox_ids, now, now + SEND_LEASE)
 
     async def drain(self) -> int:
         """Send until nothing more can go now (tests and the simulator)."""

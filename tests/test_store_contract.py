@@ -508,6 +508,27 @@ async def test_an_inbound_event_is_stored_once_and_claimed_once(store: AnyStore)
         assert await tx.store_inbound("telegram", "u1", {}, T0)
 
 
+async def test_a_page_of_inbound_events_is_stored_in_order_each_id_once(
+    store: AnyStore,
+) -> None:
+    async with store.transaction() as tx:
+        assert await tx.store_inbound("telegram", "u1", {"n": 0}, T0)
+    page = [
+        ("telegram", "u2", {"n": 1, "text": "早\x00"}),
+        ("telegram", "u1", {"n": 2}),  # seen before this page
+        ("matrix", "u1", {"n": 3}),  # the same id on another platform is another event
+        ("telegram", "u3", {"n": 4}),
+        ("telegram", "u2", {"n": 5}),  # earlier in this page
+    ]
+    async with store.transaction() as tx:
+        assert await tx.store_inbound_many(page, T0) == [True, False, True, True, False]
+        assert await tx.store_inbound_many([("telegram", "u4", {"n": 6})], T0) == [True]
+        assert await tx.store_inbound_many([], T0) == []
+    async with store.read() as tx:
+        stored = [payload["n"] for _, payload in await tx.pending_inbound(10)]
+    assert stored == [0, 1, 3, 4, 6]
+
+
 # -- outbox -----------------------------------------------------------------------------
 
 
@@ -1892,6 +1913,52 @@ async def test_rows_taken_for_sending_are_taken_once_until_their_lease_runs_out(
         await tx.mark_sent(first, "m1", T0 + MIN)
     async with store.transaction() as tx:
         assert await tx.take_for_sending([first], T0 + 5 * MIN, T0 + 6 * MIN) == set()
+
+
+async def test_leases_taken_outside_a_transaction_are_the_same_leases(store: AnyStore) -> None:
+    async with store.transaction() as tx:
+        first = await tx.enqueue("test", message("test:a", "1"), T0)
+        later = await tx.enqueue("test", message("test:b", "2"), T0 + 10 * MIN)
+    assert await store.lease_for_sending([first, later], T0, T0 + MIN) == {first}
+    assert await store.lease_for_sending([first], T0, T0 + MIN) == set()
+    async with store.transaction() as tx:
+        assert await tx.take_for_sending([first], T0 + MIN, T0 + 2 * MIN) == {first}
+    assert await store.lease_for_sending([], T0, T0 + MIN) == set()
+
+
+async def test_appends_of_inbound_events_keep_the_order_they_were_made_in(
+    store: AnyStore,
+) -> None:
+    pages = [[("test", f"p{n}e{i}", {"page": n, "i": i}) for i in range(3)] for n in range(4)]
+    results = await asyncio.gather(*(store.append_inbound(page, T0) for page in pages))
+    assert results == [[True] * 3] * 4
+    # Handed in again (a platform redelivering after a crash): nothing is stored twice.
+    assert await store.append_inbound(pages[0], T0) == [False] * 3
+    async with store.read() as tx:
+        stored = [(p["page"], p["i"]) for _, p in await tx.pending_inbound(20)]
+    assert stored == [(n, i) for n in range(4) for i in range(3)]
+
+
+@pytest.mark.postgres
+async def test_storing_events_and_leasing_rows_do_not_wait_for_a_write_transaction(
+    postgres_databases: NewDatabase,
+) -> None:
+    async with PgStore(postgres_databases()) as store:
+        async with store.transaction() as tx:
+            row = await tx.enqueue("test", message("test:a", "1"), T0)
+        async with store.transaction() as tx:
+            # The workflows are busy in a transaction of their own: an adapter's page
+            # of events is stored meanwhile, and the outbox takes its rows.
+            await tx.kv_set("busy", "yes")
+            stored = await asyncio.wait_for(
+                store.append_inbound([("test", "e1", {"n": 1})], T0), timeout=10
+            )
+            leased = await asyncio.wait_for(
+                store.lease_for_sending([row], T0, T0 + MIN), timeout=10
+            )
+        assert stored == [True] and leased == {row}
+        async with store.read() as tx:
+            assert [p for _, p in await tx.pending_inbound(5)] == [{"n": 1}]
 
 
 async def test_a_named_lock_is_held_by_one_instance(db: str) -> None:

@@ -432,10 +432,21 @@ class CareRepo(Repo):
         self,
         rows: Sequence[tuple[AlertId, PersonId | None, OutboxId, int, str, datetime]],
     ) -> None:
-        await self._many(
+        if not rows:
+            return
+        await self._run(
             "INSERT INTO alert_notifications (alert_id, person_id, outbox_id, step, role, at) "
-            "VALUES ($1,$2,$3,$4,$5,$6)",
-            [(a, p, o, step, role, ts(at)) for a, p, o, step, role, at in rows],
+            "SELECT a, p, o, s, r, t FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], "
+            "$4::int[], $5::text[], $6::float8[]) WITH ORDINALITY AS x(a, p, o, s, r, t, n) "
+            "ORDER BY n",
+            (
+                [a for a, _, _, _, _, _ in rows],
+                [p for _, p, _, _, _, _ in rows],
+                [o for _, _, o, _, _, _ in rows],
+                [step for _, _, _, step, _, _ in rows],
+                [role for _, _, _, _, role, _ in rows],
+                [ts(at) for _, _, _, _, _, at in rows],
+            ),
         )
 
     async def notifications(self, alert_id: AlertId) -> list[Notification]:

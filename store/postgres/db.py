@@ -9,7 +9,7 @@ import hashlib
 import logging
 import secrets
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -198,6 +198,8 @@ class PgStore:
         self._max_connections = max_connections
         self._pool: Any = None
         self._write_lock = asyncio.Lock()
+        # Inbound events are stored beside the write transactions, one append at a time.
+        self._append_lock = asyncio.Lock()
         # Deliveries noted but not yet written (see record_sent), and the lock held
         # while a batch of them is written.
         self._sent: list[tuple[OutboxId, str, float]] = []
@@ -338,6 +340,23 @@ class PgStore:
     def read(self) -> _PgTransaction:
         """Reads only, without BEGIN/COMMIT: each statement sees committed data."""
         return _PgTransaction(self, write=False)
+
+    async def append_inbound(
+        self, events: Sequence[tuple[str, str, dict[str, Any]]], now: datetime
+    ) -> list[bool]:
+        # One statement on a connection of its own, committed by itself: it does not
+        # wait for the write lock (an insert decides nothing the workflows read), only
+        # for the append before it, so events keep the order they were handed in.
+        async with self._append_lock, self.pool.acquire() as conn:
+            return await PgTx(conn).store_inbound_many(events, now)
+
+    async def lease_for_sending(
+        self, outbox_ids: Sequence[OutboxId], now: datetime, lease_until: datetime
+    ) -> set[OutboxId]:
+        # One statement committed by itself; rows another transaction has locked are
+        # skipped, not waited for.
+        async with self.pool.acquire() as conn:
+            return await PgTx(conn).take_for_sending(outbox_ids, now, lease_until)
 
     async def ping(self) -> bool:
         async with self.pool.acquire() as conn:

@@ -35,12 +35,19 @@ class HistoryRepo(Repo):
         self, messages: Sequence[tuple[PersonId, datetime, str, str, str]]
     ) -> None:
         # In the order given: ids ascend as add_message one by one would give them.
-        await self._many(
-            "INSERT INTO messages (person_id, at, kind, text, intent) VALUES ($1,$2,$3,$4,$5)",
-            [
-                (person_id, ts(at), kind, no_nul(text), intent)
-                for person_id, at, kind, text, intent in messages
-            ],
+        if not messages:
+            return
+        await self._run(
+            "INSERT INTO messages (person_id, at, kind, text, intent) "
+            "SELECT p, a, k, t, i FROM unnest($1::bigint[], $2::float8[], $3::text[], "
+            "$4::text[], $5::text[]) WITH ORDINALITY AS m(p, a, k, t, i, n) ORDER BY n",
+            (
+                [person_id for person_id, _, _, _, _ in messages],
+                [ts(at) for _, at, _, _, _ in messages],
+                [kind for _, _, kind, _, _ in messages],
+                [no_nul(text) for _, _, _, text, _ in messages],
+                [intent for _, _, _, _, intent in messages],
+            ),
         )
 
     async def message(self, message_id: int) -> Said | None:

@@ -49,12 +49,19 @@ class MiscRepo(Repo):
     async def audit_many(
         self, entries: Sequence[tuple[datetime, str, str, int | None, str]]
     ) -> None:
-        await self._many(
-            "INSERT INTO audit (at, kind, subject, actor, detail) VALUES ($1,$2,$3,$4,$5)",
-            [
-                (ts(now), kind, subject, actor, no_nul(detail))
-                for now, kind, subject, actor, detail in entries
-            ],
+        if not entries:
+            return
+        await self._run(
+            "INSERT INTO audit (at, kind, subject, actor, detail) "
+            "SELECT a, k, s, c, d FROM unnest($1::float8[], $2::text[], $3::text[], "
+            "$4::bigint[], $5::text[]) WITH ORDINALITY AS e(a, k, s, c, d, n) ORDER BY n",
+            (
+                [ts(now) for now, _, _, _, _ in entries],
+                [kind for _, kind, _, _, _ in entries],
+                [subject for _, _, subject, _, _ in entries],
+                [actor for _, _, _, actor, _ in entries],
+                [no_nul(detail) for _, _, _, _, detail in entries],
+            ),
         )
 
     async def audit_of(self, subject: str) -> list[tuple[str, str]]:

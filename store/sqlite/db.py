@@ -6,11 +6,12 @@ import asyncio
 import logging
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -329,6 +330,19 @@ class Store:
     def read(self) -> _Transaction:
         """Reads only, without BEGIN/COMMIT: each statement sees committed data."""
         return _Transaction(self, write=False)
+
+    async def append_inbound(
+        self, events: Sequence[tuple[str, str, dict[str, Any]]], now: datetime
+    ) -> list[bool]:
+        # One writer at a time on the file: a transaction like any other.
+        async with self.transaction() as tx:
+            return await tx.store_inbound_many(events, now)
+
+    async def lease_for_sending(
+        self, outbox_ids: Sequence[OutboxId], now: datetime, lease_until: datetime
+    ) -> set[OutboxId]:
+        async with self.transaction() as tx:
+            return await tx.take_for_sending(outbox_ids, now, lease_until)
 
     async def ping(self) -> bool:
         async with self._lock:

@@ -69,6 +69,15 @@ class DeliveryRepo(Repo):
         )
         return cursor.rowcount == 1
 
+    async def store_inbound_many(
+        self, events: Sequence[tuple[str, str, dict[str, Any]]], now: datetime
+    ) -> list[bool]:
+        # A statement here costs microseconds, not a round trip: one at a time.
+        return [
+            await self.store_inbound(platform, event_id, payload, now)
+            for platform, event_id, payload in events
+        ]
+
     async def pending_inbound(self, limit: int) -> list[tuple[int, dict[str, Any]]]:
         rows = await self._all(
             "SELECT id, payload FROM inbox WHERE handled_at IS NULL ORDER BY id LIMIT ?", (limit,)
