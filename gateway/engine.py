@@ -35,7 +35,11 @@ from workflows.texts import Texts
 
 log = logging.getLogger(__name__)
 
+# Due timers fired per transaction, and inbound events handled per transaction: a
+# backlog of answers goes in larger sets (on PostgreSQL each statement of a set costs a
+# round trip, whatever its size).
 BATCH = 200
+INBOX_BATCH = 1000
 # After the first event of a burst arrives, the inbox loop waits this long (real
 # seconds) so that the burst is handled in one transaction rather than one each.
 INBOX_LINGER = 0.002
@@ -297,7 +301,7 @@ class Engine:
 
     async def process_inbox(self) -> int:
         async with self.store.read() as tx:
-            pending = await tx.pending_inbound(BATCH)
+            pending = await tx.pending_inbound(INBOX_BATCH)
         if not pending:
             return 0
         now = self.clock.now()
@@ -604,7 +608,7 @@ class Engine:
         while True:
             self._inbox_wake.clear()
             try:
-                if await self.process_inbox() >= BATCH:
+                if await self.process_inbox() >= INBOX_BATCH:
                     continue
             except Exception:
                 log.exception("inbox processing failed; retrying")
