@@ -684,6 +684,57 @@ async def test_many_messages_queue_in_the_order_given(store: AnyStore) -> None:
     assert [r.id for r in rows] == sorted(r.id for r in rows)
 
 
+async def test_a_rounds_worth_of_messages_and_timers_goes_in_whole_and_in_order(
+    store: AnyStore,
+) -> None:
+    # Large enough for the bulk path (PostgreSQL: COPY), with every field set somewhere.
+    many = 1_500
+    async with store.transaction() as tx:
+        first = await tx.enqueue("test", message("test:0", "first"), T0)
+        await tx.enqueue_many(
+            [
+                (
+                    "test",
+                    message(
+                        f"test:{n}",
+                        f"早 {n}\N{CHECK MARK}",
+                        priority=Priority.ALERT if n % 2 else Priority.ROUTINE,
+                        person_id=PersonId(n) if n % 3 else None,
+                        purpose="checkin",
+                        ref=n,
+                        edit_of=first if n == 7 else None,
+                        buttons=((Button("好", f"ok.{n}", "✅"),),),
+                    ),
+                )
+                for n in range(many)
+            ],
+            T0 + MIN,
+        )
+        await tx.add_timers(
+            [(T0 + n * MIN, "remind" if n % 2 else "close", n, str(n)) for n in range(many)], T0
+        )
+    async with store.read() as tx:
+        found = await tx.outbox_for_refs(["checkin"], list(range(many)))
+        rows = {ref: only for ref, (only,) in found.items()}
+        edit = await tx.outbox_row(OutboxId(first + 8))
+        due = await tx.due_timers(T0 + many * MIN, 2 * many)
+        assert await tx.count_timers() == many
+    assert sorted(rows) == [n for n in range(many) if n != 7]
+    row = rows[5]
+    assert row.id == first + 6 and row.chat == "test:5" and row.person_id == 5
+    assert row.priority == Priority.ALERT and row.payload["text"] == "早 5\N{CHECK MARK}"
+    assert row.buttons() == ((Button("好", "ok.5", "✅"),),)
+    assert row.not_before == T0 + MIN and row.state == "pending"
+    assert rows[6].person_id is None and rows[6].priority == Priority.ROUTINE
+    assert edit is not None and edit.edit_of == first and edit.ref == 7
+    assert [(t.ref, t.kind, t.arg, t.due_at) for t in due[:3]] == [
+        (0, "close", "0", T0),
+        (1, "remind", "1", T0 + MIN),
+        (2, "close", "2", T0 + 2 * MIN),
+    ]
+    assert [t.id for t in due] == sorted(t.id for t in due)
+
+
 async def test_a_noted_delivery_is_written_before_anything_reads_the_queue(
     store: AnyStore, db: str
 ) -> None:

@@ -51,11 +51,21 @@ class Repo:
         """Execute one statement; returns the number of rows it changed."""
         return rowcount(await self.conn.execute(sql, *params))
 
+    async def _copy(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        """Rows into a table with COPY, numbered in the order given. For a round's
+        thousands of rows: about twice as fast on the server as INSERT … unnest, but a
+        few round trips more, so not for a handful."""
+        await self.conn.copy_records_to_table(table, records=rows, columns=list(columns))
+
     async def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """One statement for many rows, pipelined by asyncpg."""
         batch = rows if isinstance(rows, list) else list(rows)
         if batch:
             await self.conn.executemany(sql, batch)
+
+
+# From this many rows on, a batch insert goes in with COPY (see Repo._copy).
+COPY_FROM = 1000
 
 
 def no_nul(value: str) -> str:

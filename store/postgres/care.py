@@ -17,7 +17,7 @@ from core.records import (
     Notification,
     Timer,
 )
-from store.postgres.base import Repo, Row
+from store.postgres.base import COPY_FROM, Repo, Row
 from store.postgres.records import from_ts, opt_ts, ts
 
 _CHECKIN_COLUMNS = "id, person_id, plan, due_at, sent_at, deadline, state, answered_at"
@@ -491,6 +491,14 @@ class CareRepo(Repo):
         self, timers: Sequence[tuple[datetime, str, int, str]], now: datetime
     ) -> None:
         if not timers:
+            return
+        if len(timers) >= COPY_FROM:
+            at = ts(now)
+            await self._copy(
+                "timers",
+                ("due_at", "kind", "ref", "arg", "created_at"),
+                [(ts(due), kind, ref, arg, at) for due, kind, ref, arg in timers],
+            )
             return
         # One statement for a whole round's timers, in the order given (ids ascend).
         await self._run(

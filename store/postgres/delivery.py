@@ -9,7 +9,7 @@ from typing import Any
 
 from core.commands import Priority
 from core.ids import ChatRef, OutboxId, PersonId
-from store.postgres.base import Repo, Row, no_nul
+from store.postgres.base import COPY_FROM, Repo, Row, no_nul
 from store.postgres.records import NewMessage, OutboxRow, from_ts, opt_ts, ts
 
 # json.dumps(..., ensure_ascii=False) builds a new encoder on every call.
@@ -95,6 +95,18 @@ _ENQUEUE = (
 )
 
 
+_ENQUEUE_COLUMNS = (
+    "platform",
+    "chat",
+    "person_id",
+    "priority",
+    "purpose",
+    "ref",
+    "payload",
+    "edit_of",
+    "not_before",
+    "created_at",
+)
 # Many messages in one statement, inserted (and so numbered) in the order given.
 _ENQUEUE_UNNEST = (
     "INSERT INTO outbox (platform, chat, person_id, priority, purpose, ref, payload, "
@@ -199,7 +211,28 @@ class DeliveryRepo(Repo):
     async def enqueue_many(self, rows: Sequence[tuple[str, NewMessage]], now: datetime) -> None:
         # One statement however many rows: a round's prompts go in without a round trip
         # (or a bind) each.
-        if rows:
+        if len(rows) >= COPY_FROM:
+            at = ts(now)
+            await self._copy(
+                "outbox",
+                _ENQUEUE_COLUMNS,
+                [
+                    (
+                        platform,
+                        m.chat,
+                        m.person_id,
+                        int(m.priority),
+                        m.purpose,
+                        m.ref,
+                        m.payload(),
+                        m.edit_of,
+                        at,
+                        at,
+                    )
+                    for platform, m in rows
+                ],
+            )
+        elif rows:
             await self._run(_ENQUEUE_UNNEST, _unnest_params(rows, ts(now)))
 
     async def enqueue_each(
