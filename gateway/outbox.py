@@ -15,6 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
 from datetime import timedelta
 
 from adapters.base import Adapter, DeliveryError
@@ -124,13 +125,30 @@ class OutboxWorker:
                 break
             self.limiter.take(row.chat)
             starting[row.chat] = row
+        # Marked as being sent from the moment they are chosen, before anything else
+        # can run: an edit from here on follows the message instead of cancelling its
+        # row while its send is about to start. (An edit that came first cancelled the
+        # row: on a shared database the lease below then passes it over; on SQLite
+        # nothing ran between the read and this.)
+        marks: dict[OutboxId, ExitStack] = {}
+        for row in starting.values():
+            marks[row.id] = ExitStack()
+            marks[row.id].enter_context(self.store.sending(row.id))
         if self.store.shared and starting:
-            taken = await self._take([row.id for row in starting.values()])
+            try:
+                taken = await self._take([row.id for row in starting.values()])
+            except BaseException:
+                for mark in marks.values():
+                    mark.close()
+                raise
             # Another instance has the others (only while a take-over is under way;
             # the sending slots they took in the limiter are left unused).
-            starting = {chat: row for chat, row in starting.items() if row.id in taken}
+            for chat, row in list(starting.items()):
+                if row.id not in taken:
+                    marks.pop(row.id).close()
+                    del starting[chat]
         for chat, row in starting.items():
-            self._in_flight[chat] = asyncio.create_task(self._send(row))
+            self._in_flight[chat] = asyncio.create_task(self._send(row, marks[row.id]))
         if overall_wait is not None:
             return overall_wait
         if len(rows) == limit:
@@ -166,20 +184,21 @@ class OutboxWorker:
         """Wait until the sends started so far have finished (or failed)."""
         await asyncio.gather(*list(self._in_flight.values()))
 
-    async def _send(self, row: OutboxRow) -> None:
+    async def _send(self, row: OutboxRow, mark: ExitStack) -> None:
         try:
-            await self._attempt(row)
+            await self._attempt(row, mark)
         except Exception:
             log.exception("outbox %s: unexpected error while sending", row.id)
         finally:
+            mark.close()
             self._in_flight.pop(row.chat, None)
             self._wake.set()
 
-    async def _attempt(self, row: OutboxRow) -> None:
+    async def _attempt(self, row: OutboxRow, sending: ExitStack) -> None:
         now = self.clock.now()
         self.last_lag_seconds = max(0.0, (now - row.not_before).total_seconds())
         try:
-            with self.store.sending(row.id):
+            with sending:  # marked until the platform has answered
                 message_id = await self.adapter.deliver(row.delivery())
         except DeliveryError as exc:
             await self._failed(row, exc)

@@ -291,6 +291,28 @@ async def test_an_answer_while_the_prompt_is_being_delivered_edits_it_once_it_la
     assert not [d for d in rest if "今天身体还好吗" in d.text and not d.edit_of]
 
 
+async def test_an_answer_handled_after_the_outbox_chose_the_prompt_edits_it_once_it_lands(
+    harness: Harness,
+) -> None:
+    """The outbox has picked the prompt to send but its send has not started when the
+    answer is handled: the prompt is already the outbox's, so it is edited once it
+    lands, not cancelled (and then sent all the same) with a replacement after it."""
+    harness.clock.set(harness.clock.now() + 30 * MIN)  # 09:00 in Shanghai
+    await harness.engine.fire_due_timers()
+    await harness.adapter.say(await harness.user("Wang"), "好")
+    worker = harness.engine.workers["test"]
+    await worker.run_once()  # the sends are started as tasks: none has run yet
+    assert await harness.engine.process_inbox() == 1
+    await worker.finish_sends()
+    assert await checkin_state(harness, "Wang") is CheckinState.OK
+    await harness.settle()
+    first, *rest = await harness.inbox("Wang")
+    assert first.buttons, "the prompt as delivered"
+    edits = [d for d in rest if d.edit_of]
+    assert len(edits) == 1 and "已记录：您很好" in edits[0].text
+    assert not [d for d in rest if d.buttons or ("今天身体还好吗" in d.text and not d.edit_of)]
+
+
 async def test_an_alert_copy_being_delivered_when_the_alert_is_called_off_is_edited(
     harness: Harness,
 ) -> None:
