@@ -425,8 +425,10 @@ class Tx(Protocol):
     # -- inbox and outbox ----------------------------------------------------
 
     async def cancel_pending(self, outbox_ids: Sequence[OutboxId]) -> int:
-        """Cancel these rows if still pending and not being delivered right now (see
-        `Store.sending`); returns how many were cancelled."""
+        """Cancel these rows if still pending and not being delivered right now: not
+        marked by this process (`Store.sending`), nor taken for sending by any instance
+        (`take_for_sending`, until a retry ends the lease). Returns how many were
+        cancelled."""
         ...
 
     async def claim_inbound(self, inbox_ids: Sequence[int], now: datetime) -> set[int]: ...
@@ -465,7 +467,8 @@ class Tx(Protocol):
     ) -> set[OutboxId]:
         """Of these rows, the ones still pending and due, leased to this instance until
         `lease_until` (another instance will not send them meanwhile; if this one dies,
-        they are sent again after the lease: at least once, never lost)."""
+        they are sent again after the lease: at least once, never lost). A leased row is
+        not cancelled by an edit, whichever instance makes it: the edit follows it."""
         ...
 
     async def sendable(

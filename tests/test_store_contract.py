@@ -1966,6 +1966,33 @@ async def test_rows_taken_for_sending_are_taken_once_until_their_lease_runs_out(
         assert await tx.take_for_sending([first], T0 + 5 * MIN, T0 + 6 * MIN) == set()
 
 
+async def test_a_row_taken_for_sending_is_not_cancelled_by_any_instance_until_a_retry(
+    db: str,
+) -> None:
+    """One instance takes the prompt for sending; an answer handled by another edits
+    it: the row is not cancelled (the edit follows the message). A failed attempt puts
+    the row back in the queue, unleased: an edit may cancel it again."""
+    sender, editor = open_any(db), open_any(db)
+    await sender.open()
+    await editor.open()
+    try:
+        async with sender.transaction() as tx:
+            row = await tx.enqueue("test", message("test:a", "prompt"), T0)
+            other = await tx.enqueue("test", message("test:b", "prompt"), T0)
+        assert await sender.lease_for_sending([row], T0, T0 + MIN) == {row}
+        async with editor.transaction() as tx:
+            assert await tx.cancel_pending([row, other]) == 1  # the one not taken
+        async with sender.transaction() as tx:
+            await tx.mark_retry(row, "timed out", T0 + 2 * MIN, T0)
+        async with editor.transaction() as tx:
+            assert await tx.cancel_pending([row]) == 1
+            cancelled = await tx.outbox_row(row)
+        assert cancelled is not None and cancelled.state == "cancelled"
+    finally:
+        await sender.close()
+        await editor.close()
+
+
 async def test_leases_taken_outside_a_transaction_are_the_same_leases(store: AnyStore) -> None:
     async with store.transaction() as tx:
         first = await tx.enqueue("test", message("test:a", "1"), T0)

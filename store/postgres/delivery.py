@@ -49,7 +49,8 @@ _CLAIM = (
     "WITH picked AS (SELECT o.id FROM outbox o LEFT JOIN outbox t ON t.id = o.edit_of "
     + _SENDABLE_WHERE
     + "ORDER BY o.priority, o.id LIMIT $4 FOR UPDATE OF o SKIP LOCKED), "
-    "leased AS (UPDATE outbox SET not_before = $5 FROM picked WHERE outbox.id = picked.id) "
+    "leased AS (UPDATE outbox SET not_before = $5, leased_until = $5 FROM picked "
+    "WHERE outbox.id = picked.id) "
     + _OUTBOX_SELECT
     + "WHERE o.id IN (SELECT id FROM picked) ORDER BY o.priority, o.id"
 )
@@ -315,7 +316,7 @@ class DeliveryRepo(Repo):
         if not outbox_ids:
             return set()
         rows = await self._all(
-            "UPDATE outbox SET not_before = $1 WHERE id IN ("
+            "UPDATE outbox SET not_before = $1, leased_until = $1 WHERE id IN ("
             " SELECT id FROM outbox WHERE id = ANY($2::bigint[]) AND state = 'pending'"
             " AND not_before <= $3 FOR UPDATE SKIP LOCKED) RETURNING id",
             (ts(lease_until), list(outbox_ids), ts(now)),
@@ -374,8 +375,8 @@ class DeliveryRepo(Repo):
     ) -> None:
         error = no_nul(error)
         await self._run(
-            "UPDATE outbox SET attempts = attempts + 1, not_before = $1, last_error = $2 "
-            "WHERE id = $3",
+            "UPDATE outbox SET attempts = attempts + 1, not_before = $1, last_error = $2, "
+            "leased_until = NULL WHERE id = $3",
             (ts(not_before), error, outbox_id),
         )
         await self._run(
@@ -397,12 +398,13 @@ class DeliveryRepo(Repo):
         )
 
     async def cancel_pending(self, outbox_ids: Sequence[OutboxId]) -> int:
+        # Not a row this process is sending, nor one an instance took for sending.
         outbox_ids = [i for i in outbox_ids if i not in self.sending]
         if not outbox_ids:
             return 0
         return await self._run(
             "UPDATE outbox SET state = 'cancelled' WHERE state = 'pending' "
-            "AND id = ANY($1::bigint[])",
+            "AND leased_until IS NULL AND id = ANY($1::bigint[])",
             (list(outbox_ids),),
         )
 

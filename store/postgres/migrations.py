@@ -375,6 +375,13 @@ CREATE INDEX audit_at ON audit(at);
 CREATE INDEX outbox_created ON outbox(created_at);
 """
 
+# A row taken for sending by an instance (take_for_sending) is leased until this time:
+# an edit made by any instance then follows the message instead of cancelling its row
+# (cancel_pending leaves leased rows alone). A retry ends the lease.
+V12_SEND_LEASE = """
+ALTER TABLE outbox ADD COLUMN leased_until DOUBLE PRECISION;
+"""
+
 # Each entry upgrades from version N to N+1, in step with the SQLite list.
 MIGRATIONS: list[str] = [
     SCHEMA_V1,
@@ -388,6 +395,7 @@ MIGRATIONS: list[str] = [
     V9_FAMILY_RELATION,
     V10_RISK,
     V11_PRIVACY,
+    V12_SEND_LEASE,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -221,9 +221,10 @@ class DeliveryRepo(Repo):
         if not outbox_ids:
             return set()
         rows = await self._all(
-            f"UPDATE outbox SET not_before = ? WHERE id IN ({','.join('?' * len(outbox_ids))}) "
+            "UPDATE outbox SET not_before = ?, leased_until = ? "
+            f"WHERE id IN ({','.join('?' * len(outbox_ids))}) "
             "AND state = 'pending' AND not_before <= ? RETURNING id",
-            (ts(lease_until), *outbox_ids, ts(now)),
+            (ts(lease_until), ts(lease_until), *outbox_ids, ts(now)),
         )
         return {OutboxId(r[0]) for r in rows}
 
@@ -281,8 +282,8 @@ class DeliveryRepo(Repo):
         self, outbox_id: OutboxId, error: str, not_before: datetime, now: datetime
     ) -> None:
         await self._run(
-            "UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ? "
-            "WHERE id = ?",
+            "UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ?, "
+            "leased_until = NULL WHERE id = ?",
             (ts(not_before), error, outbox_id),
         )
         await self._run(
@@ -303,12 +304,13 @@ class DeliveryRepo(Repo):
         )
 
     async def cancel_pending(self, outbox_ids: Sequence[OutboxId]) -> int:
+        # Not a row this process is sending, nor one an instance took for sending.
         outbox_ids = [i for i in outbox_ids if i not in self.sending]
         if not outbox_ids:
             return 0
         return await self._run(
             f"UPDATE outbox SET state = 'cancelled' WHERE state = 'pending' "
-            f"AND id IN ({','.join('?' * len(outbox_ids))})",
+            f"AND leased_until IS NULL AND id IN ({','.join('?' * len(outbox_ids))})",
             tuple(outbox_ids),
         )
 

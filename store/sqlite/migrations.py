@@ -364,6 +364,13 @@ CREATE INDEX audit_at ON audit(at);
 CREATE INDEX outbox_created ON outbox(created_at);
 """
 
+# A row taken for sending by an instance of a shared database (take_for_sending) is
+# leased until this time; cancel_pending leaves leased rows alone, a retry ends the
+# lease. Kept here too so that both schemas stay the same (`carecheck db copy`).
+V12_SEND_LEASE = """
+ALTER TABLE outbox ADD COLUMN leased_until REAL;
+"""
+
 # Each entry upgrades from version N to N+1. Never edit a shipped step: add a new one.
 MIGRATIONS: list[str] = [
     SCHEMA_V1,
@@ -377,6 +384,7 @@ MIGRATIONS: list[str] = [
     V9_FAMILY_RELATION,
     V10_RISK,
     V11_PRIVACY,
+    V12_SEND_LEASE,
 ]
 
 LATEST = len(MIGRATIONS)
