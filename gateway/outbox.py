@@ -15,7 +15,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import ExitStack
 from datetime import timedelta
 
 from adapters.base import Adapter, DeliveryError
@@ -47,6 +46,13 @@ SEND_LEASE = timedelta(seconds=30)
 SHARED_LOOK = 10.0
 # Told of every message the platform accepted (the workflow picks what matters to it).
 OnSent = Callable[[OutboxRow], Awaitable[None]]
+
+
+def _closing(mark: contextlib.ExitStack) -> Callable[[asyncio.Task[None]], None]:
+    def close(_: asyncio.Task[None]) -> None:
+        mark.close()
+
+    return close
 
 
 def backoff(attempts: int) -> float:
@@ -130,9 +136,9 @@ class OutboxWorker:
         # row while its send is about to start. (An edit that came first cancelled the
         # row: on a shared database the lease below then passes it over; on SQLite
         # nothing ran between the read and this.)
-        marks: dict[OutboxId, ExitStack] = {}
+        marks: dict[OutboxId, contextlib.ExitStack] = {}
         for row in starting.values():
-            marks[row.id] = ExitStack()
+            marks[row.id] = contextlib.ExitStack()
             marks[row.id].enter_context(self.store.sending(row.id))
         if self.store.shared and starting:
             try:
@@ -148,7 +154,10 @@ class OutboxWorker:
                     marks.pop(row.id).close()
                     del starting[chat]
         for chat, row in starting.items():
-            self._in_flight[chat] = asyncio.create_task(self._send(row, marks[row.id]))
+            task = asyncio.create_task(self._send(row, marks[row.id]))
+            # Unmarked when the send is over, or when its task is cancelled unstarted.
+            task.add_done_callback(_closing(marks[row.id]))
+            self._in_flight[chat] = task
         if overall_wait is not None:
             return overall_wait
         if len(rows) == limit:
@@ -184,17 +193,16 @@ class OutboxWorker:
         """Wait until the sends started so far have finished (or failed)."""
         await asyncio.gather(*list(self._in_flight.values()))
 
-    async def _send(self, row: OutboxRow, mark: ExitStack) -> None:
+    async def _send(self, row: OutboxRow, mark: contextlib.ExitStack) -> None:
         try:
             await self._attempt(row, mark)
         except Exception:
             log.exception("outbox %s: unexpected error while sending", row.id)
         finally:
-            mark.close()
             self._in_flight.pop(row.chat, None)
             self._wake.set()
 
-    async def _attempt(self, row: OutboxRow, sending: ExitStack) -> None:
+    async def _attempt(self, row: OutboxRow, sending: contextlib.ExitStack) -> None:
         now = self.clock.now()
         self.last_lag_seconds = max(0.0, (now - row.not_before).total_seconds())
         try:
