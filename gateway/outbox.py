@@ -115,63 +115,49 @@ class OutboxWorker:
             rows = await tx.sendable(self.platform, self.clock.now(), limit, skip)
         # A chat left out for its rate limit may have messages due at its next slot.
         delay = min(blocked.values(), default=None)
-        starting: dict[str, OutboxRow] = {}
-        overall_wait: float | None = None
         for row in rows:
-            if row.chat in starting or row.chat in self._in_flight:
-                # Its first message goes now: the rest of its queue keeps its order and
-                # goes one at a time.
+            if row.chat in self._in_flight:
+                # Sent to just now, in this loop: the rest of its queue keeps its order
+                # and goes one at a time.
                 continue
-            if len(self._in_flight) + len(starting) >= self.max_in_flight:
+            if len(self._in_flight) >= self.max_in_flight:
                 delay = 0.0
                 break
             wait = self.limiter.overall_wait()
             if wait > 0:
-                overall_wait = wait
-                break
-            self.limiter.take(row.chat)
-            starting[row.chat] = row
-        # Marked as being sent from the moment they are chosen, before anything else
-        # can run: an edit from here on follows the message instead of cancelling its
-        # row while its send is about to start. (An edit that came first cancelled the
-        # row: on a shared database the lease below then passes it over; on SQLite
-        # nothing ran between the read and this.)
-        marks: dict[OutboxId, contextlib.ExitStack] = {}
-        for row in starting.values():
-            marks[row.id] = contextlib.ExitStack()
-            marks[row.id].enter_context(self.store.sending(row.id))
-        if self.store.shared and starting:
+                return wait
+            # Marked as being sent from here on: an edit made while the send is about
+            # to start follows the message instead of cancelling its row. (An edit that
+            # came first cancelled it: on a shared database the lease then passes it
+            # over; on SQLite nothing ran between the read and this.)
+            mark = contextlib.ExitStack()
+            mark.enter_context(self.store.sending(row.id))
             try:
-                taken = await self._take([row.id for row in starting.values()])
-            except BaseException:
-                for mark in marks.values():
+                if self.store.shared and not await self._take(row.id):
                     mark.close()
+                    continue  # another instance has it
+            except BaseException:
+                mark.close()
                 raise
-            # Another instance has the others (only while a take-over is under way;
-            # the sending slots they took in the limiter are left unused).
-            for chat, row in list(starting.items()):
-                if row.id not in taken:
-                    marks.pop(row.id).close()
-                    del starting[chat]
-        for chat, row in starting.items():
-            task = asyncio.create_task(self._send(row, marks[row.id]))
+            self.limiter.take(row.chat)
+            task = asyncio.create_task(self._send(row, mark))
             # Unmarked when the send is over, or when its task is cancelled unstarted.
-            task.add_done_callback(_closing(marks[row.id]))
-            self._in_flight[chat] = task
-        if overall_wait is not None:
-            return overall_wait
+            task.add_done_callback(_closing(mark))
+            self._in_flight[row.chat] = task
         if len(rows) == limit:
             delay = 0.0  # more may be sendable beyond this page
         return delay
 
-    async def _take(self, outbox_ids: list[OutboxId]) -> set[OutboxId]:
-        """With other instances on the database: lease the rows about to be sent, so
-        that no other instance sends them too (during a take-over, both may briefly run
-        a sender). A lease that runs out — this instance died mid-send — makes a row
-        sendable again: at least once, never lost. Only what is sent now is leased, in
-        one write for the pass."""
+    async def _take(self, outbox_id: OutboxId) -> bool:
+        """With other instances on the database: lease the row about to be sent, so
+        that no other instance sends it too (during a take-over, both may briefly run
+        a sender). A lease that runs out — this instance died mid-send — makes the row
+        sendable again: at least once, never lost. Only what is sent now is leased, a
+        row at a time: each lease first writes the deliveries noted so far, so that
+        hardly any send is unrecorded when a process dies (leasing a burst of rows at
+        once left a burst of sends unrecorded, sent again by the next holder)."""
         now = self.clock.now()
-        return await self.store.lease_for_sending(outbox_ids, now, now + SEND_LEASE)
+        return bool(await self.store.lease_for_sending([outbox_id], now, now + SEND_LEASE))
 
     async def drain(self) -> int:
         """Send until nothing more can go now (tests and the simulator)."""
