@@ -90,12 +90,7 @@ def _message_row(platform: str, m: NewMessage, at: float) -> tuple[Any, ...]:
     )
 
 
-_ENQUEUE = (
-    "INSERT INTO outbox (platform, chat, person_id, priority, purpose, ref, payload, "
-    "edit_of, not_before, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
-)
-
-
+# The columns of an outbox row as written, in the order of `_message_row`.
 _ENQUEUE_COLUMNS = (
     "platform",
     "chat",
@@ -108,10 +103,12 @@ _ENQUEUE_COLUMNS = (
     "not_before",
     "created_at",
 )
+_ENQUEUE = (
+    f"INSERT INTO outbox ({', '.join(_ENQUEUE_COLUMNS)}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
+)
 # Many messages in one statement, inserted (and so numbered) in the order given.
 _ENQUEUE_UNNEST = (
-    "INSERT INTO outbox (platform, chat, person_id, priority, purpose, ref, payload, "
-    "edit_of, not_before, created_at) "
+    f"INSERT INTO outbox ({', '.join(_ENQUEUE_COLUMNS)}) "
     "SELECT pl, ch, pe, pr, pu, re, pa, ed, $9, $9 FROM unnest($1::text[], "
     "$2::text[], $3::bigint[], $4::int[], $5::text[], $6::bigint[], $7::text[], "
     "$8::bigint[]) WITH ORDINALITY AS m(pl, ch, pe, pr, pu, re, pa, ed, i) ORDER BY i"
@@ -215,23 +212,7 @@ class DeliveryRepo(Repo):
         if len(rows) >= COPY_FROM:
             at = ts(now)
             await self._copy(
-                "outbox",
-                _ENQUEUE_COLUMNS,
-                [
-                    (
-                        platform,
-                        m.chat,
-                        m.person_id,
-                        int(m.priority),
-                        m.purpose,
-                        m.ref,
-                        m.payload(),
-                        m.edit_of,
-                        at,
-                        at,
-                    )
-                    for platform, m in rows
-                ],
+                "outbox", _ENQUEUE_COLUMNS, [_message_row(platform, m, at) for platform, m in rows]
             )
         elif rows:
             await self._run(_ENQUEUE_UNNEST, _unnest_params(rows, ts(now)))
