@@ -132,10 +132,9 @@ class Engine:
         """Load the action-signing key (made once per database) and make sure every
         plan has its round timer. Call after the store is open."""
         async with self.store.transaction() as tx:
-            key = await tx.kv_get("actions.key")
-            if key is None:
-                key = secrets.token_hex(32)
-                await tx.kv_set("actions.key", key)
+            # Set once, whichever instance of a shared database starts first: the
+            # others must check the buttons it signs (and it theirs).
+            key = await tx.kv_setdefault("actions.key", secrets.token_hex(32))
         self.signer = ActionSigner(bytes.fromhex(key))
         # Load the Chinese segmenter now (about a second, once per process), on a
         # thread: not when the first resident writes, perhaps to call for help.

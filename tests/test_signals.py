@@ -30,6 +30,7 @@ from gateway.web.server import WebDeps, build_web_app
 from store.sqlite import Store
 from tests.conftest import START
 from tests.fakes import RecordingAdapter
+from workflows.actions import ActionKind
 
 HOUR = timedelta(hours=1)
 
@@ -499,5 +500,27 @@ async def test_every_instance_on_a_shared_database_takes_pings(postgres_url: str
             await runner.cleanup()
         for engine in engines:
             await engine.stop()
+        for store in stores:
+            await store.close()
+
+
+@pytest.mark.postgres
+async def test_instances_started_together_on_a_new_database_accept_each_others_buttons(
+    postgres_url: str,
+) -> None:
+    """Each instance signs the buttons it sends; after a take-over, the taps on the
+    buttons the dead instance sent reach another one, which must accept them."""
+    clock = FakeClock(START)
+    config = parse_config(CONFIG)
+    stores = [create_store(postgres_url), create_store(postgres_url)]
+    await asyncio.gather(*(store.open() for store in stores))
+    engines = [Engine(store, clock, config, {"test": RecordingAdapter()}) for store in stores]
+    try:
+        await asyncio.gather(*(engine.prepare() for engine in engines))
+        first, second = (engine.signer for engine in engines)
+        assert first is not None and second is not None
+        token = first.token(ActionKind.CHECKIN_OK, 7, PersonId(3))
+        assert second.verify(token) == first.verify(token) is not None
+    finally:
         for store in stores:
             await store.close()

@@ -1271,6 +1271,14 @@ async def test_a_key_is_claimed_by_one_of_two_who_expect_the_same_old_value(
         assert await tx.kv_get("retention.day") == "2026-11-24"
 
 
+async def test_a_default_is_set_once_and_then_read(store: AnyStore) -> None:
+    async with store.transaction() as tx:
+        assert await tx.kv_setdefault("actions.key", "first") == "first"
+        assert await tx.kv_setdefault("actions.key", "second") == "first"
+    async with store.read() as tx:
+        assert await tx.kv_get("actions.key") == "first"
+
+
 async def _history(store: AnyStore) -> dict[str, int]:
     """Wang's old, closed history and a newer open one; Li answers for Wang."""
     ids = await add_people(

@@ -162,6 +162,30 @@ async def test_two_instances_advancing_the_same_day_at_once_only_one_sends(
         await asyncio.gather(first.close(), second.close())
 
 
+@pytest.mark.postgres
+async def test_two_instances_setting_a_key_at_once_both_get_the_first_ones_value(
+    postgres_url: str,
+) -> None:
+    """Two gateways started together on a new database each make a signing key: both
+    must end up with the same one, or the buttons one signs are refused by the other."""
+    first, second = PgStore(postgres_url), PgStore(postgres_url)
+    await asyncio.gather(first.open(), second.open())
+    try:
+        async with first.transaction() as a:
+            assert await a.kv_setdefault("actions.key", "made by the first") == "made by the first"
+            waiting = asyncio.create_task(_setdefault(second, "actions.key", "made by the second"))
+            await asyncio.sleep(0.2)
+            assert not waiting.done()  # waits for the first one's commit
+        assert await asyncio.wait_for(waiting, 5) == "made by the first"
+    finally:
+        await asyncio.gather(first.close(), second.close())
+
+
+async def _setdefault(store: PgStore, key: str, value: str) -> str:
+    async with store.transaction() as tx:
+        return await tx.kv_setdefault(key, value)
+
+
 async def _advance(store: PgStore, key: str, value: str) -> bool:
     async with store.transaction() as tx:
         return await tx.kv_advance(key, value)

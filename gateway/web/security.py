@@ -122,10 +122,9 @@ async def _error_page(request: web.Request, refused: web.HTTPException) -> web.S
 
 async def session_storage(store: Store, secure: bool) -> EncryptedCookieStorage:
     async with store.transaction() as tx:
-        key = await tx.kv_get(SESSION_KEY)
-        if key is None:
-            key = Fernet.generate_key().decode()
-            await tx.kv_set(SESSION_KEY, key)
+        # One key for every instance of a shared database: a session made by one of
+        # them is read by the others.
+        key = await tx.kv_setdefault(SESSION_KEY, Fernet.generate_key().decode())
     return EncryptedCookieStorage(
         # A Fernet, not the key's bytes: aiohttp-session would base64 the bytes again.
         Fernet(key.encode()),

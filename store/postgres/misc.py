@@ -21,6 +21,15 @@ class MiscRepo(Repo):
             (key, value),
         )
 
+    async def kv_setdefault(self, key: str, value: str) -> str:
+        # The INSERT of a second instance waits for the first one's commit and then
+        # does nothing; the SELECT after it (a statement of its own) sees that commit.
+        await self._run(
+            "INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            (key, value),
+        )
+        return str(await self._value("SELECT value FROM kv WHERE key = $1", (key,)))
+
     async def kv_advance(self, key: str, value: str) -> bool:
         # A second instance writing the same value waits for the first to commit, then
         # finds the value no longer smaller and changes nothing.

@@ -20,6 +20,14 @@ class MiscRepo(Repo):
             (key, value),
         )
 
+    async def kv_setdefault(self, key: str, value: str) -> str:
+        await self._run(
+            "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, value)
+        )
+        row = await self._one("SELECT value FROM kv WHERE key = ?", (key,))
+        assert row is not None  # written just now, in this transaction
+        return str(row["value"])
+
     async def kv_advance(self, key: str, value: str) -> bool:
         # (The cursor's rowcount: `_run` answers lastrowid for an INSERT.)
         cursor = self.db.execute(
