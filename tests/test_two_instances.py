@@ -8,6 +8,12 @@ out, a replacement is started, and the new holder is killed again while the repl
 windows close. Every resident must still get their prompt, the silent ones must raise
 exactly one alert each, and nobody who answered may be paged.
 
+"Exactly one" but for what no gateway can know: a message the platform accepted in
+the last moment before its sender was killed, whose record the dead process never
+wrote, goes out again once its lease runs out (at least once, never lost — as the
+README says). Such a repeat is allowed only for a message whose first copy reached the
+server just before a kill, and never more of them than the sender has in flight.
+
 Runs on the wall clock (separate processes cannot share an injected clock): about a
 minute, every wait bounded.
 """
@@ -39,6 +45,12 @@ FIRST_LEADER = 90_000
 # on a loaded machine.
 WINDOW_S = 30
 HOLDING = "this instance receives and sends"
+# A send is recorded a few milliseconds after the platform accepts it: only a message
+# accepted this shortly before a kill may be sent again by the next holder. (Or shortly
+# after: the server runs in this test's event loop, and a request the process made just
+# before its kill may be read only once the test has noted the kill.)
+UNRECORDED_S = 1.0
+IN_FLIGHT = 4  # the Telegram adapter's max_in_flight
 
 
 def people_csv() -> str:
@@ -158,23 +170,45 @@ async def test_two_gateways_on_one_postgres_survive_killing_the_one_that_holds_t
     def prompted() -> set[int]:
         return {chat for chat in residents if server.messages(chat)}
 
-    def sent(chat: int) -> list[str]:
-        """The texts of the messages the bot sent to a chat (edits apart)."""
+    def sends(chat: int) -> list[tuple[float, str]]:
+        """When the server took each message the bot sent to a chat, and its text
+        (edits apart)."""
         return [
-            str(call.params.get("text", ""))
+            (call.at, str(call.params.get("text", "")))
             for call in server.calls_of("sendMessage")
             if call.status == 200 and call.fault is None and call.chat_id in (chat, str(chat))
         ]
 
-    def alerts() -> dict[str, int]:
-        """Resident name → how many alert copies their leader was sent."""
-        seen: dict[str, int] = {}
+    def sent(chat: int) -> list[str]:
+        return [text for _, text in sends(chat)]
+
+    def alert_copies() -> dict[str, list[float]]:
+        """Resident name → when each alert copy about them reached their leader."""
+        seen: dict[str, list[float]] = {}
         for leader in leaders:
-            for text in sent(leader):
+            for at, text in sends(leader):
                 copy = texts.alert_copy(text)
                 if copy is not None:
-                    seen[copy[1]] = seen.get(copy[1], 0) + 1
+                    seen.setdefault(copy[1], []).append(at)
         return seen
+
+    def alerts() -> dict[str, int]:
+        return {name: len(times) for name, times in alert_copies().items()}
+
+    kills: list[float] = []
+
+    def repeats_beyond_a_kill(copies: dict[str, list[float]]) -> list[str]:
+        """The messages sent more than once for any reason but a kill just after the
+        first copy went out (see the module's docstring)."""
+        wrong = [name for name, times in copies.items() if len(times) > 2]
+        repeated = {name: times[0] for name, times in copies.items() if len(times) == 2}
+        for kill in kills:
+            near = [n for n, first in repeated.items() if abs(first - kill) <= UNRECORDED_S]
+            for name in near:
+                del repeated[name]
+            if len(near) > IN_FLIGHT:
+                wrong.extend(near)
+        return sorted(wrong + list(repeated))
 
     gateways = [Gateway("a", tmp_path, env), Gateway("b", tmp_path, env)]
     try:
@@ -188,6 +222,7 @@ async def test_two_gateways_on_one_postgres_survive_killing_the_one_that_holds_t
         # The command's timer wakes both gateways at once (Store.watch).
         await until("the round's first prompts", lambda: len(prompted()) >= 40, 60)
         first = next(g for g in gateways if g.holds_the_bot())
+        kills.append(time.monotonic())
         first.kill()
         killed_at = len(prompted())
         replacement = Gateway("c", tmp_path, env)
@@ -214,6 +249,7 @@ async def test_two_gateways_on_one_postgres_survive_killing_the_one_that_holds_t
         # first alerts go out.
         await until("the first alert", lambda: bool(alerts()), 60)
         second = next(g for g in gateways if g.holds_the_bot() and g is not first)
+        kills.append(time.monotonic())
         second.kill()
         names = {f"R{chat - FIRST_RESIDENT:03d}" for chat in silent}
         await until("an alert for every silent resident", lambda: set(alerts()) >= names, 90)
@@ -228,12 +264,20 @@ async def test_two_gateways_on_one_postgres_survive_killing_the_one_that_holds_t
             f"alerts for residents who answered: {sorted(set(seen) - names)}; "
             f"silent residents without one: {sorted(names - set(seen))}\n{logs}"
         )
-        doubled = {name: n for name, n in seen.items() if n > 1}
-        assert not doubled, f"alerts sent more than once: {doubled}"
+        copies = alert_copies()
+        doubled = repeats_beyond_a_kill(copies)
+        when = {name: [round(at - kills[1], 2) for at in copies[name]] for name in doubled}
+        assert not doubled, f"alerts sent more than once (s after the second kill): {when}\n{logs}"
+        prompts: dict[str, list[float]] = {}
         for chat in residents:
             name = f"R{chat - FIRST_RESIDENT:03d}"
-            prompts = [t for t in sent(chat) if texts.resident_kind(t, name) == "prompt"]
-            assert len(prompts) == 1, f"{name} was sent {len(prompts)} prompts: {sent(chat)}"
+            prompts[name] = [
+                at for at, t in sends(chat) if texts.resident_kind(t, name) == "prompt"
+            ]
+        assert all(prompts.values()), "a resident was never prompted"
+        doubled = repeats_beyond_a_kill(prompts)
+        when = {name: [round(at - kills[0], 2) for at in prompts[name]] for name in doubled}
+        assert not doubled, f"prompts sent more than once (s after the first kill): {when}\n{logs}"
         survivors = [g for g in gateways if g is not first and g is not second]
         assert any(g.holds_the_bot() for g in survivors), "nobody took the bot over"
     finally:
