@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import json.encoder
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,6 +16,8 @@ from core.ids import ChatRef, OutboxId, PersonId
 # json.dumps(..., ensure_ascii=False) builds a new encoder on every call; a round
 # writes one payload per resident.
 encode_payload = json.JSONEncoder(ensure_ascii=False).encode
+# One string as that encoder writes it, quotes included.
+_quoted: Callable[[str], str] = json.encoder.encode_basestring
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,30 @@ class NewMessage:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def payload(self) -> str:
+        """The message as the outbox stores it (JSON). Written by hand, string by
+        string, for what nearly every message is — no `meta` — exactly as the JSON
+        encoder writes `body()`, at a third of its cost: a round writes one per
+        resident."""
+        if self.meta:
+            return encode_payload(self.body())
+        q = _quoted
+        rows = ", ".join(
+            "["
+            + ", ".join(
+                f'{{"label": {q(b.label)}, "token": {q(b.token)}, "emoji": {q(b.emoji)}}}'
+                for b in row
+            )
+            + "]"
+            for row in self.buttons
+        )
+        links = ", ".join("[" + ", ".join(q(part) for part in link) + "]" for link in self.links)
+        return (
+            f'{{"text": {q(self.text)}, "html": {q(self.html)}, "buttons": [{rows}], '
+            f'"callback_id": {q(self.callback_id)}, "links": [{links}]}}'
+        )
+
+    def body(self) -> dict[str, Any]:
+        """The payload before it is encoded."""
         body: dict[str, Any] = {
             "text": self.text,
             "html": self.html,
@@ -47,7 +75,7 @@ class NewMessage:
         }
         if self.meta:
             body["meta"] = self.meta
-        return encode_payload(body)
+        return body
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ the store names a concrete database. The same contract tests run on both
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -133,6 +133,11 @@ class Tx(Protocol):
     async def next_timer_due(self) -> datetime | None: ...
     async def notifications(self, alert_id: AlertId) -> list[Notification]: ...
     async def open_checkin_of(self, person_id: PersonId) -> Checkin | None: ...
+    async def new_checkin_ids(self, count: int) -> list[CheckinId]:
+        """`count` ids no check-in has, ascending, for `open_checkins(ids=…)`: a round
+        can sign its prompts' buttons before its check-ins are written."""
+        ...
+
     async def open_checkins(
         self,
         plan: str,
@@ -140,7 +145,13 @@ class Tx(Protocol):
         sent_at: datetime,
         deadline: datetime,
         people: Sequence[PersonId],
-    ) -> dict[PersonId, CheckinId]: ...
+        ids: Mapping[PersonId, CheckinId] | None = None,
+    ) -> dict[PersonId, CheckinId]:
+        """One check-in per person for this round (with the id given in `ids`, from
+        `new_checkin_ids`). A person who has this round's check-in already (a round
+        replayed after a crash) is left out of the result."""
+        ...
+
     async def open_checkins_of(self, person_id: PersonId) -> list[Checkin]: ...
     async def open_checkins_of_each(
         self, person_ids: Sequence[PersonId]

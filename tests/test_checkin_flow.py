@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hmac
 from datetime import timedelta
 
 from adapters.base import DeliveryError
@@ -193,6 +195,30 @@ async def test_forged_and_replayed_buttons_change_nothing(harness: Harness) -> N
     await harness.adapter.press(await harness.user("Chen"), ok.token)
     await harness.settle()
     assert any("not for you" in d.text for d in await harness.inbox("Chen"))
+
+
+async def test_a_button_signed_the_way_buttons_were_signed_before_still_works(
+    harness: Harness,
+) -> None:
+    """Buttons stay in people's chats across an upgrade: one signed with HMAC-SHA256,
+    as before keyed BLAKE2b, is still taken; a forged one of either kind is not."""
+    await harness.advance(30 * MIN)
+    ok = (await harness.last("Wang")).buttons[0][0]
+    async with harness.store.read() as tx:
+        key = await tx.kv_get("actions.key")
+    assert key is not None
+    body = ok.token.rsplit(".", 1)[0]
+    signed_before = hmac.digest(bytes.fromhex(key), body.encode(), "sha256")[:9]
+    old = f"{body}.{base64.urlsafe_b64encode(signed_before).decode()}"
+    assert old != ok.token
+    await harness.adapter.press(
+        await harness.user("Wang"), old[:-1] + ("A" if old[-1] != "A" else "B")
+    )
+    await harness.settle()
+    assert await checkin_state(harness, "Wang") is CheckinState.SENT
+    await harness.adapter.press(await harness.user("Wang"), old)
+    await harness.settle()
+    assert await checkin_state(harness, "Wang") is CheckinState.OK
 
 
 async def test_an_unreachable_resident_is_an_alert(harness: Harness) -> None:

@@ -269,6 +269,30 @@ async def test_opening_a_round_twice_opens_each_checkin_once(store: AnyStore) ->
         assert await tx.checkin(10_000) is None
 
 
+async def test_a_round_opened_with_ids_drawn_beforehand_has_those_ids(store: AnyStore) -> None:
+    ids = await add_people(store, person("Wang"), person("Chen"), person("Zhao"), person("Li"))
+    wang, chen, zhao, li = ids["Wang"], ids["Chen"], ids["Zhao"], ids["Li"]
+    async with store.transaction() as tx:
+        earlier = await tx.open_checkins("daily", T0 - 60 * MIN, T0, T0, [wang])
+        drawn = await tx.new_checkin_ids(3)
+        assert drawn == sorted(drawn) and len(set(drawn)) == 3
+        assert min(drawn) > earlier[wang]
+        planned = dict(zip([wang, chen, zhao], drawn, strict=True))
+        opened = await tx.open_checkins("daily", T0, T0, T0 + 60 * MIN, [wang, chen], planned)
+        assert opened == {wang: drawn[0], chen: drawn[1]}
+        checkin = await tx.checkin(drawn[1])
+        assert checkin is not None and (checkin.person_id, checkin.due_at) == (chen, T0)
+        # Replayed: whoever has this round's check-in is left out; the others get theirs.
+        again = await tx.open_checkins("daily", T0, T0, T0 + 60 * MIN, [wang, chen, zhao], planned)
+        assert again == {zhao: drawn[2]}
+        # A check-in at the same time on another plan is not this round's: left out.
+        more = await tx.new_checkin_ids(2)
+        other = await tx.open_checkins("x", T0, T0, T0, [wang, li], {wang: more[0], li: more[1]})
+        assert other == {li: more[1]}
+        assert await tx.new_checkin_ids(0) == []
+        assert min(await tx.new_checkin_ids(2)) > max(drawn)
+
+
 async def test_a_checkin_state_changes_only_from_the_states_given(store: AnyStore) -> None:
     ids = await add_people(store, person("Wang"))
     wang = ids["Wang"]

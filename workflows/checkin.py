@@ -7,7 +7,9 @@ or `unreachable` (the prompt could not be delivered, an alert opens).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,7 +17,7 @@ from core.commands import Button, Priority
 from core.config import Channel
 from core.enums import ConsentDecision, OutboxState, Purpose, Role, TimerKind
 from core.events import ButtonPressed, MessageReceived
-from core.ids import CheckinId, PersonId, split_chat_ref
+from core.ids import ChatRef, CheckinId, PersonId, split_chat_ref
 from core.outbox import NewMessage
 from core.records import (
     OPEN_CHECKIN_STATES,
@@ -53,23 +55,22 @@ WINDOW_SLACK = timedelta(seconds=1)
 
 
 def prompt_buttons(work: Work, person: Person, checkin_id: int) -> tuple[tuple[Button, ...], ...]:
-    return _buttons(work, person.id, checkin_id, _labels(work, person.language))
+    return _with_tokens(_labels(work, person.language), _tokens(work, person.id, checkin_id))
 
 
-def _buttons(
-    work: Work, person_id: PersonId, checkin_id: int, labels: tuple[str, str]
-) -> tuple[tuple[Button, ...], ...]:
-    ok, help_ = labels
+def _tokens(work: Work, person_id: PersonId, checkin_id: int) -> tuple[str, str]:
+    """What the ✅ and the 🆘 of a prompt carry."""
     return (
-        (
-            Button(ok, work.signer.token(ActionKind.CHECKIN_OK, checkin_id, person_id), OK_EMOJI),
-            Button(
-                help_,
-                work.signer.token(ActionKind.CHECKIN_HELP, checkin_id, person_id),
-                HELP_EMOJI,
-            ),
-        ),
+        work.signer.token(ActionKind.CHECKIN_OK, checkin_id, person_id),
+        work.signer.token(ActionKind.CHECKIN_HELP, checkin_id, person_id),
     )
+
+
+def _with_tokens(
+    labels: tuple[str, str], tokens: tuple[str, str]
+) -> tuple[tuple[Button, ...], ...]:
+    (ok, help_), (ok_token, help_token) = labels, tokens
+    return ((Button(ok, ok_token, OK_EMOJI), Button(help_, help_token, HELP_EMOJI)),)
 
 
 def _labels(work: Work, language: str) -> tuple[str, str]:
@@ -116,7 +117,17 @@ async def open_round(
         people = [p for p in people if p not in asked]
     await escalation.remind_unresolved(work, set(people))
     deadline = work.now + plan.reply_window
-    opened = await work.tx.open_checkins(plan_name, due_at, work.now, deadline, people)
+    # The ids first, so that the prompts' buttons are signed while the check-ins go in
+    # (a round of 100,000 keeps the database busy for seconds with them).
+    planned = dict(zip(people, await work.tx.new_checkin_ids(len(people)), strict=True))
+    opening = asyncio.ensure_future(
+        work.tx.open_checkins(plan_name, due_at, work.now, deadline, people, ids=planned)
+    )
+    try:
+        signed = await _sign_prompts(work, targets, planned)
+    finally:
+        # Nothing else may use the transaction while that statement runs.
+        opened = await opening
     if not opened:
         return RoundResult(skipped=skipped)
     # Every check-in of a round has its reminders at the same moments: whether one
@@ -149,10 +160,12 @@ async def open_round(
     greeting = "checkin_emergency" if emergency else "checkin"
     for start in range(0, len(targets), ROUND_CHUNK):
         rows = []
-        for person_id, chat, name, language in targets[start : start + ROUND_CHUNK]:
+        for (person_id, chat, name, language), tokens in zip(
+            targets[start : start + ROUND_CHUNK], signed[start : start + ROUND_CHUNK], strict=True
+        ):
             new_id = opened.get(person_id)
             if new_id is None:
-                continue
+                continue  # had this round's check-in already (a round replayed)
             platform, _ = split_chat_ref(chat)
             work.touched_platforms.add(platform)
             if language not in labels:
@@ -167,12 +180,28 @@ async def open_round(
                         person_id=person_id,
                         purpose=PURPOSE_PROMPT,
                         ref=new_id,
-                        buttons=_buttons(work, person_id, new_id, labels[language]),
+                        buttons=_with_tokens(labels[language], tokens),
                     ),
                 )
             )
         await work.tx.enqueue_many(rows, work.now)
     return RoundResult(opened=len(opened), skipped=skipped, calls=tuple(calls))
+
+
+async def _sign_prompts(
+    work: Work,
+    targets: Sequence[tuple[PersonId, ChatRef, str, str]],
+    planned: Mapping[PersonId, CheckinId],
+) -> list[tuple[str, str]]:
+    """Each target's prompt tokens (none for a resident left out of the round), a chunk
+    at a time: between chunks, the statement opening the check-ins goes on."""
+    signed: list[tuple[str, str]] = []
+    for start in range(0, len(targets), ROUND_CHUNK):
+        for person_id, _, _, _ in targets[start : start + ROUND_CHUNK]:
+            checkin_id = planned.get(person_id)
+            signed.append(("", "") if checkin_id is None else _tokens(work, person_id, checkin_id))
+        await asyncio.sleep(0)
+    return signed
 
 
 @dataclass(frozen=True)

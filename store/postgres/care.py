@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from core.ids import AlertId, CheckinId, OutboxId, PersonId
@@ -77,6 +77,17 @@ def _timer(row: Row) -> Timer:
 class CareRepo(Repo):
     # -- check-ins ----------------------------------------------------------------
 
+    async def new_checkin_ids(self, count: int) -> list[CheckinId]:
+        if count <= 0:
+            return []
+        # The sequence by name (BIGSERIAL's): pg_get_serial_sequence() in the query
+        # would be looked up once per row, six times the cost of the ids themselves.
+        drawn = await self._value(
+            "SELECT array_agg(nextval('checkins_id_seq'::regclass)) FROM generate_series(1, $1)",
+            (count,),
+        )
+        return sorted(CheckinId(i) for i in drawn)
+
     async def open_checkins(
         self,
         plan: str,
@@ -84,9 +95,8 @@ class CareRepo(Repo):
         sent_at: datetime,
         deadline: datetime,
         people: Sequence[PersonId],
+        ids: Mapping[PersonId, CheckinId] | None = None,
     ) -> dict[PersonId, CheckinId]:
-        """Open one check-in per person for this round. A person who already has this
-        round's check-in (a round replayed after a crash) is left out of the result."""
         due, sent, until = ts(due_at), ts(sent_at), ts(deadline)
         before = {
             PersonId(r["person_id"])
@@ -95,14 +105,24 @@ class CareRepo(Repo):
             )
         }
         fresh = [p for p in people if p not in before]
-        if fresh:
-            # One statement for the whole round, whatever its size.
-            await self._run(
-                "INSERT INTO checkins (person_id, plan, due_at, sent_at, deadline, state) "
-                "SELECT p, $2, $3, $4, $5, 'sent' FROM unnest($1::bigint[]) AS p "
-                "ON CONFLICT DO NOTHING",
-                (fresh, plan, due, sent, until),
+        if not fresh:
+            return {}
+        if ids is not None:
+            # One statement for the whole round, whatever its size; what it wrote is
+            # what it opened (a clash on (person, due_at) writes nothing).
+            rows = await self._all(
+                "INSERT INTO checkins (id, person_id, plan, due_at, sent_at, deadline, state) "
+                "SELECT i, p, $3, $4, $5, $6, 'sent' FROM unnest($1::bigint[], $2::bigint[]) "
+                "AS n(i, p) ON CONFLICT DO NOTHING RETURNING person_id",
+                ([ids[p] for p in fresh], fresh, plan, due, sent, until),
             )
+            return {PersonId(r["person_id"]): ids[r["person_id"]] for r in rows}
+        await self._run(
+            "INSERT INTO checkins (person_id, plan, due_at, sent_at, deadline, state) "
+            "SELECT p, $2, $3, $4, $5, 'sent' FROM unnest($1::bigint[]) AS p "
+            "ON CONFLICT DO NOTHING",
+            (fresh, plan, due, sent, until),
+        )
         rows = await self._all(
             "SELECT id, person_id FROM checkins WHERE plan = $1 AND due_at = $2", (plan, due)
         )

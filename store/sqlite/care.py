@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from core.ids import AlertId, CheckinId, OutboxId, PersonId
@@ -70,6 +70,13 @@ def _alert(row: sqlite3.Row) -> Alert:
 class CareRepo(Repo):
     # -- check-ins ----------------------------------------------------------------
 
+    async def new_checkin_ids(self, count: int) -> list[CheckinId]:
+        # Writes are one transaction at a time: nobody else draws ids until this one
+        # has written its check-ins (or rolled back, giving them back).
+        last = await self._one("SELECT coalesce(max(id), 0) AS id FROM checkins")
+        first = int(last["id"]) + 1 if last is not None else 1
+        return [CheckinId(i) for i in range(first, first + max(count, 0))]
+
     async def open_checkins(
         self,
         plan: str,
@@ -77,9 +84,8 @@ class CareRepo(Repo):
         sent_at: datetime,
         deadline: datetime,
         people: Sequence[PersonId],
+        ids: Mapping[PersonId, CheckinId] | None = None,
     ) -> dict[PersonId, CheckinId]:
-        """Open one check-in per person for this round. A person who already has this
-        round's check-in (a round replayed after a crash) is left out of the result."""
         due, sent, until = ts(due_at), ts(sent_at), ts(deadline)
         before = {
             PersonId(r["person_id"])
@@ -88,17 +94,26 @@ class CareRepo(Repo):
             )
         }
         fresh = [p for p in people if p not in before]
-        await self._many(
-            "INSERT OR IGNORE INTO checkins (person_id, plan, due_at, sent_at, deadline, state) "
-            "VALUES (?,?,?,?,?,'sent')",
-            [(p, plan, due, sent, until) for p in fresh],
-        )
+        if ids is None:
+            await self._many(
+                "INSERT OR IGNORE INTO checkins (person_id, plan, due_at, sent_at, deadline, "
+                "state) VALUES (?,?,?,?,?,'sent')",
+                [(p, plan, due, sent, until) for p in fresh],
+            )
+        else:
+            await self._many(
+                "INSERT OR IGNORE INTO checkins (id, person_id, plan, due_at, sent_at, "
+                "deadline, state) VALUES (?,?,?,?,?,?,'sent')",
+                [(ids[p], p, plan, due, sent, until) for p in fresh],
+            )
         rows = await self._all(
             "SELECT id, person_id FROM checkins WHERE plan = ? AND due_at = ?", (plan, due)
         )
         wanted = set(fresh)
         return {
-            PersonId(r["person_id"]): CheckinId(r["id"]) for r in rows if r["person_id"] in wanted
+            PersonId(r["person_id"]): CheckinId(r["id"])
+            for r in rows
+            if r["person_id"] in wanted and (ids is None or ids[r["person_id"]] == r["id"])
         }
 
     async def checkin(self, checkin_id: int) -> Checkin | None:
