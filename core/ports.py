@@ -7,7 +7,7 @@ the store names a concrete database. The same contract tests run on both
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -450,7 +450,12 @@ class Tx(Protocol):
     async def claim_inbound(self, inbox_ids: Sequence[int], now: datetime) -> set[int]: ...
     async def delivery_attempts(self, outbox_id: OutboxId) -> list[tuple[bool, str]]: ...
     async def enqueue(self, platform: str, message: NewMessage, now: datetime) -> OutboxId: ...
-    async def enqueue_many(self, rows: Sequence[tuple[str, NewMessage]], now: datetime) -> None: ...
+    async def enqueue_many(self, rows: Iterable[tuple[str, NewMessage]], now: datetime) -> None:
+        """Messages in the order given. `rows` may be made as they are read (a round's
+        prompts, rendered while the database writes those before them): read once, in
+        order, a chunk at a time, never all held at once."""
+        ...
+
     async def enqueue_each(
         self, rows: Sequence[tuple[str, NewMessage]], now: datetime
     ) -> list[OutboxId]:

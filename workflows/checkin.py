@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -156,36 +156,40 @@ async def open_round(
     await work.tx.add_timers([(deadline, TIMER_CLOSE, c, "") for _, c in calls], work.now)
     work.timers_added = True
 
-    labels: dict[str, tuple[str, str]] = {}
     greeting = "checkin_emergency" if emergency else "checkin"
-    for start in range(0, len(targets), ROUND_CHUNK):
-        rows = []
-        for (person_id, chat, name, language), tokens in zip(
-            targets[start : start + ROUND_CHUNK], signed[start : start + ROUND_CHUNK], strict=True
-        ):
-            new_id = opened.get(person_id)
-            if new_id is None:
-                continue  # had this round's check-in already (a round replayed)
-            platform, _ = split_chat_ref(chat)
-            work.touched_platforms.add(platform)
-            if language not in labels:
-                labels[language] = _labels(work, language)
-            rows.append(
-                (
-                    platform,
-                    NewMessage(
-                        chat=chat,
-                        text=work.texts.render(language, greeting, name=name),
-                        priority=Priority.ROUTINE,
-                        person_id=person_id,
-                        purpose=PURPOSE_PROMPT,
-                        ref=new_id,
-                        buttons=_with_tokens(labels[language], tokens),
-                    ),
-                )
-            )
-        await work.tx.enqueue_many(rows, work.now)
+    await work.tx.enqueue_many(_prompts(work, targets, signed, opened, greeting), work.now)
     return RoundResult(opened=len(opened), skipped=skipped, calls=tuple(calls))
+
+
+def _prompts(
+    work: Work,
+    targets: Sequence[tuple[PersonId, ChatRef, str, str]],
+    signed: Sequence[tuple[str, str]],
+    opened: Mapping[PersonId, CheckinId],
+    greeting: str,
+) -> Iterator[tuple[str, NewMessage]]:
+    """The round's prompts, made one by one as the store writes them."""
+    labels: dict[str, tuple[str, str]] = {}
+    for (person_id, chat, name, language), tokens in zip(targets, signed, strict=True):
+        new_id = opened.get(person_id)
+        if new_id is None:
+            continue  # had this round's check-in already (a round replayed)
+        platform, _ = split_chat_ref(chat)
+        work.touched_platforms.add(platform)
+        if language not in labels:
+            labels[language] = _labels(work, language)
+        yield (
+            platform,
+            NewMessage(
+                chat=chat,
+                text=work.texts.render(language, greeting, name=name),
+                priority=Priority.ROUTINE,
+                person_id=person_id,
+                purpose=PURPOSE_PROMPT,
+                ref=new_id,
+                buttons=_with_tokens(labels[language], tokens),
+            ),
+        )
 
 
 async def _sign_prompts(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -206,16 +206,16 @@ class DeliveryRepo(Repo):
             await self._insert(_ENQUEUE + " RETURNING id", _message_row(platform, message, ts(now)))
         )
 
-    async def enqueue_many(self, rows: Sequence[tuple[str, NewMessage]], now: datetime) -> None:
-        # One statement however many rows: a round's prompts go in without a round trip
-        # (or a bind) each.
-        if len(rows) >= COPY_FROM:
-            at = ts(now)
-            await self._copy(
-                "outbox", _ENQUEUE_COLUMNS, [_message_row(platform, m, at) for platform, m in rows]
-            )
-        elif rows:
-            await self._run(_ENQUEUE_UNNEST, _unnest_params(rows, ts(now)))
+    async def enqueue_many(self, rows: Iterable[tuple[str, NewMessage]], now: datetime) -> None:
+        at = ts(now)
+        if isinstance(rows, Sequence) and len(rows) < COPY_FROM:
+            # A few: one statement, without COPY's extra round trips.
+            if rows:
+                await self._run(_ENQUEUE_UNNEST, _unnest_params(rows, at))
+            return
+        # Many, or made as they are read: one COPY, streamed to the server as the rows
+        # are made, so that it writes some while the next are rendered.
+        await self._copy("outbox", _ENQUEUE_COLUMNS, (_message_row(p, m, at) for p, m in rows))
 
     async def enqueue_each(
         self, rows: Sequence[tuple[str, NewMessage]], now: datetime

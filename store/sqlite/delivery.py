@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,9 @@ from core.commands import Priority
 from core.ids import ChatRef, OutboxId, PersonId
 from core.outbox import NewMessage, OutboxRow, encode_payload
 from store.sqlite.base import Repo, from_ts, in_list, marks, ts
+
+# Messages made as they are read are written this many at a time (see enqueue_many).
+ENQUEUE_CHUNK = 2000
 
 _OUTBOX_SELECT = (
     "SELECT o.id, o.platform, o.chat, o.person_id, o.priority, o.purpose, o.ref, o.payload, "
@@ -132,27 +136,29 @@ class DeliveryRepo(Repo):
             )
         )
 
-    async def enqueue_many(self, rows: Sequence[tuple[str, NewMessage]], now: datetime) -> None:
+    async def enqueue_many(self, rows: Iterable[tuple[str, NewMessage]], now: datetime) -> None:
         at = ts(now)
-        await self._many(
-            "INSERT INTO outbox (platform, chat, person_id, priority, purpose, ref, payload, "
-            "edit_of, not_before, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    platform,
-                    m.chat,
-                    m.person_id,
-                    int(m.priority),
-                    m.purpose,
-                    m.ref,
-                    m.payload(),
-                    m.edit_of,
-                    at,
-                    at,
-                )
-                for platform, m in rows
-            ],
-        )
+        made = iter(rows)
+        while chunk := list(itertools.islice(made, ENQUEUE_CHUNK)):
+            await self._many(
+                "INSERT INTO outbox (platform, chat, person_id, priority, purpose, ref, payload, "
+                "edit_of, not_before, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        platform,
+                        m.chat,
+                        m.person_id,
+                        int(m.priority),
+                        m.purpose,
+                        m.ref,
+                        m.payload(),
+                        m.edit_of,
+                        at,
+                        at,
+                    )
+                    for platform, m in chunk
+                ],
+            )
 
     async def enqueue_each(
         self, rows: Sequence[tuple[str, NewMessage]], now: datetime
