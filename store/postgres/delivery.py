@@ -9,6 +9,7 @@ from typing import Any
 
 from core.commands import Priority
 from core.ids import ChatRef, OutboxId, PersonId
+from store.outbox_rows import ENQUEUE_COLUMNS, message_row
 from store.postgres.base import COPY_FROM, Repo, Row, no_nul
 from store.postgres.records import NewMessage, OutboxRow, from_ts, opt_ts, ts
 
@@ -75,40 +76,12 @@ def _outbox(row: Row) -> OutboxRow:
     )
 
 
-def _message_row(platform: str, m: NewMessage, at: float) -> tuple[Any, ...]:
-    return (
-        platform,
-        m.chat,
-        m.person_id,
-        int(m.priority),
-        m.purpose,
-        m.ref,
-        m.payload(),
-        m.edit_of,
-        at,
-        at,
-    )
-
-
-# The columns of an outbox row as written, in the order of `_message_row`.
-_ENQUEUE_COLUMNS = (
-    "platform",
-    "chat",
-    "person_id",
-    "priority",
-    "purpose",
-    "ref",
-    "payload",
-    "edit_of",
-    "not_before",
-    "created_at",
-)
 _ENQUEUE = (
-    f"INSERT INTO outbox ({', '.join(_ENQUEUE_COLUMNS)}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
+    f"INSERT INTO outbox ({', '.join(ENQUEUE_COLUMNS)}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
 )
 # Many messages in one statement, inserted (and so numbered) in the order given.
 _ENQUEUE_UNNEST = (
-    f"INSERT INTO outbox ({', '.join(_ENQUEUE_COLUMNS)}) "
+    f"INSERT INTO outbox ({', '.join(ENQUEUE_COLUMNS)}) "
     "SELECT pl, ch, pe, pr, pu, re, pa, ed, $9, $9 FROM unnest($1::text[], "
     "$2::text[], $3::bigint[], $4::int[], $5::text[], $6::bigint[], $7::text[], "
     "$8::bigint[]) WITH ORDINALITY AS m(pl, ch, pe, pr, pu, re, pa, ed, i) ORDER BY i"
@@ -203,7 +176,7 @@ class DeliveryRepo(Repo):
 
     async def enqueue(self, platform: str, message: NewMessage, now: datetime) -> OutboxId:
         return OutboxId(
-            await self._insert(_ENQUEUE + " RETURNING id", _message_row(platform, message, ts(now)))
+            await self._insert(_ENQUEUE + " RETURNING id", message_row(platform, message, ts(now)))
         )
 
     async def enqueue_many(self, rows: Iterable[tuple[str, NewMessage]], now: datetime) -> None:
@@ -215,7 +188,7 @@ class DeliveryRepo(Repo):
             return
         # Many, or made as they are read: one COPY, streamed to the server as the rows
         # are made, so that it writes some while the next are rendered.
-        await self._copy("outbox", _ENQUEUE_COLUMNS, (_message_row(p, m, at) for p, m in rows))
+        await self._copy("outbox", ENQUEUE_COLUMNS, (message_row(p, m, at) for p, m in rows))
 
     async def enqueue_each(
         self, rows: Sequence[tuple[str, NewMessage]], now: datetime

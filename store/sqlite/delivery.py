@@ -12,10 +12,15 @@ from typing import Any
 from core.commands import Priority
 from core.ids import ChatRef, OutboxId, PersonId
 from core.outbox import NewMessage, OutboxRow, encode_payload
+from store.outbox_rows import ENQUEUE_COLUMNS, message_row
 from store.sqlite.base import Repo, from_ts, in_list, marks, ts
 
 # Messages made as they are read are written this many at a time (see enqueue_many).
 ENQUEUE_CHUNK = 2000
+_ENQUEUE = (
+    f"INSERT INTO outbox ({', '.join(ENQUEUE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(ENQUEUE_COLUMNS))})"
+)
 
 _OUTBOX_SELECT = (
     "SELECT o.id, o.platform, o.chat, o.person_id, o.priority, o.purpose, o.ref, o.payload, "
@@ -117,48 +122,13 @@ class DeliveryRepo(Repo):
     # -- outbox ---------------------------------------------------------------------
 
     async def enqueue(self, platform: str, message: NewMessage, now: datetime) -> OutboxId:
-        return OutboxId(
-            await self._run(
-                "INSERT INTO outbox (platform, chat, person_id, priority, purpose, ref, payload, "
-                "edit_of, not_before, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (
-                    platform,
-                    message.chat,
-                    message.person_id,
-                    int(message.priority),
-                    message.purpose,
-                    message.ref,
-                    message.payload(),
-                    message.edit_of,
-                    ts(now),
-                    ts(now),
-                ),
-            )
-        )
+        return OutboxId(await self._run(_ENQUEUE, message_row(platform, message, ts(now))))
 
     async def enqueue_many(self, rows: Iterable[tuple[str, NewMessage]], now: datetime) -> None:
         at = ts(now)
         made = iter(rows)
         while chunk := list(itertools.islice(made, ENQUEUE_CHUNK)):
-            await self._many(
-                "INSERT INTO outbox (platform, chat, person_id, priority, purpose, ref, payload, "
-                "edit_of, not_before, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        platform,
-                        m.chat,
-                        m.person_id,
-                        int(m.priority),
-                        m.purpose,
-                        m.ref,
-                        m.payload(),
-                        m.edit_of,
-                        at,
-                        at,
-                    )
-                    for platform, m in chunk
-                ],
-            )
+            await self._many(_ENQUEUE, [message_row(platform, m, at) for platform, m in chunk])
 
     async def enqueue_each(
         self, rows: Sequence[tuple[str, NewMessage]], now: datetime
