@@ -293,6 +293,34 @@ async def test_a_round_opened_with_ids_drawn_beforehand_has_those_ids(store: Any
         assert min(await tx.new_checkin_ids(2)) > max(drawn)
 
 
+async def test_a_rounds_worth_of_checkins_leaves_out_whoever_has_one_at_that_time(
+    store: AnyStore,
+) -> None:
+    # Large enough for the bulk path (PostgreSQL: COPY, which cannot skip a clash).
+    many = 1_500
+    ids = await add_people(store, *(person(f"R{n:04d}") for n in range(many)))
+    everyone = sorted(ids.values())
+    async with store.transaction() as tx:
+        # Two already have a check-in at this time: one on this plan, one on another.
+        had = await tx.open_checkins("daily", T0, T0, T0, everyone[:1])
+        other = await tx.open_checkins("x", T0, T0, T0, everyone[1:2])
+        drawn = await tx.new_checkin_ids(many)
+        planned = dict(zip(everyone, drawn, strict=True))
+        opened = await tx.open_checkins("daily", T0, T0, T0 + 60 * MIN, everyone, planned)
+        assert opened == {p: planned[p] for p in everyone[2:]}
+        assert await tx.open_checkins("daily", T0, T0, T0 + 60 * MIN, everyone, planned) == {}
+        last = await tx.checkin(planned[everyone[-1]])
+        assert last is not None and last.person_id == everyone[-1]
+        assert (last.plan, last.due_at, last.deadline, last.state) == (
+            "daily",
+            T0,
+            T0 + 60 * MIN,
+            CheckinState.SENT,
+        )
+        assert (await tx.checkin(had[everyone[0]])) is not None
+        assert (await tx.checkin(other[everyone[1]])) is not None
+
+
 async def test_a_checkin_state_changes_only_from_the_states_given(store: AnyStore) -> None:
     ids = await add_people(store, person("Wang"))
     wang = ids["Wang"]

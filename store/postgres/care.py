@@ -98,18 +98,28 @@ class CareRepo(Repo):
         ids: Mapping[PersonId, CheckinId] | None = None,
     ) -> dict[PersonId, CheckinId]:
         due, sent, until = ts(due_at), ts(sent_at), ts(deadline)
+        # Whoever has a check-in at this time already, on this plan (the round
+        # replayed) or on another (a clash on (person, due_at)), is left out.
         before = {
             PersonId(r["person_id"])
-            for r in await self._all(
-                "SELECT person_id FROM checkins WHERE plan = $1 AND due_at = $2", (plan, due)
-            )
+            for r in await self._all("SELECT person_id FROM checkins WHERE due_at = $1", (due,))
         }
         fresh = [p for p in people if p not in before]
         if not fresh:
             return {}
+        if ids is not None and len(fresh) >= COPY_FROM:
+            # A round's worth: COPY, which has no ON CONFLICT. Those who had this
+            # check-in are left out above; one opened meanwhile by another instance
+            # fails the round's transaction, and its retry leaves that one out too.
+            await self._copy(
+                "checkins",
+                ("id", "person_id", "plan", "due_at", "sent_at", "deadline", "state"),
+                ((ids[p], p, plan, due, sent, until, "sent") for p in fresh),
+            )
+            return {p: ids[p] for p in fresh}
         if ids is not None:
-            # One statement for the whole round, whatever its size; what it wrote is
-            # what it opened (a clash on (person, due_at) writes nothing).
+            # One statement, whatever its size; what it wrote is what it opened (a
+            # clash on (person, due_at) writes nothing).
             rows = await self._all(
                 "INSERT INTO checkins (id, person_id, plan, due_at, sent_at, deadline, state) "
                 "SELECT i, p, $3, $4, $5, $6, 'sent' FROM unnest($1::bigint[], $2::bigint[]) "
