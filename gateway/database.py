@@ -9,7 +9,7 @@ from pathlib import Path
 
 from core.ports import Store, StoreOpenError
 from store.postgres import create_store as create_postgres_store
-from store.postgres import is_postgres_url
+from store.postgres import display_url, is_postgres_url
 from store.sqlite import Store as SqliteStore
 
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
@@ -32,5 +32,5 @@ def describe(db: str | Path) -> str:
     """The database for a log line: a PostgreSQL URL without its password."""
     text = str(db)
     if is_postgres_url(text):
-        return re.sub(r"://([^:@/]+):[^@/]*@", r"://\1:***@", text)
+        return display_url(text)
     return text

@@ -27,8 +27,9 @@ from core.ids import AlertId, ChatRef, CheckinId, OutboxId, PersonId
 from core.outbox import NewMessage
 from core.ports import SchemaTooNew, StoreOpenError
 from core.records import AlertReason, AlertState, CheckinState, NewAlert, NewPerson
+from gateway.database import describe
 from store.copy import CopyError, copy_database
-from store.postgres import PgStore, create_store
+from store.postgres import PgStore, create_store, display_url
 from store.postgres.migrations import LATEST as PG_LATEST
 from store.sqlite import Store
 from store.sqlite.deadletters import MAX_RAW
@@ -1792,6 +1793,20 @@ async def test_a_postgres_url_the_server_refuses_is_one_clear_line_without_the_p
     message = str(caught.value)
     assert "no_such_db" in message and "does not exist" in message
     assert "s3cret" not in message and "***" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://carecheck:s3cret@db.example:5432/street",
+        "postgresql://carecheck@db.example/street?password=s3cret&sslmode=require",
+        "postgresql:///street?host=/run/postgresql&PASSWORD=s3cret",
+    ],
+)
+def test_a_postgres_url_is_shown_without_its_password_wherever_it_is_written(url: str) -> None:
+    for shown in (display_url(url), describe(url)):
+        assert "s3cret" not in shown and "***" in shown
+        assert "street" in shown
 
 
 async def test_an_unreachable_postgres_server_is_a_clear_error() -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from store.postgres.db import PgStore, PgTx
+from store.postgres.db import PgStore, PgTx, display_url
 
-__all__ = ["SCHEMES", "PgStore", "PgTx", "create_store", "is_postgres_url"]
+__all__ = ["SCHEMES", "PgStore", "PgTx", "create_store", "display_url", "is_postgres_url"]
 
 # What libpq and asyncpg accept as a PostgreSQL connection URL.
 SCHEMES = ("postgresql://", "postgres://")

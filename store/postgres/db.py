@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import re
 import secrets
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -153,6 +154,9 @@ class _PgTransaction:
                     store._write_lock.release()
 
 
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+
+
 def lock_key(name: str) -> int:
     """A named lock's 64-bit key for pg_advisory_lock (stable across versions)."""
     digest = hashlib.sha256(b"carecheck:" + name.encode()).digest()
@@ -160,7 +164,9 @@ def lock_key(name: str) -> int:
 
 
 def display_url(url: str) -> str:
-    """The URL without its password, for messages and logs."""
+    """The URL without its password, for messages and logs: neither the one before
+    the host nor a `password=` parameter (libpq and asyncpg accept both)."""
+    url = _QUERY_PASSWORD.sub(r"\1***", url)
     parts = urllib.parse.urlsplit(url)
     if parts.password is None:
         return url
