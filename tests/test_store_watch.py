@@ -4,11 +4,13 @@ same tests against SQLite and PostgreSQL (fixtures from tests/test_store_contrac
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
 from core.records import AlertReason, CheckinState
 from store.postgres import PgStore
+from store.sqlite import Store
 from tests.test_store_contract import MIN, T0, AnyStore, add_people, db, message, person, store
 
 __all__ = ["db", "store"]  # the fixtures, used by name
@@ -139,6 +141,24 @@ async def test_prompt_counts_and_platform_delivery_describe_a_round(store: AnySt
         assert later.delivered_since == 0
         other = await tx.platform_delivery("matrix", T0)
         assert (other.delivered_since, other.retrying, other.pending) == (0, 0, 1)
+
+
+async def test_a_rounds_prompt_counts_read_its_checkins_not_the_whole_outbox(
+    tmp_path: Path,
+) -> None:
+    # The outage guard counts a round's prompts at every round: on a street's months
+    # of kept messages a walk of the outbox took seconds. Without statistics SQLite
+    # chose that walk; what it does is read from its own plan for the statement.
+    async with Store(tmp_path / "plan.db") as sqlite:
+        statements: list[str] = []
+        sqlite.db.set_trace_callback(statements.append)
+        async with sqlite.read() as tx:
+            await tx.prompt_counts(T0)
+        sqlite.db.set_trace_callback(None)
+        (counting,) = [s for s in statements if "outbox" in s]
+        plan = [row[3] for row in sqlite.db.execute("EXPLAIN QUERY PLAN " + counting)]
+    assert any("checkins_sent" in step for step in plan), plan
+    assert not any(step.startswith(("SCAN o", "SCAN outbox")) for step in plan), plan
 
 
 @pytest.mark.postgres

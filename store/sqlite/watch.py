@@ -68,12 +68,14 @@ class WatchRepo(Repo):
         ]
 
     async def prompt_counts(self, since: datetime) -> list[PromptCounts]:
-        # Through the check-ins sent since then (indexed), not a scan of the outbox.
+        # Through the check-ins sent since then (indexed), not a scan of the outbox:
+        # CROSS JOIN holds SQLite to that order. Left to itself (no statistics) it
+        # walked the whole outbox, every message ever kept, to group by platform.
         rows = await self._all(
             "SELECT o.platform, count(*) AS total, "
             "sum(o.state = 'sent') AS delivered, "
             "sum(o.state = 'failed' OR (o.state = 'pending' AND o.attempts > 0)) AS failing "
-            "FROM checkins c JOIN outbox o ON o.ref = c.id AND o.purpose = 'checkin' "
+            "FROM checkins c CROSS JOIN outbox o ON o.ref = c.id AND o.purpose = 'checkin' "
             "WHERE c.sent_at >= ? GROUP BY o.platform ORDER BY o.platform",
             (ts(since),),
         )
